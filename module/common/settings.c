@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/* settings.c - parse hsmsim.conf strictly: no silent defaults for bad input. */
+#include "config.h"
+#include "settings.h"
+#include "log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void settings_defaults(settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    snprintf(s->store, sizeof(s->store), "%s", HSMSIM_DEFAULT_STORE);
+    s->pin_max_failures = SETTINGS_DEFAULT_MAX_FAILURES;
+    s->pin_kdf_iterations = SETTINGS_DEFAULT_KDF_ITERATIONS;
+    s->log_level = LOG_WARN;
+}
+
+const char *settings_default_path(void)
+{
+    const char *env = getenv("HSMSIM_CONF");
+
+    return (env != NULL && env[0] != '\0') ? env : HSMSIM_DEFAULT_CONF;
+}
+
+static char *trim(char *p)
+{
+    char *end;
+
+    while (isspace((unsigned char)*p))
+        p++;
+    end = p + strlen(p);
+    while (end > p && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return p;
+}
+
+static int parse_ulong(const char *v, unsigned long min, unsigned long max,
+                       unsigned long *out)
+{
+    char *end;
+    unsigned long n;
+
+    if (!isdigit((unsigned char)v[0]))
+        return -1;
+    errno = 0;
+    n = strtoul(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n < min || n > max)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static int apply(settings *s, const char *key, const char *val, char *err,
+                 size_t errlen)
+{
+    if (strcmp(key, "store") == 0) {
+        /* Room is left for the partition file names inside it. */
+        if (val[0] != '/' || strlen(val) >= sizeof(s->store) - 64) {
+            snprintf(err, errlen, "store must be an absolute path");
+            return -1;
+        }
+        snprintf(s->store, sizeof(s->store), "%s", val);
+    } else if (strcmp(key, "pin_max_failures") == 0) {
+        if (parse_ulong(val, 1, 1000, &s->pin_max_failures) < 0) {
+            snprintf(err, errlen,
+                     "pin_max_failures must be a number from 1 to 1000");
+            return -1;
+        }
+    } else if (strcmp(key, "pin_kdf_iterations") == 0) {
+        if (parse_ulong(val, SETTINGS_MIN_KDF_ITERATIONS, 100000000UL,
+                        &s->pin_kdf_iterations) < 0) {
+            snprintf(err, errlen,
+                     "pin_kdf_iterations must be a number from %lu to "
+                     "100000000", SETTINGS_MIN_KDF_ITERATIONS);
+            return -1;
+        }
+    } else if (strcmp(key, "log_level") == 0) {
+        int level = log_level_parse(val);
+
+        if (level < 0) {
+            snprintf(err, errlen,
+                     "log_level must be error, warn, info or debug");
+            return -1;
+        }
+        s->log_level = level;
+    } else {
+        snprintf(err, errlen, "unknown key '%s'", key);
+        return -1;
+    }
+    return 0;
+}
+
+int settings_load_file(settings *s, const char *path, char *err,
+                       size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char line[PATH_MAX + 64];
+    char reason[160];
+    int lineno = 0;
+    int rc = -1;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *p, *eq, *key, *val;
+
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+            goto out;
+        }
+        p = strchr(line, '#');
+        if (p != NULL)
+            *p = '\0';
+        p = trim(line);
+        if (*p == '\0')
+            continue;
+        eq = strchr(p, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "%s:%d: expected 'key = value'", path,
+                     lineno);
+            goto out;
+        }
+        *eq = '\0';
+        key = trim(p);
+        val = trim(eq + 1);
+        if (*val == '\0') {
+            snprintf(err, errlen, "%s:%d: '%s' has no value", path, lineno,
+                     key);
+            goto out;
+        }
+        if (apply(s, key, val, reason, sizeof(reason)) < 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, reason);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* settings.h - the hsmsim.conf file: plain "key = value" lines. */
+#ifndef HSMSIM_SETTINGS_H
+#define HSMSIM_SETTINGS_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#define SETTINGS_DEFAULT_MAX_FAILURES 10UL
+#define SETTINGS_DEFAULT_KDF_ITERATIONS 200000UL
+#define SETTINGS_MIN_KDF_ITERATIONS 1000UL
+
+typedef struct settings {
+    char store[PATH_MAX];              /* directory of partition databases */
+    unsigned long pin_max_failures;    /* failed logins before lockout */
+    unsigned long pin_kdf_iterations;  /* PBKDF2 work factor for new wraps */
+    int log_level;                     /* enum log_level */
+} settings;
+
+/* Fill `s` with the defaults (store = the build's default store dir). */
+void settings_defaults(settings *s);
+
+/*
+ * Read `path` over the defaults.  An unreadable file, an unknown key, a
+ * missing '=' or a bad value fails with a one-line reason in `err`.
+ * Returns 0 on success, -1 on error.
+ */
+int settings_load_file(settings *s, const char *path, char *err,
+                       size_t errlen);
+
+/* The file named by $HSMSIM_CONF, or the build's default path. */
+const char *settings_default_path(void);
+
+#endif

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: MIT */
+/* device_local.c - embedded mode: the device API bound to an in-process engine. */
+#include "config.h"
+#include "device.h"
+
+#include <stdlib.h>
+
+/* Each call is the engine call of the same name (engine/engine.h). */
+static CK_RV local_slot_list(void *impl, CK_SLOT_ID *ids, CK_ULONG *count)
+{
+    return engine_slot_list(impl, ids, count);
+}
+
+static CK_RV local_slot_info(void *impl, CK_SLOT_ID slot, CK_SLOT_INFO *info)
+{
+    return engine_slot_info(impl, slot, info);
+}
+
+static CK_RV local_token_info(void *impl, CK_SLOT_ID slot, CK_TOKEN_INFO *info)
+{
+    return engine_token_info(impl, slot, info);
+}
+
+static CK_RV local_mechanism_list(void *impl, CK_SLOT_ID slot, CK_MECHANISM_TYPE *list, CK_ULONG *count)
+{
+    return engine_mechanism_list(impl, slot, list, count);
+}
+
+static CK_RV local_mechanism_info(void *impl, CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info)
+{
+    return engine_mechanism_info(impl, slot, type, info);
+}
+
+static CK_RV local_init_token(void *impl, CK_SLOT_ID slot, const CK_UTF8CHAR *pin, CK_ULONG len, const CK_UTF8CHAR *label32)
+{
+    return engine_init_token(impl, slot, pin, len, label32);
+}
+
+static CK_RV local_session_open(void *impl, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE *out)
+{
+    return engine_session_open(impl, slot, flags, out);
+}
+
+static CK_RV local_session_close(void *impl, CK_SESSION_HANDLE h)
+{
+    return engine_session_close(impl, h);
+}
+
+static CK_RV local_session_close_all(void *impl, CK_SLOT_ID slot)
+{
+    return engine_session_close_all(impl, slot);
+}
+
+static CK_RV local_session_info(void *impl, CK_SESSION_HANDLE h, CK_SESSION_INFO *info)
+{
+    return engine_session_info(impl, h, info);
+}
+
+static CK_RV local_session_cancel(void *impl, CK_SESSION_HANDLE h, CK_FLAGS flags)
+{
+    return engine_session_cancel(impl, h, flags);
+}
+
+static CK_RV local_login(void *impl, CK_SESSION_HANDLE h, CK_USER_TYPE user, const CK_UTF8CHAR *pin, CK_ULONG len)
+{
+    return engine_login(impl, h, user, pin, len);
+}
+
+static CK_RV local_logout(void *impl, CK_SESSION_HANDLE h)
+{
+    return engine_logout(impl, h);
+}
+
+static CK_RV local_init_pin(void *impl, CK_SESSION_HANDLE h, const CK_UTF8CHAR *pin, CK_ULONG len)
+{
+    return engine_init_pin(impl, h, pin, len);
+}
+
+static CK_RV local_set_pin(void *impl, CK_SESSION_HANDLE h, const CK_UTF8CHAR *old, CK_ULONG old_len, const CK_UTF8CHAR *pin, CK_ULONG len)
+{
+    return engine_set_pin(impl, h, old, old_len, pin, len);
+}
+
+static CK_RV local_object_create(void *impl, CK_SESSION_HANDLE h, const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *out)
+{
+    return engine_object_create(impl, h, t, n, out);
+}
+
+static CK_RV local_object_copy(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *out)
+{
+    return engine_object_copy(impl, h, o, t, n, out);
+}
+
+static CK_RV local_object_destroy(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o)
+{
+    return engine_object_destroy(impl, h, o);
+}
+
+static CK_RV local_object_size(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ULONG *size)
+{
+    return engine_object_size(impl, h, o, size);
+}
+
+static CK_RV local_attr_get(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *t, CK_ULONG n)
+{
+    return engine_attr_get(impl, h, o, t, n);
+}
+
+static CK_RV local_attr_set(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+    return engine_attr_set(impl, h, o, t, n);
+}
+
+static CK_RV local_find_init(void *impl, CK_SESSION_HANDLE h, const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+    return engine_find_init(impl, h, t, n);
+}
+
+static CK_RV local_find_next(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE *out, CK_ULONG max, CK_ULONG *count)
+{
+    return engine_find_next(impl, h, out, max, count);
+}
+
+static CK_RV local_find_final(void *impl, CK_SESSION_HANDLE h)
+{
+    return engine_find_final(impl, h);
+}
+
+static CK_RV local_op_init(void *impl, CK_SESSION_HANDLE h, enum op_kind kind, const CK_MECHANISM *m, CK_OBJECT_HANDLE key)
+{
+    return engine_op_init(impl, h, kind, m, key);
+}
+
+static CK_RV local_op_oneshot(void *impl, CK_SESSION_HANDLE h, enum op_kind kind, const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+{
+    return engine_op_oneshot(impl, h, kind, in, in_len, out, out_len);
+}
+
+static CK_RV local_op_update(void *impl, CK_SESSION_HANDLE h, enum op_kind kind, const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+{
+    return engine_op_update(impl, h, kind, in, in_len, out, out_len);
+}
+
+static CK_RV local_op_final(void *impl, CK_SESSION_HANDLE h, enum op_kind kind, CK_BYTE *out, CK_ULONG *out_len)
+{
+    return engine_op_final(impl, h, kind, out, out_len);
+}
+
+static CK_RV local_digest_key(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k)
+{
+    return engine_digest_key(impl, h, k);
+}
+
+static CK_RV local_msg_oneshot(void *impl, CK_SESSION_HANDLE h, enum op_kind kind, const void *param, CK_ULONG param_len, const CK_BYTE *aad, CK_ULONG aad_len, const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+{
+    return engine_msg_oneshot(impl, h, kind, param, param_len, aad, aad_len, in, in_len, out, out_len);
+}
+
+static CK_RV local_msg_begin(void *impl, CK_SESSION_HANDLE h, enum op_kind kind, const void *param, CK_ULONG param_len, const CK_BYTE *aad, CK_ULONG aad_len)
+{
+    return engine_msg_begin(impl, h, kind, param, param_len, aad, aad_len);
+}
+
+static CK_RV local_msg_next(void *impl, CK_SESSION_HANDLE h, enum op_kind kind, const void *param, CK_ULONG param_len, const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len, CK_FLAGS flags)
+{
+    return engine_msg_next(impl, h, kind, param, param_len, in, in_len, out, out_len, flags);
+}
+
+static CK_RV local_generate_key(void *impl, CK_SESSION_HANDLE h, const CK_MECHANISM *m, const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *out)
+{
+    return engine_generate_key(impl, h, m, t, n, out);
+}
+
+static CK_RV local_generate_key_pair(void *impl, CK_SESSION_HANDLE h, const CK_MECHANISM *m, const CK_ATTRIBUTE *pub, CK_ULONG npub, const CK_ATTRIBUTE *priv, CK_ULONG npriv, CK_OBJECT_HANDLE *pub_out, CK_OBJECT_HANDLE *priv_out)
+{
+    return engine_generate_key_pair(impl, h, m, pub, npub, priv, npriv, pub_out, priv_out);
+}
+
+static CK_RV local_wrap_key(void *impl, CK_SESSION_HANDLE h, const CK_MECHANISM *m, CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key, CK_BYTE *out, CK_ULONG *out_len)
+{
+    return engine_wrap_key(impl, h, m, wrapping, key, out, out_len);
+}
+
+static CK_RV local_unwrap_key(void *impl, CK_SESSION_HANDLE h, const CK_MECHANISM *m, CK_OBJECT_HANDLE unwrapping, const CK_BYTE *in, CK_ULONG in_len, const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *out)
+{
+    return engine_unwrap_key(impl, h, m, unwrapping, in, in_len, t, n, out);
+}
+
+static CK_RV local_derive_key(void *impl, CK_SESSION_HANDLE h, const CK_MECHANISM *m, CK_OBJECT_HANDLE base, const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *out)
+{
+    return engine_derive_key(impl, h, m, base, t, n, out);
+}
+
+static CK_RV local_random(void *impl, CK_SESSION_HANDLE h, CK_BYTE *out, CK_ULONG len)
+{
+    return engine_random(impl, h, out, len);
+}
+
+static CK_RV local_seed(void *impl, CK_SESSION_HANDLE h, const CK_BYTE *seed, CK_ULONG len)
+{
+    return engine_seed(impl, h, seed, len);
+}
+
+static void local_close(void *impl)
+{
+    engine_close(impl);
+}
+
+static void local_abandon(void *impl)
+{
+    engine_abandon(impl);
+}
+
+static const device_ops local_ops = {
+    .close = local_close,
+    .abandon = local_abandon,
+    .slot_list = local_slot_list,
+    .slot_info = local_slot_info,
+    .token_info = local_token_info,
+    .mechanism_list = local_mechanism_list,
+    .mechanism_info = local_mechanism_info,
+    .init_token = local_init_token,
+    .session_open = local_session_open,
+    .session_close = local_session_close,
+    .session_close_all = local_session_close_all,
+    .session_info = local_session_info,
+    .session_cancel = local_session_cancel,
+    .login = local_login,
+    .logout = local_logout,
+    .init_pin = local_init_pin,
+    .set_pin = local_set_pin,
+    .object_create = local_object_create,
+    .object_copy = local_object_copy,
+    .object_destroy = local_object_destroy,
+    .object_size = local_object_size,
+    .attr_get = local_attr_get,
+    .attr_set = local_attr_set,
+    .find_init = local_find_init,
+    .find_next = local_find_next,
+    .find_final = local_find_final,
+    .op_init = local_op_init,
+    .op_oneshot = local_op_oneshot,
+    .op_update = local_op_update,
+    .op_final = local_op_final,
+    .digest_key = local_digest_key,
+    .msg_oneshot = local_msg_oneshot,
+    .msg_begin = local_msg_begin,
+    .msg_next = local_msg_next,
+    .generate_key = local_generate_key,
+    .generate_key_pair = local_generate_key_pair,
+    .wrap_key = local_wrap_key,
+    .unwrap_key = local_unwrap_key,
+    .derive_key = local_derive_key,
+    .random = local_random,
+    .seed = local_seed,
+};
+
+CK_RV device_local_open(const settings *cfg, device **out)
+{
+    device *d = calloc(1, sizeof(*d));
+    engine *e = NULL;
+    CK_RV rv;
+
+    if (d == NULL)
+        return CKR_HOST_MEMORY;
+    rv = engine_open(cfg, &e);
+    if (rv != CKR_OK) {
+        free(d);
+        return rv;
+    }
+    d->ops = &local_ops;
+    d->impl = e;
+    *out = d;
+    return CKR_OK;
+}
+
+void device_close(device *d)
+{
+    if (d == NULL)
+        return;
+    d->ops->close(d->impl);
+    free(d);
+}
+
+void device_abandon(device *d)
+{
+    if (d == NULL)
+        return;
+    d->ops->abandon(d->impl);
+    free(d);
+}

@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: MIT */
+/* engine.c - the engine root: slots, sessions, login and PIN management. */
+#include "config.h"
+#include "engine_internal.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <openssl/rand.h>
+
+CK_RV engine_open(const settings *cfg, engine **out)
+{
+    struct stat st;
+    engine *e;
+
+    if (stat(cfg->store, &st) != 0) {
+        /* The configured directory itself may be made; its parents not. */
+        if (errno != ENOENT || mkdir(cfg->store, 0700) != 0) {
+            log_error("store %s: %s", cfg->store, strerror(errno));
+            return CKR_GENERAL_ERROR;
+        }
+    } else if (!S_ISDIR(st.st_mode)) {
+        log_error("store %s is not a directory", cfg->store);
+        return CKR_GENERAL_ERROR;
+    }
+    if (!secret_heap_init())
+        log_warn("secure heap unavailable: keys are not locked in memory");
+    e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return CKR_HOST_MEMORY;
+    e->cfg = *cfg;
+    e->next_session = 1;
+    e->next_session_object = SESSION_OBJECT_BASE;
+    *out = e;
+    return CKR_OK;
+}
+
+static void session_free(session *s)
+{
+    free(s->find.ids);
+    for (int k = 0; k < OP_KIND_COUNT; k++)
+        op_state_free(s->op[k]);
+    free(s);
+}
+
+void engine_close(engine *e)
+{
+    if (e == NULL)
+        return;
+    while (e->sessions != NULL) {
+        session *s = e->sessions;
+
+        e->sessions = s->next;
+        session_free(s);
+    }
+    while (e->tokens != NULL) {
+        token *t = e->tokens;
+
+        e->tokens = t->next;
+        token_close(t);
+    }
+    free(e);
+}
+
+void engine_abandon(engine *e)
+{
+    if (e == NULL)
+        return;
+    while (e->sessions != NULL) {
+        session *s = e->sessions;
+
+        e->sessions = s->next;
+        session_free(s);
+    }
+    while (e->tokens != NULL) {
+        token *t = e->tokens;
+
+        e->tokens = t->next;
+        /* The SQLite handle belongs to the parent: leak it, wipe the rest. */
+        t->db = NULL;
+        token_close(t);
+    }
+    free(e);
+}
+
+/* ---- slots ------------------------------------------------------------- */
+
+CK_RV engine_slot_list(engine *e, CK_SLOT_ID *ids, CK_ULONG *count)
+{
+    CK_SLOT_ID *found = NULL, free_slot = 0;
+    size_t n = 0;
+    CK_RV rv = token_scan(e, &found, &n);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (n > 0)
+        free_slot = found[n - 1] + 1;
+    if (ids == NULL) {
+        *count = n + 1;
+    } else if (*count < n + 1) {
+        *count = n + 1;
+        rv = CKR_BUFFER_TOO_SMALL;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            ids[i] = found[i];
+        ids[n] = free_slot;
+        *count = n + 1;
+    }
+    free(found);
+    return rv;
+}
+
+static void pad(CK_UTF8CHAR *dst, size_t len, const char *src)
+{
+    size_t n = strlen(src);
+
+    memset(dst, ' ', len);
+    memcpy(dst, src, n < len ? n : len);
+}
+
+CK_RV engine_slot_info(engine *e, CK_SLOT_ID slot, CK_SLOT_INFO *info)
+{
+    enum slot_kind kind = token_slot_kind(e, slot);
+    char desc[64];
+
+    if (kind == SLOT_INVALID)
+        return CKR_SLOT_ID_INVALID;
+    memset(info, 0, sizeof(*info));
+    snprintf(desc, sizeof(desc), "hsmsim %s %lu",
+             kind == SLOT_FREE ? "free slot" : "partition", slot);
+    pad(info->slotDescription, sizeof(info->slotDescription), desc);
+    pad(info->manufacturerID, sizeof(info->manufacturerID), "hsmsim");
+    info->flags = CKF_TOKEN_PRESENT;
+    info->hardwareVersion.minor = 1;
+    info->firmwareVersion.minor = 1;
+    return CKR_OK;
+}
+
+CK_RV engine_token_info(engine *e, CK_SLOT_ID slot, CK_TOKEN_INFO *info)
+{
+    token *t = NULL;
+    CK_RV rv;
+
+    switch (token_slot_kind(e, slot)) {
+    case SLOT_INVALID:
+        return CKR_SLOT_ID_INVALID;
+    case SLOT_FREE:
+        /* An uninitialized token: C_InitToken makes it a partition. */
+        memset(info, 0, sizeof(*info));
+        pad(info->label, sizeof(info->label), "");
+        pad(info->manufacturerID, sizeof(info->manufacturerID), "hsmsim");
+        pad(info->model, sizeof(info->model), "partition");
+        pad(info->serialNumber, sizeof(info->serialNumber), "");
+        info->flags = CKF_RNG | CKF_LOGIN_REQUIRED;
+        info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
+        info->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
+        info->ulMaxPinLen = PIN_MAX_LEN;
+        info->ulMinPinLen = PIN_MIN_LEN;
+        info->ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
+        info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
+        info->ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
+        info->ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
+        info->hardwareVersion.minor = 1;
+        info->firmwareVersion.minor = 1;
+        memset(info->utcTime, ' ', sizeof(info->utcTime));
+        return CKR_OK;
+    default:
+        rv = token_get(e, slot, &t);
+        return rv == CKR_OK ? token_fill_info(t, info) : rv;
+    }
+}
+
+CK_RV engine_init_token(engine *e, CK_SLOT_ID slot, const CK_UTF8CHAR *pin,
+                        CK_ULONG pin_len, const CK_UTF8CHAR *label32)
+{
+    token *t = NULL;
+    CK_RV rv;
+
+    switch (token_slot_kind(e, slot)) {
+    case SLOT_INVALID:
+        return CKR_SLOT_ID_INVALID;
+    case SLOT_FREE:
+        if (pin_len < PIN_MIN_LEN || pin_len > PIN_MAX_LEN)
+            return CKR_PIN_LEN_RANGE;
+        return token_create(e, slot, pin, pin_len, label32);
+    default:
+        rv = token_get(e, slot, &t);
+        if (rv != CKR_OK)
+            return rv;
+        /* 2.40 section 5.5: no sessions may be open on the token. */
+        if (t->sessions > 0)
+            return CKR_SESSION_EXISTS;
+        return token_reinit(t, pin, pin_len, label32);
+    }
+}
+
+/* ---- sessions ---------------------------------------------------------- */
+
+CK_RV session_get(engine *e, CK_SESSION_HANDLE h, session **out)
+{
+    for (session *s = e->sessions; s != NULL; s = s->next)
+        if (s->handle == h) {
+            *out = s;
+            return CKR_OK;
+        }
+    return CKR_SESSION_HANDLE_INVALID;
+}
+
+bool session_is_rw(const session *s)
+{
+    return (s->flags & CKF_RW_SESSION) != 0;
+}
+
+CK_RV engine_session_open(engine *e, CK_SLOT_ID slot, CK_FLAGS flags,
+                          CK_SESSION_HANDLE *out)
+{
+    token *t = NULL;
+    session *s;
+    CK_RV rv;
+
+    if (!(flags & CKF_SERIAL_SESSION))
+        return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
+    rv = token_get(e, slot, &t);
+    if (rv != CKR_OK)
+        return rv;
+    if (!(flags & CKF_RW_SESSION) && t->login == CKU_SO)
+        return CKR_SESSION_READ_WRITE_SO_EXISTS;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return CKR_HOST_MEMORY;
+    s->handle = e->next_session++;
+    if (e->next_session == 0)
+        e->next_session = 1;
+    s->tok = t;
+    s->flags = flags & (CKF_SERIAL_SESSION | CKF_RW_SESSION);
+    s->next = e->sessions;
+    e->sessions = s;
+    t->sessions++;
+    if (flags & CKF_RW_SESSION)
+        t->rw_sessions++;
+    *out = s->handle;
+    return CKR_OK;
+}
+
+CK_RV engine_session_close(engine *e, CK_SESSION_HANDLE h)
+{
+    session **pp = &e->sessions;
+    session *s;
+    token *t;
+
+    while (*pp != NULL && (*pp)->handle != h)
+        pp = &(*pp)->next;
+    if (*pp == NULL)
+        return CKR_SESSION_HANDLE_INVALID;
+    s = *pp;
+    *pp = s->next;
+    t = s->tok;
+    session_objects_drop(s);
+    t->sessions--;
+    if (session_is_rw(s))
+        t->rw_sessions--;
+    /* 2.40 section 5.6: closing the last session logs the token out. */
+    if (t->sessions == 0) {
+        token_forget_keys(t);
+        t->login = LOGIN_NONE;
+    }
+    session_free(s);
+    return CKR_OK;
+}
+
+CK_RV engine_session_close_all(engine *e, CK_SLOT_ID slot)
+{
+    token *t = NULL;
+    CK_RV rv = token_get(e, slot, &t);
+
+    if (rv != CKR_OK)
+        return rv;
+    for (session *s = e->sessions, *next; s != NULL; s = next) {
+        next = s->next;
+        if (s->tok == t)
+            engine_session_close(e, s->handle);
+    }
+    return CKR_OK;
+}
+
+CK_RV engine_session_info(engine *e, CK_SESSION_HANDLE h,
+                          CK_SESSION_INFO *info)
+{
+    session *s = NULL;
+    CK_RV rv = session_get(e, h, &s);
+    bool rw;
+
+    if (rv != CKR_OK)
+        return rv;
+    rw = session_is_rw(s);
+    info->slotID = s->tok->slot;
+    info->flags = s->flags;
+    info->ulDeviceError = 0;
+    if (s->tok->login == CKU_SO)
+        info->state = CKS_RW_SO_FUNCTIONS;
+    else if (s->tok->login == CKU_USER)
+        info->state = rw ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS;
+    else
+        info->state = rw ? CKS_RW_PUBLIC_SESSION : CKS_RO_PUBLIC_SESSION;
+    return CKR_OK;
+}
+
+/* ---- login and PINs ---------------------------------------------------- */
+
+CK_RV engine_login(engine *e, CK_SESSION_HANDLE h, CK_USER_TYPE user,
+                   const CK_UTF8CHAR *pin, CK_ULONG pin_len)
+{
+    session *s = NULL;
+    secret_buf *skey = NULL;
+    token *t;
+    CK_RV rv = session_get(e, h, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    t = s->tok;
+    if (user == CKU_CONTEXT_SPECIFIC) {
+        /* Only keys with CKA_ALWAYS_AUTHENTICATE ask for this (4.9). */
+        return t->login == CKU_USER ? CKR_OPERATION_NOT_INITIALIZED
+                                    : CKR_USER_NOT_LOGGED_IN;
+    }
+    if (user != CKU_SO && user != CKU_USER)
+        return CKR_USER_TYPE_INVALID;
+    if (t->login == user)
+        return CKR_USER_ALREADY_LOGGED_IN;
+    if (t->login != LOGIN_NONE)
+        return CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
+    if (user == CKU_SO && t->sessions > t->rw_sessions)
+        return CKR_SESSION_READ_ONLY_EXISTS;
+    rv = token_check_pin(t, user, pin, pin_len, &skey);
+    if (rv != CKR_OK)
+        return rv;
+    token_forget_keys(t);   /* reload objects with their secrets opened */
+    t->skey = skey;
+    t->login = user;
+    return CKR_OK;
+}
+
+CK_RV engine_logout(engine *e, CK_SESSION_HANDLE h)
+{
+    session *s = NULL;
+    CK_RV rv = session_get(e, h, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (s->tok->login == LOGIN_NONE)
+        return CKR_USER_NOT_LOGGED_IN;
+    token_forget_keys(s->tok);
+    s->tok->login = LOGIN_NONE;
+    return CKR_OK;
+}
+
+CK_RV engine_init_pin(engine *e, CK_SESSION_HANDLE h, const CK_UTF8CHAR *pin,
+                      CK_ULONG pin_len)
+{
+    session *s = NULL;
+    CK_RV rv = session_get(e, h, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    /* 2.40 section 5.6: only in the "R/W SO Functions" state. */
+    if (s->tok->login != CKU_SO)
+        return session_is_rw(s) ? CKR_USER_NOT_LOGGED_IN
+                                : CKR_SESSION_READ_ONLY;
+    if (pin_len < PIN_MIN_LEN || pin_len > PIN_MAX_LEN)
+        return CKR_PIN_LEN_RANGE;
+    return token_store_pin(s->tok, CKU_USER, s->tok->skey, pin, pin_len);
+}
+
+CK_RV engine_set_pin(engine *e, CK_SESSION_HANDLE h, const CK_UTF8CHAR *old,
+                     CK_ULONG old_len, const CK_UTF8CHAR *pin,
+                     CK_ULONG pin_len)
+{
+    session *s = NULL;
+    secret_buf *skey = NULL;
+    CK_USER_TYPE who;
+    CK_RV rv = session_get(e, h, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (!session_is_rw(s))
+        return CKR_SESSION_READ_ONLY;
+    /* The logged-in user's PIN, or the normal user's when nobody is. */
+    who = s->tok->login == CKU_SO ? CKU_SO : CKU_USER;
+    if (pin_len < PIN_MIN_LEN || pin_len > PIN_MAX_LEN)
+        return CKR_PIN_LEN_RANGE;
+    rv = token_check_pin(s->tok, who, old, old_len, &skey);
+    if (rv == CKR_OK)
+        rv = token_store_pin(s->tok, who, skey, pin, pin_len);
+    secret_buf_free(skey);
+    return rv;
+}
+
+/* ---- randomness -------------------------------------------------------- */
+
+CK_RV engine_random(engine *e, CK_SESSION_HANDLE h, CK_BYTE *out,
+                    CK_ULONG len)
+{
+    session *s = NULL;
+    CK_RV rv = session_get(e, h, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (len > 0 && RAND_bytes(out, (int)len) != 1) {
+        log_openssl("random");
+        return CKR_FUNCTION_FAILED;
+    }
+    return CKR_OK;
+}
+
+CK_RV engine_seed(engine *e, CK_SESSION_HANDLE h, const CK_BYTE *seed,
+                  CK_ULONG len)
+{
+    session *s = NULL;
+    CK_RV rv = session_get(e, h, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    /* Mixed in as extra input; OpenSSL's DRBG keeps its own entropy. */
+    RAND_add(seed, (int)len, 0.0);
+    return CKR_OK;
+}

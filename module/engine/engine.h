@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/* engine.h - the partition engine: the simulated HSM behind the device API. */
+#ifndef HSMSIM_ENGINE_H
+#define HSMSIM_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "pkcs11/hsmsim_pkcs11.h"
+#include "common/settings.h"
+
+/*
+ * One engine owns every partition of a store directory.  Each partition
+ * is a slot with a token, and one more, free slot is offered so that
+ * C_InitToken can create a partition.  Sessions, login state and session
+ * objects live here, on the device side of the seam; so does all key
+ * material.  The engine is not thread-safe: its caller serializes calls
+ * (the cryptoki front end holds its module lock around each call).
+ *
+ * Functions follow the PKCS#11 semantics of the C_ function of the same
+ * name and return its error codes; pointers have been checked by the
+ * caller.
+ */
+typedef struct engine engine;
+
+CK_RV engine_open(const settings *cfg, engine **out);
+/* Closes every session and wipes every key; NULL is fine. */
+void engine_close(engine *e);
+/*
+ * After fork(): wipe key material and release memory, but leave SQLite
+ * connections untouched (they belong to the parent).
+ */
+void engine_abandon(engine *e);
+
+CK_RV engine_slot_list(engine *e, CK_SLOT_ID *ids, CK_ULONG *count);
+CK_RV engine_slot_info(engine *e, CK_SLOT_ID slot, CK_SLOT_INFO *info);
+CK_RV engine_token_info(engine *e, CK_SLOT_ID slot, CK_TOKEN_INFO *info);
+CK_RV engine_mechanism_list(engine *e, CK_SLOT_ID slot,
+                            CK_MECHANISM_TYPE *list, CK_ULONG *count);
+CK_RV engine_mechanism_info(engine *e, CK_SLOT_ID slot,
+                            CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info);
+CK_RV engine_init_token(engine *e, CK_SLOT_ID slot, const CK_UTF8CHAR *pin,
+                        CK_ULONG pin_len, const CK_UTF8CHAR *label32);
+
+CK_RV engine_session_open(engine *e, CK_SLOT_ID slot, CK_FLAGS flags,
+                          CK_SESSION_HANDLE *out);
+CK_RV engine_session_close(engine *e, CK_SESSION_HANDLE h);
+CK_RV engine_session_close_all(engine *e, CK_SLOT_ID slot);
+CK_RV engine_session_info(engine *e, CK_SESSION_HANDLE h,
+                          CK_SESSION_INFO *info);
+
+CK_RV engine_login(engine *e, CK_SESSION_HANDLE h, CK_USER_TYPE user,
+                   const CK_UTF8CHAR *pin, CK_ULONG pin_len);
+CK_RV engine_logout(engine *e, CK_SESSION_HANDLE h);
+CK_RV engine_init_pin(engine *e, CK_SESSION_HANDLE h, const CK_UTF8CHAR *pin,
+                      CK_ULONG pin_len);
+CK_RV engine_set_pin(engine *e, CK_SESSION_HANDLE h, const CK_UTF8CHAR *old,
+                     CK_ULONG old_len, const CK_UTF8CHAR *pin,
+                     CK_ULONG pin_len);
+
+CK_RV engine_object_create(engine *e, CK_SESSION_HANDLE h,
+                           const CK_ATTRIBUTE *t, CK_ULONG n,
+                           CK_OBJECT_HANDLE *out);
+CK_RV engine_object_copy(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
+                         const CK_ATTRIBUTE *t, CK_ULONG n,
+                         CK_OBJECT_HANDLE *out);
+CK_RV engine_object_destroy(engine *e, CK_SESSION_HANDLE h,
+                            CK_OBJECT_HANDLE obj);
+CK_RV engine_object_size(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
+                         CK_ULONG *size);
+CK_RV engine_attr_get(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
+                      CK_ATTRIBUTE *t, CK_ULONG n);
+CK_RV engine_attr_set(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
+                      const CK_ATTRIBUTE *t, CK_ULONG n);
+CK_RV engine_find_init(engine *e, CK_SESSION_HANDLE h, const CK_ATTRIBUTE *t,
+                       CK_ULONG n);
+CK_RV engine_find_next(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE *out,
+                       CK_ULONG max, CK_ULONG *count);
+CK_RV engine_find_final(engine *e, CK_SESSION_HANDLE h);
+
+CK_RV engine_random(engine *e, CK_SESSION_HANDLE h, CK_BYTE *out,
+                    CK_ULONG len);
+CK_RV engine_seed(engine *e, CK_SESSION_HANDLE h, const CK_BYTE *seed,
+                  CK_ULONG len);
+
+/* ---- cryptographic operations (operation.c) ---------------------------- */
+
+enum op_kind {
+    OP_ENCRYPT,
+    OP_DECRYPT,
+    OP_DIGEST,
+    OP_SIGN,
+    OP_VERIFY,
+    OP_SIGN_RECOVER,
+    OP_VERIFY_RECOVER,
+    OP_MSG_ENCRYPT,
+    OP_MSG_DECRYPT,
+    OP_MSG_SIGN,
+    OP_MSG_VERIFY,
+    OP_KIND_COUNT
+};
+
+/* C_xxxInit; `key` is CK_INVALID_HANDLE for digests. */
+CK_RV engine_op_init(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+                     const CK_MECHANISM *m, CK_OBJECT_HANDLE key);
+/*
+ * Single-part C_Encrypt, C_Decrypt, C_Digest, C_Sign, C_SignRecover,
+ * C_VerifyRecover; for C_Verify `out` is the signature and *out_len its
+ * length.  The PKCS#11 output convention holds: NULL `out` asks for the
+ * length, CKR_BUFFER_TOO_SMALL keeps the operation alive.
+ */
+CK_RV engine_op_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+                        const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
+                        CK_ULONG *out_len);
+/* C_xxxUpdate; `out` is NULL for digest, sign and verify. */
+CK_RV engine_op_update(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+                       const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
+                       CK_ULONG *out_len);
+/* C_xxxFinal; for C_VerifyFinal `out` is the signature. */
+CK_RV engine_op_final(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+                      CK_BYTE *out, CK_ULONG *out_len);
+CK_RV engine_digest_key(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key);
+
+/* Message-based API (PKCS#11 3.0 section 5.13 onward). */
+CK_RV engine_msg_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+                         const void *param, CK_ULONG param_len,
+                         const CK_BYTE *aad, CK_ULONG aad_len,
+                         const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
+                         CK_ULONG *out_len);
+CK_RV engine_msg_begin(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+                       const void *param, CK_ULONG param_len,
+                       const CK_BYTE *aad, CK_ULONG aad_len);
+CK_RV engine_msg_next(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+                      const void *param, CK_ULONG param_len,
+                      const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
+                      CK_ULONG *out_len, CK_FLAGS flags);
+/* C_SessionCancel: end the operations named by CKF_ flags. */
+CK_RV engine_session_cancel(engine *e, CK_SESSION_HANDLE h, CK_FLAGS flags);
+
+CK_RV engine_generate_key(engine *e, CK_SESSION_HANDLE h,
+                          const CK_MECHANISM *m, const CK_ATTRIBUTE *t,
+                          CK_ULONG n, CK_OBJECT_HANDLE *out);
+CK_RV engine_generate_key_pair(engine *e, CK_SESSION_HANDLE h,
+                               const CK_MECHANISM *m,
+                               const CK_ATTRIBUTE *pub, CK_ULONG npub,
+                               const CK_ATTRIBUTE *priv, CK_ULONG npriv,
+                               CK_OBJECT_HANDLE *pub_out,
+                               CK_OBJECT_HANDLE *priv_out);
+CK_RV engine_wrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
+                      CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key,
+                      CK_BYTE *out, CK_ULONG *out_len);
+CK_RV engine_unwrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
+                        CK_OBJECT_HANDLE unwrapping, const CK_BYTE *in,
+                        CK_ULONG in_len, const CK_ATTRIBUTE *t, CK_ULONG n,
+                        CK_OBJECT_HANDLE *out);
+CK_RV engine_derive_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
+                        CK_OBJECT_HANDLE base, const CK_ATTRIBUTE *t,
+                        CK_ULONG n, CK_OBJECT_HANDLE *out);
+
+/* ---- partition administration (hsmsim-admin) --------------------------- */
+
+typedef struct partition_summary {
+    CK_SLOT_ID slot;
+    char name[33];             /* the token label, trailing spaces removed */
+    char serial[17];
+    char path[PATH_MAX];
+    bool user_pin_set;
+    bool so_locked, user_locked;
+    unsigned long so_failures, user_failures;
+    unsigned long objects;     /* token objects, public and private */
+} partition_summary;
+
+/* Every partition in the store, by slot; *out is malloc'd. */
+CK_RV engine_partition_list(engine *e, partition_summary **out, size_t *n);
+/* Create a partition named `name` (the token label) with both PINs set. */
+CK_RV engine_partition_create(engine *e, const char *name, const char *so_pin,
+                              const char *user_pin, CK_SLOT_ID *slot);
+/* Delete the partition and its database; refused while sessions are open. */
+CK_RV engine_partition_delete(engine *e, CK_SLOT_ID slot);
+
+#endif

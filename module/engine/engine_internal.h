@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/* engine_internal.h - the structures shared by the engine's own files. */
+#ifndef HSMSIM_ENGINE_INTERNAL_H
+#define HSMSIM_ENGINE_INTERNAL_H
+
+#include "engine.h"
+#include "object.h"
+#include "store.h"
+#include "common/secret.h"
+
+#define LOGIN_NONE ((CK_USER_TYPE)CK_UNAVAILABLE_INFORMATION)
+/* Session-object handles live above every token-object row id. */
+#define SESSION_OBJECT_BASE ((CK_OBJECT_HANDLE)1 << 31)
+#define OBJECT_CACHE_SIZE 1024
+#define PIN_MIN_LEN 4
+#define PIN_MAX_LEN 255
+
+struct op_state;   /* a running cryptographic operation (operation.c) */
+
+typedef struct find_state {
+    bool active;
+    CK_OBJECT_HANDLE *ids;
+    size_t n, pos;
+} find_state;
+
+typedef struct session {
+    CK_SESSION_HANDLE handle;
+    struct token *tok;
+    CK_FLAGS flags;
+    find_state find;
+    struct op_state *op[OP_KIND_COUNT];
+    struct session *next;
+} session;
+
+typedef struct token {
+    struct engine *eng;
+    CK_SLOT_ID slot;
+    char path[PATH_MAX];
+    store *db;
+    unsigned char uuid[16];
+    CK_USER_TYPE login;          /* shared by all sessions of the token */
+    secret_buf *skey;            /* storage key, only while logged in */
+    object *session_objects;
+    CK_ULONG sessions, rw_sessions;
+    object *cache[OBJECT_CACHE_SIZE];
+    long long data_version;
+    struct token *next;
+} token;
+
+struct engine {
+    settings cfg;
+    token *tokens;
+    session *sessions;
+    CK_SESSION_HANDLE next_session;
+    CK_OBJECT_HANDLE next_session_object;
+};
+
+/* ---- token.c: partitions, PINs and login ------------------------------ */
+
+enum slot_kind { SLOT_INVALID, SLOT_FREE, SLOT_PARTITION };
+
+/* Partition slot ids present in the store, sorted; *ids is malloc'd. */
+CK_RV token_scan(engine *e, CK_SLOT_ID **ids, size_t *n);
+enum slot_kind token_slot_kind(engine *e, CK_SLOT_ID slot);
+/* The opened partition of a slot (opened now if need be). */
+CK_RV token_get(engine *e, CK_SLOT_ID slot, token **out);
+void token_close(token *t);
+CK_RV token_create(engine *e, CK_SLOT_ID slot, const CK_UTF8CHAR *so_pin,
+                   CK_ULONG so_len, const CK_UTF8CHAR *label32);
+CK_RV token_reinit(token *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_len,
+                   const CK_UTF8CHAR *label32);
+CK_RV token_fill_info(token *t, CK_TOKEN_INFO *info);
+/* Verify a PIN against its wrap, with lockout; returns the storage key. */
+CK_RV token_check_pin(token *t, CK_USER_TYPE user, const CK_UTF8CHAR *pin,
+                      CK_ULONG len, secret_buf **skey);
+/* Wrap the storage key under a new PIN for `user`. */
+CK_RV token_store_pin(token *t, CK_USER_TYPE user, const secret_buf *skey,
+                      const CK_UTF8CHAR *pin, CK_ULONG len);
+/* Drop the storage key and every decrypted object. */
+void token_forget_keys(token *t);
+
+/* ---- token_objects.c: token objects, cached ---------------------------- */
+
+/* Drop the cache if another process has written to the partition. */
+void token_cache_sync(token *t);
+void token_cache_clear(token *t);
+/* A borrowed pointer, valid until the next token_object_* call. */
+CK_RV token_object_get(token *t, CK_OBJECT_HANDLE h, object **out);
+/* Persist a new token object; sets o->handle.  `o` stays the caller's. */
+CK_RV token_object_insert(token *t, object *o);
+/* Persist changed attributes of an existing token object. */
+CK_RV token_object_update(token *t, const object *o);
+CK_RV token_object_remove(token *t, CK_OBJECT_HANDLE h);
+/* Token objects matching a template; *ids is malloc'd. */
+CK_RV token_object_find(token *t, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                        bool with_private, CK_OBJECT_HANDLE **ids,
+                        size_t *count);
+
+/* ---- engine.c: sessions ------------------------------------------------- */
+
+CK_RV session_get(engine *e, CK_SESSION_HANDLE h, session **out);
+bool session_is_rw(const session *s);
+
+/* ---- engine_objects.c --------------------------------------------------- */
+
+/* Look up any object visible to the session (token or session object). */
+CK_RV object_lookup(session *s, CK_OBJECT_HANDLE h, object **out);
+/* Store a new object built by the rules, as a token or session object. */
+CK_RV object_store_new(session *s, object *o, CK_OBJECT_HANDLE *out);
+/* Session objects of a closing session. */
+void session_objects_drop(session *s);
+
+/* ---- operation.c -------------------------------------------------------- */
+
+void op_state_free(struct op_state *op);
+
+#endif
