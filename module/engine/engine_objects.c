@@ -3,6 +3,7 @@
 #include "config.h"
 #include "engine_internal.h"
 #include "attr_rules.h"
+#include "policy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,10 @@ CK_RV engine_object_create(engine *e, CK_SESSION_HANDLE h,
         rv = rules_build(t, n, RULES_CREATE, cls, sub,
                          s->tok->login == CKU_SO, &o);
     if (rv == CKR_OK)
+        rv = policy_role_defaults(o, t, n);
+    if (rv == CKR_OK)
+        rv = policy_check_key(o);
+    if (rv == CKR_OK)
         rv = object_store_new(s, o, out);
     if (rv != CKR_OK)
         object_free(o);
@@ -165,6 +170,8 @@ CK_RV engine_object_copy(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
         return CKR_HOST_MEMORY;
     copy->next = NULL;
     rv = rules_apply(copy, t, n, RULES_COPY, s->tok->login == CKU_SO);
+    if (rv == CKR_OK)
+        rv = policy_check_key(copy);
     if (rv == CKR_OK)
         rv = fresh_unique_id(copy);
     if (rv == CKR_OK)
@@ -271,6 +278,8 @@ CK_RV engine_attr_set(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
     if (changed == NULL)
         return CKR_HOST_MEMORY;
     rv = rules_apply(changed, t, n, RULES_SET, s->tok->login == CKU_SO);
+    if (rv == CKR_OK)
+        rv = policy_check_key(changed);
     if (rv == CKR_OK && o->is_token) {
         rv = token_object_update(s->tok, changed);
     } else if (rv == CKR_OK) {

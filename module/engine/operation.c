@@ -1,154 +1,344 @@
 /* SPDX-License-Identifier: MIT */
-/* operation.c - cryptographic operations and the partition's mechanism table. */
+/* operation.c - the generic flow of single- and multi-part operations. */
 #include "config.h"
-#include "engine_internal.h"
+#include "mechanism.h"
 
 #include <stdlib.h>
-
-/*
- * The mechanism table is what C_GetMechanismList reports and the only
- * thing an operation may start with.  The foundation offers none: the
- * symmetric and asymmetric mechanisms arrive with their own issues, and
- * until then every *Init call answers CKR_MECHANISM_INVALID, which is
- * the truth (docs/conformance.md).
- */
-typedef struct mechanism {
-    CK_MECHANISM_TYPE type;
-    CK_MECHANISM_INFO info;
-} mechanism;
-
-/* Ends with a sentinel whose type no mechanism has. */
-static const mechanism mechanisms[] = {
-    { CK_UNAVAILABLE_INFORMATION, { 0, 0, 0 } },
-};
-
-static CK_ULONG mechanism_count(void)
-{
-    CK_ULONG n = 0;
-
-    while (mechanisms[n].type != CK_UNAVAILABLE_INFORMATION)
-        n++;
-    return n;
-}
-
-struct op_state {
-    CK_MECHANISM_TYPE mech;
-};
+#include <string.h>
 
 void op_state_free(struct op_state *op)
 {
+    if (op == NULL)
+        return;
+    EVP_CIPHER_CTX_free(op->cipher);
+    EVP_MD_CTX_free(op->md);
+    EVP_MAC_CTX_free(op->mac);
+    if (op->held != NULL)
+        OPENSSL_clear_free(op->held, op->held_cap);
+    mech_result_free(op->result, op->result_len);
     free(op);
 }
 
-static const mechanism *mechanism_find(CK_MECHANISM_TYPE type)
+static void op_end(session *s, enum op_kind kind)
 {
-    for (const mechanism *m = mechanisms;
-         m->type != CK_UNAVAILABLE_INFORMATION; m++)
-        if (m->type == type)
-            return m;
-    return NULL;
+    op_state_free(s->op[kind]);
+    s->op[kind] = NULL;
 }
 
-CK_RV engine_mechanism_list(engine *e, CK_SLOT_ID slot,
-                            CK_MECHANISM_TYPE *list, CK_ULONG *count)
+static CK_FLAGS kind_flag(enum op_kind kind)
 {
-    CK_ULONG n = mechanism_count();
+    static const CK_FLAGS flags[OP_KIND_COUNT] = {
+        [OP_ENCRYPT] = CKF_ENCRYPT, [OP_DECRYPT] = CKF_DECRYPT,
+        [OP_DIGEST] = CKF_DIGEST, [OP_SIGN] = CKF_SIGN,
+        [OP_VERIFY] = CKF_VERIFY, [OP_SIGN_RECOVER] = CKF_SIGN_RECOVER,
+        [OP_VERIFY_RECOVER] = CKF_VERIFY_RECOVER,
+        [OP_MSG_ENCRYPT] = CKF_MESSAGE_ENCRYPT,
+        [OP_MSG_DECRYPT] = CKF_MESSAGE_DECRYPT,
+        [OP_MSG_SIGN] = CKF_MESSAGE_SIGN,
+        [OP_MSG_VERIFY] = CKF_MESSAGE_VERIFY,
+    };
 
-    if (token_slot_kind(e, slot) == SLOT_INVALID)
-        return CKR_SLOT_ID_INVALID;
-    if (list != NULL && *count < n) {
-        *count = n;
-        return CKR_BUFFER_TOO_SMALL;
+    return flags[kind];
+}
+
+static CK_ATTRIBUTE_TYPE usage_attr(enum op_kind kind)
+{
+    switch (kind) {
+    case OP_ENCRYPT:
+    case OP_MSG_ENCRYPT:
+        return CKA_ENCRYPT;
+    case OP_DECRYPT:
+    case OP_MSG_DECRYPT:
+        return CKA_DECRYPT;
+    case OP_SIGN:
+    case OP_MSG_SIGN:
+        return CKA_SIGN;
+    case OP_SIGN_RECOVER:
+        return CKA_SIGN_RECOVER;
+    case OP_VERIFY:
+    case OP_MSG_VERIFY:
+        return CKA_VERIFY;
+    case OP_VERIFY_RECOVER:
+        return CKA_VERIFY_RECOVER;
+    default:
+        return CK_UNAVAILABLE_INFORMATION;
     }
-    for (CK_ULONG i = 0; list != NULL && i < n; i++)
-        list[i] = mechanisms[i].type;
-    *count = n;
-    return CKR_OK;
 }
 
-CK_RV engine_mechanism_info(engine *e, CK_SLOT_ID slot,
-                            CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info)
+/* HMAC mechanisms also take the key type named after their digest. */
+static bool key_type_ok(const mech_desc *d, CK_KEY_TYPE kt)
 {
-    const mechanism *m;
+    static const struct { CK_MECHANISM_TYPE m; CK_KEY_TYPE k; } hmac[] = {
+        { CKM_SHA_1_HMAC, CKK_SHA_1_HMAC },
+        { CKM_SHA_1_HMAC_GENERAL, CKK_SHA_1_HMAC },
+        { CKM_SHA224_HMAC, CKK_SHA224_HMAC },
+        { CKM_SHA224_HMAC_GENERAL, CKK_SHA224_HMAC },
+        { CKM_SHA256_HMAC, CKK_SHA256_HMAC },
+        { CKM_SHA256_HMAC_GENERAL, CKK_SHA256_HMAC },
+        { CKM_SHA384_HMAC, CKK_SHA384_HMAC },
+        { CKM_SHA384_HMAC_GENERAL, CKK_SHA384_HMAC },
+        { CKM_SHA512_HMAC, CKK_SHA512_HMAC },
+        { CKM_SHA512_HMAC_GENERAL, CKK_SHA512_HMAC },
+    };
 
-    if (token_slot_kind(e, slot) == SLOT_INVALID)
-        return CKR_SLOT_ID_INVALID;
-    m = mechanism_find(type);
-    if (m == NULL)
-        return CKR_MECHANISM_INVALID;
-    *info = m->info;
-    return CKR_OK;
+    if (kt == d->key_type)
+        return true;
+    for (size_t i = 0; i < sizeof(hmac) / sizeof(hmac[0]); i++)
+        if (hmac[i].m == d->type)
+            return kt == hmac[i].k;
+    return false;
 }
 
-/* Session, running operation and key checks shared by every entry. */
-static CK_RV op_session(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
-                        bool want_active, session **out)
+static bool mechanism_allowed(const object *key, CK_MECHANISM_TYPE m)
 {
-    CK_RV rv = session_get(e, h, out);
+    const attr *a = object_find(key, CKA_ALLOWED_MECHANISMS);
+    CK_MECHANISM_TYPE t;
+
+    /* An empty or absent list allows every mechanism (2.40 4.7). */
+    if (a == NULL || a->len == 0)
+        return true;
+    for (CK_ULONG off = 0; off + sizeof(t) <= a->len; off += sizeof(t)) {
+        memcpy(&t, a->value + off, sizeof(t));
+        if (t == m)
+            return true;
+    }
+    return false;
+}
+
+CK_RV mech_key(session *s, CK_OBJECT_HANDLE h, const mech_desc *d,
+               CK_ATTRIBUTE_TYPE usage, object **out)
+{
+    object *key = NULL;
+    const attr *value;
+    CK_RV rv = object_lookup(s, h, &key);
 
     if (rv != CKR_OK)
         return rv;
-    if (want_active && (*out)->op[kind] == NULL)
-        return CKR_OPERATION_NOT_INITIALIZED;
-    if (!want_active && (*out)->op[kind] != NULL)
-        return CKR_OPERATION_ACTIVE;
+    if (object_ulong(key, CKA_CLASS) != CKO_SECRET_KEY ||
+        !key_type_ok(d, object_ulong(key, CKA_KEY_TYPE)))
+        return CKR_KEY_TYPE_INCONSISTENT;
+    if (!object_bool(key, usage, false))
+        return CKR_KEY_FUNCTION_NOT_PERMITTED;
+    if (!mechanism_allowed(key, d->type))
+        return CKR_MECHANISM_INVALID;
+    if (key->sealed)
+        return CKR_USER_NOT_LOGGED_IN;
+    value = object_find(key, CKA_VALUE);
+    if (value == NULL || value->len < d->info.ulMinKeySize ||
+        value->len > d->info.ulMaxKeySize)
+        return CKR_KEY_SIZE_RANGE;
+    *out = key;
     return CKR_OK;
 }
 
-static CK_RV key_check(session *s, CK_OBJECT_HANDLE key)
+static CK_RV op_get(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+                    session **s, struct op_state **op)
 {
-    object *o = NULL;
-    CK_RV rv = object_lookup(s, key, &o);
+    CK_RV rv = session_get(e, h, s);
 
-    return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv;
+    if (rv != CKR_OK)
+        return rv;
+    *op = (*s)->op[kind];
+    return *op != NULL ? CKR_OK : CKR_OPERATION_NOT_INITIALIZED;
 }
 
 CK_RV engine_op_init(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                      const CK_MECHANISM *m, CK_OBJECT_HANDLE key)
 {
     session *s = NULL;
-    CK_RV rv = op_session(e, h, kind, false, &s);
+    object *k = NULL;
+    const mech_desc *d;
+    struct op_state *op;
+    const attr *value = NULL;
+    CK_RV rv = session_get(e, h, &s);
 
     if (rv != CKR_OK)
         return rv;
-    if (mechanism_find(m->mechanism) == NULL)
+    if (s->op[kind] != NULL)
+        return CKR_OPERATION_ACTIVE;
+    d = mech_lookup(m->mechanism);
+    if (d == NULL || d->family == NULL || !(d->info.flags & kind_flag(kind)))
         return CKR_MECHANISM_INVALID;
-    if (kind != OP_DIGEST)
-        return key_check(s, key);
+    if (kind != OP_DIGEST) {
+        rv = mech_key(s, key, d, usage_attr(kind), &k);
+        if (rv == CKR_OBJECT_HANDLE_INVALID)
+            rv = CKR_KEY_HANDLE_INVALID;
+        if (rv != CKR_OK)
+            return rv;
+        value = object_find(k, CKA_VALUE);
+    }
+    op = calloc(1, sizeof(*op));
+    if (op == NULL)
+        return CKR_HOST_MEMORY;
+    op->kind = kind;
+    op->desc = d;
+    rv = d->family->init(op, m, value ? value->value : NULL,
+                         value ? value->len : 0);
+    if (rv != CKR_OK) {
+        op_state_free(op);
+        return rv;
+    }
+    s->op[kind] = op;
     return CKR_OK;
 }
 
-/* Ends the operation on any outcome but a length query or a short buffer. */
-static CK_RV op_running(engine *e, CK_SESSION_HANDLE h, enum op_kind kind)
+static bool is_cipher(enum op_kind kind)
 {
-    session *s = NULL;
+    return kind == OP_ENCRYPT || kind == OP_DECRYPT;
+}
 
-    return op_session(e, h, kind, true, &s);
+/* Run update and final over the whole input, keeping the output. */
+static CK_RV run_whole(struct op_state *op, const CK_BYTE *in,
+                       CK_ULONG in_len)
+{
+    const mech_family *f = op->desc->family;
+    CK_ULONG first = f->update_size(op, in_len), n1 = 0;
+    unsigned char *buf, *tail = NULL, *all;
+    size_t n2 = 0;
+    CK_RV rv;
+
+    buf = OPENSSL_zalloc(first ? first : 1);
+    if (buf == NULL)
+        return CKR_HOST_MEMORY;
+    rv = f->update(op, in, in_len, is_cipher(op->kind) ? buf : NULL, &n1);
+    if (rv == CKR_OK)
+        rv = f->final(op, &tail, &n2);
+    if (rv != CKR_OK)
+        goto out;
+    all = OPENSSL_zalloc(n1 + n2 ? n1 + n2 : 1);
+    if (all == NULL) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    memcpy(all, buf, n1);
+    if (n2 > 0)
+        memcpy(all + n1, tail, n2);
+    op->result = all;
+    op->result_len = n1 + n2;
+out:
+    mech_result_free(buf, first ? first : 1);
+    mech_result_free(tail, n2);
+    return rv;
+}
+
+/*
+ * Hand a computed output over under the PKCS#11 buffer convention (2.40
+ * section 5.2): NULL asks for the length, a short buffer gets
+ * CKR_BUFFER_TOO_SMALL; both keep the operation and its output.
+ */
+static CK_RV deliver(session *s, struct op_state *op, CK_BYTE *out,
+                     CK_ULONG *out_len)
+{
+    if (out == NULL) {
+        *out_len = op->result_len;
+        return CKR_OK;
+    }
+    if (*out_len < op->result_len) {
+        *out_len = op->result_len;
+        return CKR_BUFFER_TOO_SMALL;
+    }
+    if (op->result_len > 0)
+        memcpy(out, op->result, op->result_len);
+    *out_len = op->result_len;
+    op_end(s, op->kind);
+    return CKR_OK;
 }
 
 CK_RV engine_op_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                         const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                         CK_ULONG *out_len)
 {
-    return op_running(e, h, kind);
+    session *s = NULL;
+    struct op_state *op = NULL;
+    CK_RV rv = op_get(e, h, kind, &s, &op);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (op->multipart)
+        return CKR_OPERATION_ACTIVE;
+    if (kind == OP_VERIFY) {
+        rv = op->desc->family->update(op, in, in_len, NULL, NULL);
+        if (rv == CKR_OK)
+            rv = op->desc->family->verify_final(op, out, *out_len);
+        op_end(s, kind);
+        return rv;
+    }
+    if (op->result == NULL) {
+        rv = run_whole(op, in, in_len);
+        if (rv != CKR_OK) {
+            op_end(s, kind);
+            return rv;
+        }
+    }
+    return deliver(s, op, out, out_len);
 }
 
 CK_RV engine_op_update(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                        const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                        CK_ULONG *out_len)
 {
-    return op_running(e, h, kind);
+    session *s = NULL;
+    struct op_state *op = NULL;
+    CK_ULONG need;
+    CK_RV rv = op_get(e, h, kind, &s, &op);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (op->result != NULL)
+        return CKR_OPERATION_ACTIVE;
+    if (is_cipher(kind)) {
+        need = op->desc->family->update_size(op, in_len);
+        if (out == NULL) {
+            *out_len = need;
+            return CKR_OK;
+        }
+        if (*out_len < need) {
+            *out_len = need;
+            return CKR_BUFFER_TOO_SMALL;
+        }
+    } else {
+        out = NULL;
+        out_len = NULL;
+    }
+    rv = op->desc->family->update(op, in, in_len, out, out_len);
+    if (rv != CKR_OK)
+        op_end(s, kind);
+    else
+        op->multipart = true;
+    return rv;
 }
 
 CK_RV engine_op_final(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                       CK_BYTE *out, CK_ULONG *out_len)
 {
-    return op_running(e, h, kind);
-}
+    session *s = NULL;
+    struct op_state *op = NULL;
+    CK_RV rv = op_get(e, h, kind, &s, &op);
 
-CK_RV engine_digest_key(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
-{
-    return op_running(e, h, OP_DIGEST);
+    if (rv != CKR_OK)
+        return rv;
+    if (kind == OP_VERIFY) {
+        rv = op->desc->family->verify_final(op, out, *out_len);
+        op_end(s, kind);
+        return rv;
+    }
+    if (kind >= OP_MSG_ENCRYPT) {
+        op_end(s, kind);
+        return CKR_OK;
+    }
+    if (op->result == NULL) {
+        unsigned char *res = NULL;
+        size_t len = 0;
+
+        rv = op->desc->family->final(op, &res, &len);
+        if (rv != CKR_OK) {
+            op_end(s, kind);
+            return rv;
+        }
+        op->result = res;
+        op->result_len = len;
+    }
+    return deliver(s, op, out, out_len);
 }
 
 CK_RV engine_msg_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
@@ -157,14 +347,20 @@ CK_RV engine_msg_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                          const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                          CK_ULONG *out_len)
 {
-    return op_running(e, h, kind);
+    session *s = NULL;
+    struct op_state *op = NULL;
+
+    return op_get(e, h, kind, &s, &op);
 }
 
 CK_RV engine_msg_begin(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                        const void *param, CK_ULONG param_len,
                        const CK_BYTE *aad, CK_ULONG aad_len)
 {
-    return op_running(e, h, kind);
+    session *s = NULL;
+    struct op_state *op = NULL;
+
+    return op_get(e, h, kind, &s, &op);
 }
 
 CK_RV engine_msg_next(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
@@ -172,85 +368,25 @@ CK_RV engine_msg_next(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                       const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                       CK_ULONG *out_len, CK_FLAGS flags)
 {
-    return op_running(e, h, kind);
+    session *s = NULL;
+    struct op_state *op = NULL;
+
+    return op_get(e, h, kind, &s, &op);
 }
 
 CK_RV engine_session_cancel(engine *e, CK_SESSION_HANDLE h, CK_FLAGS flags)
 {
-    static const struct { CK_FLAGS flag; enum op_kind kind; } map[] = {
-        { CKF_ENCRYPT, OP_ENCRYPT }, { CKF_DECRYPT, OP_DECRYPT },
-        { CKF_DIGEST, OP_DIGEST }, { CKF_SIGN, OP_SIGN },
-        { CKF_VERIFY, OP_VERIFY }, { CKF_SIGN_RECOVER, OP_SIGN_RECOVER },
-        { CKF_VERIFY_RECOVER, OP_VERIFY_RECOVER },
-        { CKF_MESSAGE_ENCRYPT, OP_MSG_ENCRYPT },
-        { CKF_MESSAGE_DECRYPT, OP_MSG_DECRYPT },
-        { CKF_MESSAGE_SIGN, OP_MSG_SIGN },
-        { CKF_MESSAGE_VERIFY, OP_MSG_VERIFY },
-    };
     session *s = NULL;
     CK_RV rv = session_get(e, h, &s);
 
     if (rv != CKR_OK)
         return rv;
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (flags & map[i].flag) {
-            op_state_free(s->op[map[i].kind]);
-            s->op[map[i].kind] = NULL;
-        }
+    for (int k = 0; k < OP_KIND_COUNT; k++)
+        if (flags & kind_flag(k))
+            op_end(s, k);
     if (flags & CKF_FIND_OBJECTS) {
         free(s->find.ids);
-        s->find.ids = NULL;
-        s->find.active = false;
+        memset(&s->find, 0, sizeof(s->find));
     }
     return CKR_OK;
-}
-
-/* Key-making calls: each needs a mechanism from the table. */
-static CK_RV keymaking(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m)
-{
-    session *s = NULL;
-    CK_RV rv = session_get(e, h, &s);
-
-    if (rv != CKR_OK)
-        return rv;
-    return mechanism_find(m->mechanism) ? CKR_OK : CKR_MECHANISM_INVALID;
-}
-
-CK_RV engine_generate_key(engine *e, CK_SESSION_HANDLE h,
-                          const CK_MECHANISM *m, const CK_ATTRIBUTE *t,
-                          CK_ULONG n, CK_OBJECT_HANDLE *out)
-{
-    return keymaking(e, h, m);
-}
-
-CK_RV engine_generate_key_pair(engine *e, CK_SESSION_HANDLE h,
-                               const CK_MECHANISM *m,
-                               const CK_ATTRIBUTE *pub, CK_ULONG npub,
-                               const CK_ATTRIBUTE *priv, CK_ULONG npriv,
-                               CK_OBJECT_HANDLE *pub_out,
-                               CK_OBJECT_HANDLE *priv_out)
-{
-    return keymaking(e, h, m);
-}
-
-CK_RV engine_wrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
-                      CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key,
-                      CK_BYTE *out, CK_ULONG *out_len)
-{
-    return keymaking(e, h, m);
-}
-
-CK_RV engine_unwrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
-                        CK_OBJECT_HANDLE unwrapping, const CK_BYTE *in,
-                        CK_ULONG in_len, const CK_ATTRIBUTE *t, CK_ULONG n,
-                        CK_OBJECT_HANDLE *out)
-{
-    return keymaking(e, h, m);
-}
-
-CK_RV engine_derive_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
-                        CK_OBJECT_HANDLE base, const CK_ATTRIBUTE *t,
-                        CK_ULONG n, CK_OBJECT_HANDLE *out)
-{
-    return keymaking(e, h, m);
 }

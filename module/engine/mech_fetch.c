@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/* mech_fetch.c - fetch each OpenSSL algorithm once and keep it for the process. */
+#include "config.h"
+#include "mechanism.h"
+#include "common/log.h"
+
+#include <pthread.h>
+#include <string.h>
+
+/* Fetching is slow; the few algorithms used are kept, looked up by name. */
+#define FETCH_SLOTS 24
+
+struct fetched {
+    const char *name;
+    void *alg;
+};
+
+static pthread_mutex_t fetch_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fetched ciphers[FETCH_SLOTS], mds[FETCH_SLOTS],
+    macs[FETCH_SLOTS];
+
+static void *fetch(struct fetched *tab, const char *name,
+                   void *(*do_fetch)(const char *))
+{
+    void *alg = NULL;
+
+    pthread_mutex_lock(&fetch_lock);
+    for (int i = 0; i < FETCH_SLOTS; i++) {
+        if (tab[i].name != NULL && strcmp(tab[i].name, name) == 0) {
+            alg = tab[i].alg;
+            break;
+        }
+        if (tab[i].name == NULL) {
+            alg = do_fetch(name);
+            if (alg != NULL) {
+                tab[i].name = name;
+                tab[i].alg = alg;
+            } else {
+                log_openssl(name);
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&fetch_lock);
+    return alg;
+}
+
+static void *fetch_cipher(const char *name)
+{
+    return EVP_CIPHER_fetch(NULL, name, NULL);
+}
+
+static void *fetch_md(const char *name)
+{
+    return EVP_MD_fetch(NULL, name, NULL);
+}
+
+static void *fetch_mac(const char *name)
+{
+    return EVP_MAC_fetch(NULL, name, NULL);
+}
+
+EVP_CIPHER *mech_cipher_fetch(const char *name)
+{
+    return fetch(ciphers, name, fetch_cipher);
+}
+
+EVP_MD *mech_md_fetch(const char *name)
+{
+    return fetch(mds, name, fetch_md);
+}
+
+EVP_MAC *mech_mac_fetch(const char *name)
+{
+    return fetch(macs, name, fetch_mac);
+}
+
+void mech_result_free(unsigned char *p, size_t len)
+{
+    if (p != NULL)
+        OPENSSL_clear_free(p, len);
+}

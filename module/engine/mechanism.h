@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/* mechanism.h - the mechanism table and the families that implement it. */
+#ifndef HSMSIM_MECHANISM_H
+#define HSMSIM_MECHANISM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include "engine_internal.h"
+
+struct mech_family;
+
+/* One row of C_GetMechanismList / C_GetMechanismInfo. */
+typedef struct mech_desc {
+    CK_MECHANISM_TYPE type;
+    CK_MECHANISM_INFO info;
+    CK_KEY_TYPE key_type;          /* CK_UNAVAILABLE_INFORMATION: no key */
+    const struct mech_family *family;
+    const char *algorithm;         /* OpenSSL name: "SHA256", "HMAC"... */
+    CK_ULONG out_len;              /* digest or MAC length in bytes */
+    bool general;                  /* takes CK_MAC_GENERAL_PARAMS */
+} mech_desc;
+
+/* A running operation of one session. */
+struct op_state {
+    enum op_kind kind;
+    const mech_desc *desc;
+    bool multipart;                /* an Update has been called */
+    EVP_CIPHER_CTX *cipher;
+    EVP_MD_CTX *md;
+    EVP_MAC_CTX *mac;
+    size_t mac_len;                /* MAC or GCM tag length to produce */
+    bool encrypt;
+    bool pad;                      /* CBC_PAD */
+    size_t pending;                /* bytes EVP holds back (block modes) */
+    unsigned __int128 ctr_left;    /* CTR blocks before the counter wraps */
+    unsigned __int128 ctr_used;
+    size_t ctr_tail;               /* bytes used of the current CTR block */
+    unsigned char *held;           /* GCM decrypt: input held to the end */
+    size_t held_len, held_cap;
+    unsigned char *result;         /* output waiting for a big-enough buffer */
+    size_t result_len;
+};
+
+/*
+ * A family implements the steps of operation.c's generic flow:
+ * init once, update per part (ciphers write up to update_size bytes),
+ * then final (which allocates its output) or verify_final.
+ */
+typedef struct mech_family {
+    CK_RV (*init)(struct op_state *op, const CK_MECHANISM *m,
+                  const unsigned char *key, size_t key_len);
+    CK_ULONG (*update_size)(const struct op_state *op, CK_ULONG in_len);
+    CK_RV (*update)(struct op_state *op, const CK_BYTE *in, CK_ULONG in_len,
+                    CK_BYTE *out, CK_ULONG *out_len);
+    CK_RV (*final)(struct op_state *op, unsigned char **out, size_t *len);
+    CK_RV (*verify_final)(struct op_state *op, const CK_BYTE *sig,
+                          CK_ULONG sig_len);
+} mech_family;
+
+extern const mech_family mech_family_cipher;   /* mech_cipher.c */
+extern const mech_family mech_family_digest;   /* mech_digest.c */
+extern const mech_family mech_family_mac;      /* mech_mac.c */
+
+/* The table row for a mechanism, or NULL. */
+const mech_desc *mech_lookup(CK_MECHANISM_TYPE type);
+
+/* OpenSSL algorithms fetched once per process. */
+EVP_CIPHER *mech_cipher_fetch(const char *name);
+EVP_MD *mech_md_fetch(const char *name);
+EVP_MAC *mech_mac_fetch(const char *name);
+
+/*
+ * The secret key a mechanism may use for `usage` (CKA_ENCRYPT, CKA_SIGN,
+ * CKA_WRAP...): CKR_OBJECT_HANDLE_INVALID, CKR_KEY_TYPE_INCONSISTENT,
+ * CKR_KEY_FUNCTION_NOT_PERMITTED, CKR_MECHANISM_INVALID (not in
+ * CKA_ALLOWED_MECHANISMS), CKR_KEY_SIZE_RANGE or CKR_USER_NOT_LOGGED_IN
+ * (its value is still sealed).  A borrowed pointer (see token_object_get).
+ */
+CK_RV mech_key(session *s, CK_OBJECT_HANDLE h, const mech_desc *d,
+               CK_ATTRIBUTE_TYPE usage, object **out);
+
+/* Free a result buffer holding possibly secret bytes. */
+void mech_result_free(unsigned char *p, size_t len);
+
+#endif

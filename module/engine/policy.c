@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/* policy.c - key separation, wrap permission and wrap/unwrap templates. */
+#include "config.h"
+#include "policy.h"
+#include "attr_array.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool is_key(const object *o)
+{
+    CK_OBJECT_CLASS c = object_ulong(o, CKA_CLASS);
+
+    return c == CKO_SECRET_KEY || c == CKO_PRIVATE_KEY || c == CKO_PUBLIC_KEY;
+}
+
+CK_RV policy_check_key(const object *o)
+{
+    if (!is_key(o))
+        return CKR_OK;
+    if (object_bool(o, CKA_WRAP, false) && object_bool(o, CKA_DECRYPT, false))
+        return CKR_TEMPLATE_INCONSISTENT;
+    if (object_bool(o, CKA_UNWRAP, false) &&
+        object_bool(o, CKA_ENCRYPT, false))
+        return CKR_TEMPLATE_INCONSISTENT;
+    return CKR_OK;
+}
+
+static const CK_ATTRIBUTE *tmpl_find(const CK_ATTRIBUTE *t, CK_ULONG n,
+                                     CK_ATTRIBUTE_TYPE type)
+{
+    for (CK_ULONG i = 0; i < n; i++)
+        if (t[i].type == type)
+            return &t[i];
+    return NULL;
+}
+
+CK_RV policy_role_defaults(object *o, const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+    CK_RV rv = CKR_OK;
+
+    if (!is_key(o))
+        return CKR_OK;
+    if (object_bool(o, CKA_WRAP, false) && object_find(o, CKA_DECRYPT) &&
+        tmpl_find(t, n, CKA_DECRYPT) == NULL)
+        rv = object_set_bool(o, CKA_DECRYPT, false);
+    if (rv == CKR_OK && object_bool(o, CKA_UNWRAP, false) &&
+        object_find(o, CKA_ENCRYPT) && tmpl_find(t, n, CKA_ENCRYPT) == NULL)
+        rv = object_set_bool(o, CKA_ENCRYPT, false);
+    return rv;
+}
+
+/* Does `o` carry every attribute of the flattened template, equal? */
+static bool matches_flat(const object *o, const attr *flat)
+{
+    CK_ATTRIBUTE *items = NULL;
+    CK_ULONG n = 0;
+    bool ok;
+
+    if (attr_array_expand(flat->value, flat->len, &items, &n) != CKR_OK)
+        return false;
+    ok = object_matches(o, items, n);
+    free(items);
+    return ok;
+}
+
+CK_RV policy_may_wrap(const object *wrapping, const object *key)
+{
+    const attr *tmpl = object_find(wrapping, CKA_WRAP_TEMPLATE);
+    CK_OBJECT_CLASS cls = object_ulong(key, CKA_CLASS);
+
+    if (cls != CKO_SECRET_KEY && cls != CKO_PRIVATE_KEY)
+        return CKR_KEY_NOT_WRAPPABLE;
+    /* The never-leaves rule (docs/security.md). */
+    if (!object_bool(key, CKA_EXTRACTABLE, false))
+        return CKR_KEY_UNEXTRACTABLE;
+    if (object_bool(key, CKA_SENSITIVE, true))
+        return CKR_KEY_NOT_WRAPPABLE;
+    if (object_bool(key, CKA_WRAP_WITH_TRUSTED, false) &&
+        !object_bool(wrapping, CKA_TRUSTED, false))
+        return CKR_KEY_NOT_WRAPPABLE;
+    if (tmpl != NULL && tmpl->len > 0 && !matches_flat(key, tmpl))
+        return CKR_KEY_NOT_WRAPPABLE;
+    if (cls == CKO_SECRET_KEY) {
+        const attr *wv = object_find(wrapping, CKA_VALUE);
+        const attr *kv = object_find(key, CKA_VALUE);
+
+        if (wv == NULL || kv == NULL)
+            return CKR_KEY_NOT_WRAPPABLE;
+        /* Never protect a key under a weaker one. */
+        if (wv->len < kv->len && wv->len < 32)
+            return CKR_WRAPPING_KEY_SIZE_RANGE;
+    }
+    return CKR_OK;
+}
+
+CK_RV policy_unwrap_template(const object *unwrapping, const CK_ATTRIBUTE *t,
+                             CK_ULONG n, CK_ATTRIBUTE **merged,
+                             CK_ULONG *merged_n, CK_ATTRIBUTE **imposed)
+{
+    const attr *flat = object_find(unwrapping, CKA_UNWRAP_TEMPLATE);
+    CK_ATTRIBUTE *items = NULL, *out = NULL;
+    CK_ULONG ni = 0, k = 0;
+    CK_RV rv = CKR_OK;
+
+    if (flat != NULL && flat->len > 0) {
+        rv = attr_array_expand(flat->value, flat->len, &items, &ni);
+        if (rv != CKR_OK)
+            return rv;
+    }
+    out = calloc(n + ni + 1, sizeof(*out));
+    if (out == NULL) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    /* The unwrap template's values are imposed; a caller value that
+     * disagrees makes the template inconsistent (2.40 section 4.9). */
+    for (CK_ULONG i = 0; i < ni; i++) {
+        const CK_ATTRIBUTE *mine = tmpl_find(t, n, items[i].type);
+
+        if (mine != NULL && (mine->ulValueLen != items[i].ulValueLen ||
+                             (mine->ulValueLen > 0 &&
+                              memcmp(mine->pValue, items[i].pValue,
+                                     mine->ulValueLen) != 0))) {
+            rv = CKR_TEMPLATE_INCONSISTENT;
+            goto out;
+        }
+        out[k++] = items[i];
+    }
+    for (CK_ULONG i = 0; i < n; i++)
+        if (tmpl_find(items, ni, t[i].type) == NULL)
+            out[k++] = t[i];
+    *merged = out;
+    *merged_n = k;
+    *imposed = items;
+    return CKR_OK;
+out:
+    free(out);
+    free(items);
+    return rv;
+}

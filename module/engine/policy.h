@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* policy.h - the key-separation rules that keep keys inside the partition. */
+#ifndef HSMSIM_POLICY_H
+#define HSMSIM_POLICY_H
+
+#include "object.h"
+
+/*
+ * docs/security.md explains each rule and the attack it stops:
+ *  1. no key may both wrap and decrypt (wrap-then-decrypt);
+ *  2. no key may both unwrap and encrypt (encrypt-then-unwrap);
+ * checked whenever a key is created, generated, unwrapped, copied or
+ * changed; CKR_TEMPLATE_INCONSISTENT when a key breaks them.
+ */
+CK_RV policy_check_key(const object *o);
+
+/*
+ * When a template asks for CKA_WRAP (CKA_UNWRAP) and says nothing of
+ * CKA_DECRYPT (CKA_ENCRYPT), the default turns FALSE, so asking for a
+ * wrapping key just works.
+ */
+CK_RV policy_role_defaults(object *o, const CK_ATTRIBUTE *t, CK_ULONG n);
+
+/*
+ * May `key` leave the partition wrapped by `wrapping`?  Sensitive or
+ * unextractable keys never do (CKR_KEY_NOT_WRAPPABLE /
+ * CKR_KEY_UNEXTRACTABLE); CKA_WRAP_WITH_TRUSTED needs a CKA_TRUSTED
+ * wrapping key; a wrapping key shorter than the secret key it would wrap
+ * is refused (CKR_WRAPPING_KEY_SIZE_RANGE); CKA_WRAP_TEMPLATE must match.
+ */
+CK_RV policy_may_wrap(const object *wrapping, const object *key);
+
+/*
+ * Apply the unwrapping key's CKA_UNWRAP_TEMPLATE to a new key's template.
+ * *merged points into `t` and into *imposed (its expanded entries, which
+ * point into the unwrapping key's attribute); free both arrays after use.
+ */
+CK_RV policy_unwrap_template(const object *unwrapping, const CK_ATTRIBUTE *t,
+                             CK_ULONG n, CK_ATTRIBUTE **merged,
+                             CK_ULONG *merged_n, CK_ATTRIBUTE **imposed);
+
+#endif
