@@ -71,11 +71,13 @@ static int apply(settings *s, const char *key, const char *val, char *err,
             return -1;
         }
     } else if (strcmp(key, "pin_kdf_iterations") == 0) {
-        if (parse_ulong(val, SETTINGS_MIN_KDF_ITERATIONS, 100000000UL,
+        if (parse_ulong(val, SETTINGS_MIN_KDF_ITERATIONS,
+                        SETTINGS_MAX_KDF_ITERATIONS,
                         &s->pin_kdf_iterations) < 0) {
             snprintf(err, errlen,
-                     "pin_kdf_iterations must be a number from %lu to "
-                     "100000000", SETTINGS_MIN_KDF_ITERATIONS);
+                     "pin_kdf_iterations must be a number from %lu to %lu",
+                     SETTINGS_MIN_KDF_ITERATIONS,
+                     SETTINGS_MAX_KDF_ITERATIONS);
             return -1;
         }
     } else if (strcmp(key, "log_level") == 0) {

@@ -9,6 +9,7 @@
 #define SETTINGS_DEFAULT_MAX_FAILURES 10UL
 #define SETTINGS_DEFAULT_KDF_ITERATIONS 200000UL
 #define SETTINGS_MIN_KDF_ITERATIONS 1000UL
+#define SETTINGS_MAX_KDF_ITERATIONS 100000000UL
 
 typedef struct settings {
     char store[PATH_MAX];              /* directory of partition databases */

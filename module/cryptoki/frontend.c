@@ -135,6 +135,8 @@ CK_RV frontend_finalize(CK_VOID_PTR reserved)
     device *dev = NULL;
     CK_RV rv;
 
+    if (!fe.initialized)
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
     if (reserved != NULL)
         return CKR_ARGUMENTS_BAD;
     pthread_mutex_lock(&init_mutex);

@@ -2,6 +2,7 @@
 /* attr_array.c - flatten and expand nested attribute templates. */
 #include "config.h"
 #include "attr_array.h"
+#include "attr_rules.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,7 @@ CK_RV attr_array_check(const void *value, CK_ULONG len)
     if (len % sizeof(CK_ATTRIBUTE) != 0)
         return CKR_ATTRIBUTE_VALUE_INVALID;
     for (CK_ULONG i = 0; i < len / sizeof(CK_ATTRIBUTE); i++) {
-        if (a[i].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
-            (a[i].pValue == NULL && a[i].ulValueLen != 0))
+        if (rules_entry_shape(&a[i]) != CKR_OK)
             return CKR_ATTRIBUTE_VALUE_INVALID;
         /* Templates do not nest further (2.40 section 4.x). */
         if (a[i].type & CKF_ARRAY_ATTRIBUTE &&

@@ -98,7 +98,7 @@ static const attr_rule storage_rules[] = {
 
 static const attr_rule data_rules[] = {
     { CKA_APPLICATION, R_MODIFY, NULL, D_EMPTY },
-    { CKA_OBJECT_ID, R_MODIFY, NULL, D_NONE },
+    { CKA_OBJECT_ID, R_MODIFY, NULL, D_EMPTY },
     { CKA_VALUE, R_MODIFY, NULL, D_EMPTY },
     END
 };
@@ -436,6 +436,15 @@ static unsigned required_flag(enum rules_op op)
     }
 }
 
+CK_RV rules_entry_shape(const CK_ATTRIBUTE *a)
+{
+    if (a->ulValueLen > ATTR_MAX_LEN)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    if (a->pValue == NULL && a->ulValueLen != 0)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    return CKR_OK;
+}
+
 /* Check one template entry against its rule for a new object. */
 static CK_RV check_entry(const attr_rule *r, const CK_ATTRIBUTE *a,
                          enum rules_op op, bool is_so)
@@ -444,10 +453,9 @@ static CK_RV check_entry(const attr_rule *r, const CK_ATTRIBUTE *a,
 
     if (r == NULL)
         return CKR_ATTRIBUTE_TYPE_INVALID;
-    if (a->pValue == NULL && a->ulValueLen != 0)
-        return CKR_ATTRIBUTE_VALUE_INVALID;
-    if (a->ulValueLen == CK_UNAVAILABLE_INFORMATION)
-        return CKR_ATTRIBUTE_VALUE_INVALID;
+    rv = rules_entry_shape(a);
+    if (rv != CKR_OK)
+        return rv;
     if (r->flags & forbidden_flag(op))
         return CKR_ATTRIBUTE_READ_ONLY;
     if (r->check != NULL) {
@@ -672,8 +680,9 @@ CK_RV rules_apply(object *o, const CK_ATTRIBUTE *t, CK_ULONG n,
 
         if (r == NULL)
             return CKR_ATTRIBUTE_TYPE_INVALID;
-        if (t[i].pValue == NULL && t[i].ulValueLen != 0)
-            return CKR_ATTRIBUTE_VALUE_INVALID;
+        rv = rules_entry_shape(&t[i]);
+        if (rv != CKR_OK)
+            return rv;
         if (!(r->flags & R_MODIFY) &&
             !(op == RULES_COPY && copy_may_set(t[i].type)))
             return CKR_ATTRIBUTE_READ_ONLY;

@@ -54,6 +54,16 @@ enum rules_op {
     RULES_SET,
 };
 
+/* No attribute value is longer (certificates, data objects included). */
+#define ATTR_MAX_LEN (16UL << 20)
+
+/*
+ * CKR_ATTRIBUTE_VALUE_INVALID when an entry's pointer and length cannot
+ * describe a value: NULL with a length, CK_UNAVAILABLE_INFORMATION, or
+ * more than ATTR_MAX_LEN bytes.
+ */
+CK_RV rules_entry_shape(const CK_ATTRIBUTE *a);
+
 /* The rule for `type` on an object of this class and key/cert type. */
 const attr_rule *rules_lookup(CK_OBJECT_CLASS cls, CK_ULONG subtype,
                               CK_ATTRIBUTE_TYPE type);

@@ -274,8 +274,12 @@ CK_RV engine_session_close(engine *e, CK_SESSION_HANDLE h)
 CK_RV engine_session_close_all(engine *e, CK_SLOT_ID slot)
 {
     token *t = NULL;
-    CK_RV rv = token_get(e, slot, &t);
+    CK_RV rv;
 
+    /* The free slot's token has no sessions to close. */
+    if (token_slot_kind(e, slot) == SLOT_FREE)
+        return CKR_OK;
+    rv = token_get(e, slot, &t);
     if (rv != CKR_OK)
         return rv;
     for (session *s = e->sessions, *next; s != NULL; s = next) {

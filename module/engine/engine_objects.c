@@ -311,7 +311,7 @@ CK_RV engine_find_init(engine *e, CK_SESSION_HANDLE h, const CK_ATTRIBUTE *t,
     if (s->find.active)
         return CKR_OPERATION_ACTIVE;
     for (CK_ULONG i = 0; i < n; i++)
-        if (t[i].pValue == NULL && t[i].ulValueLen != 0)
+        if (rules_entry_shape(&t[i]) != CKR_OK)
             return CKR_ATTRIBUTE_VALUE_INVALID;
     rv = token_object_find(s->tok, t, n, user_logged_in(s->tok), &ids,
                            &count);

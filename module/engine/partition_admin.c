@@ -88,6 +88,10 @@ CK_RV engine_partition_create(engine *e, const char *name, const char *so_pin,
 
     if (len == 0 || len > 32)
         return CKR_ARGUMENTS_BAD;
+    /* Both PINs are checked first, so a refusal leaves nothing behind. */
+    if (strlen(so_pin) < PIN_MIN_LEN || strlen(so_pin) > PIN_MAX_LEN ||
+        strlen(user_pin) < PIN_MIN_LEN || strlen(user_pin) > PIN_MAX_LEN)
+        return CKR_PIN_LEN_RANGE;
     /* The free slot is the last one listed. */
     rv = engine_slot_list(e, NULL, &count);
     if (rv != CKR_OK)
@@ -114,6 +118,8 @@ CK_RV engine_partition_create(engine *e, const char *name, const char *so_pin,
                              strlen(user_pin));
     if (h != 0)
         engine_session_close(e, h);
+    if (rv != CKR_OK && token_slot_kind(e, *slot) == SLOT_PARTITION)
+        engine_partition_delete(e, *slot);
 out:
     free(ids);
     return rv;

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "store_crypto.h"
 #include "common/log.h"
+#include "common/settings.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,13 @@ CK_RV skey_unwrap(const unsigned char *blob, size_t blob_len,
     }
     iterations = ((unsigned long)blob[1] << 24) | ((unsigned long)blob[2] << 16)
                  | ((unsigned long)blob[3] << 8) | blob[4];
+    /* A count outside what settings allow is damage, and a huge one
+     * would make every login hang. */
+    if (iterations < SETTINGS_MIN_KDF_ITERATIONS ||
+        iterations > SETTINGS_MAX_KDF_ITERATIONS) {
+        log_error("partition PIN record has an impossible work factor");
+        return CKR_DEVICE_ERROR;
+    }
     salt = blob + 5;
     iv = salt + SALT_LEN;
     ct = iv + GCM_IV_LEN;

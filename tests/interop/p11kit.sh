@@ -23,6 +23,7 @@
 # in the system module directory, which the exit trap removes.  Set
 # HSMSIM_P11KIT_CONFIG=user|userns|system to force one of the three.
 
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 interop_setup "${1:-}"
@@ -56,7 +57,8 @@ if [ -z "$mode" ]; then
     fi
 fi
 
-wrap=
+# $p11run runs a p11-kit consumer, in a user namespace when mode=userns.
+p11run=$D/p11run
 case $mode in
 user | userns)
     XDG_CONFIG_HOME=$D/xdg
@@ -67,7 +69,7 @@ user | userns)
     # critical: a module that fails to load fails the whole command.
     conf_extra='critical: yes'
     if [ "$mode" = userns ]; then
-        wrap='unshare -U'
+        printf '#!/bin/sh\nexec unshare -U "$@"\n' >"$p11run"
     fi
     ;;
 system)
@@ -81,15 +83,23 @@ system)
         created="$created $dir"
         dir=$(dirname "$dir")
     done
-    mkdir -p "$SYSDIR" || bail_out "cannot create $SYSDIR"
     conf_file=$SYSDIR/hsmsim-interop-$$.module
-    on_exit "rm -f '$conf_file'; for d in $created; do rmdir \"\$d\" 2>/dev/null; done"
+    # One command: the file first, then the directories we made, deepest
+    # first.
+    undo="rm -f '$conf_file'"
+    for d in $created; do
+        undo="$undo; rmdir '$d' 2>/dev/null"
+    done
+    on_exit "$undo"
+    mkdir -p "$SYSDIR" || bail_out "cannot create $SYSDIR"
     conf_extra='enable-in: p11-kit, pkcs11-tool'
     ;;
 *)
     bail_out "HSMSIM_P11KIT_CONFIG must be user, userns or system"
     ;;
 esac
+[ -f "$p11run" ] || printf '#!/bin/sh\nexec "$@"\n' >"$p11run"
+chmod +x "$p11run"
 printf '# using %s config: %s\n' "$mode" "$conf_file"
 
 # write_module_config FIRST_LINE: (re)write our module config file.
@@ -118,7 +128,7 @@ check_output "direct --write-object of a private data object" 0 \
 write_module_config "module: $M"
 
 check_output "p11-kit list-modules shows hsmsim" 0 \
-    "^hsmsim[a-z0-9-]*: $M\$" $wrap p11-kit list-modules
+    "^hsmsim[a-z0-9-]*: $M\$" "$p11run" p11-kit list-modules
 check_last_output "list-modules shows the library manufacturer" \
     '^    library-manufacturer: hsmsim$'
 check_last_output "list-modules shows the token label" \
@@ -127,23 +137,23 @@ check_last_output "list-modules shows the token manufacturer" \
     '^        manufacturer: hsmsim$'
 
 check_output "proxy -L shows the hsmsim token" 0 \
-    "^  token label +: $LABEL\$" $wrap pkcs11-tool --module "$PROXY" -L
+    "^  token label +: $LABEL\$" "$p11run" pkcs11-tool --module "$PROXY" -L
 check_last_output "proxy -L shows the hsmsim free slot" \
     ': hsmsim free slot'
 
 check_output "proxy -O --login lists the directly created object" 0 \
     "label: +'direct'" \
-    $wrap pkcs11-tool --module "$PROXY" --token-label "$LABEL" \
+    "$p11run" pkcs11-tool --module "$PROXY" --token-label "$LABEL" \
     -O --login --pin "$USER_PIN"
 check_no_output "proxy -O without login hides the private object" 0 \
     "label: +'direct'" \
-    $wrap pkcs11-tool --module "$PROXY" --token-label "$LABEL" -O
+    "$p11run" pkcs11-tool --module "$PROXY" --token-label "$LABEL" -O
 check_output "proxy with a wrong PIN: CKR_PIN_INCORRECT" '!0' \
     'CKR_PIN_INCORRECT' \
-    $wrap pkcs11-tool --module "$PROXY" --token-label "$LABEL" \
+    "$p11run" pkcs11-tool --module "$PROXY" --token-label "$LABEL" \
     -O --login --pin wrong-pin
 check_status "proxy --read-object the direct object" 0 \
-    $wrap pkcs11-tool --module "$PROXY" --token-label "$LABEL" \
+    "$p11run" pkcs11-tool --module "$PROXY" --token-label "$LABEL" \
     --login --pin "$USER_PIN" --read-object --type data --label direct \
     -o "$D/direct.out"
 check_true "bytes read through the proxy match" \
@@ -152,7 +162,7 @@ check_true "bytes read through the proxy match" \
 head -c 45 /dev/urandom >"$D/proxy.bin"
 check_output "proxy --write-object of a private data object" 0 \
     "label: +'via-proxy'" \
-    $wrap pkcs11-tool --module "$PROXY" --token-label "$LABEL" \
+    "$p11run" pkcs11-tool --module "$PROXY" --token-label "$LABEL" \
     --login --pin "$USER_PIN" --write-object "$D/proxy.bin" --type data \
     --label via-proxy --private
 check_status "direct --read-object of the proxy-written object" 0 \
@@ -166,23 +176,23 @@ check_true "bytes written through the proxy match" \
 write_module_config "remote: |$P11KIT remote $M"
 
 check_output "list-modules shows the remote module's token" 0 \
-    "^    token: $LABEL\$" $wrap p11-kit list-modules
+    "^    token: $LABEL\$" "$p11run" p11-kit list-modules
 check_last_output "list-modules shows the remote library manufacturer" \
     '^    library-manufacturer: hsmsim$'
 check_output "remote: proxy -O --login lists both objects" 0 \
     "label: +'via-proxy'" \
-    $wrap pkcs11-tool --module "$PROXY" --token-label "$LABEL" \
+    "$p11run" pkcs11-tool --module "$PROXY" --token-label "$LABEL" \
     -O --login --pin "$USER_PIN"
 check_last_output "remote: proxy -O --login lists the direct object" \
     "label: +'direct'"
 check_status "remote: --read-object through the RPC" 0 \
-    $wrap pkcs11-tool --module "$PROXY" --token-label "$LABEL" \
+    "$p11run" pkcs11-tool --module "$PROXY" --token-label "$LABEL" \
     --login --pin "$USER_PIN" --read-object --type data --label direct \
     -o "$D/remote.out"
 check_true "bytes read through p11-kit remote match" \
     cmp "$D/direct.bin" "$D/remote.out"
 check_status "remote: --delete-object through the RPC" 0 \
-    $wrap pkcs11-tool --module "$PROXY" --token-label "$LABEL" \
+    "$p11run" pkcs11-tool --module "$PROXY" --token-label "$LABEL" \
     --login --pin "$USER_PIN" --delete-object --type data --label via-proxy
 check_no_output "direct -O no longer lists the deleted object" 0 \
     "label: +'via-proxy'" \

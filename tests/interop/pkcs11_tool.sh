@@ -4,10 +4,11 @@
 #
 # Usage: pkcs11_tool.sh [MODULE]   (make check sets HSMSIM_MODULE instead)
 
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 interop_setup "${1:-}" 'pin_max_failures = 3'
-require_tool pkcs11-tool openssl cmp
+require_tool pkcs11-tool openssl cmp od
 
 M=$HSMSIM_MODULE
 SO_PIN=so-secret-1
@@ -15,6 +16,13 @@ USER_PIN=user-pin-1
 NEW_PIN=user-pin-2
 LABEL="interop token"
 D=$TEST_DIR
+
+# prepare CMD...: a setup step that must work; stop the script otherwise.
+prepare()
+{
+    run "$@"
+    [ "$STATUS" -eq 0 ] || bail_out "$* failed: $(cat "$OUT")"
+}
 
 # --- library and slot discovery ------------------------------------------
 
@@ -134,12 +142,10 @@ check_last_output "-O still lists the other object" "label: +'priv'"
 
 # --- certificate ------------------------------------------------------------
 
-run openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$D/key.pem" -out "$D/cert.pem" -days 2 \
+prepare openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+    -nodes -keyout "$D/key.pem" -out "$D/cert.pem" -days 2 \
     -subj "/CN=hsmsim interop/O=Example Org"
-[ "$STATUS" -eq 0 ] || bail_out "openssl req failed: $(cat "$OUT")"
-run openssl x509 -in "$D/cert.pem" -outform DER -out "$D/cert.der"
-[ "$STATUS" -eq 0 ] || bail_out "openssl x509 failed: $(cat "$OUT")"
+prepare openssl x509 -in "$D/cert.pem" -outform DER -out "$D/cert.der"
 
 check_output "--write-object a certificate" 0 'Created certificate' \
     pkcs11-tool --module "$M" --slot "$slot" --login --pin "$USER_PIN" \
@@ -210,6 +216,80 @@ check_true "--generate-random wrote 32 bytes" \
     test "$(wc -c <"$D/random.bin")" -eq 32
 check_output "--token-label selects the token" 0 '^  label: +c$' \
     pkcs11-tool --module "$M" --token-label "$LABEL" -O
+
+# --- crypto, compared with OpenSSL ------------------------------------------
+
+# 5003 bytes: several pkcs11-tool buffers and not a multiple of 16.
+head -c 5003 /dev/urandom >"$D/msg.bin"
+head -c 4096 /dev/urandom >"$D/blocks.bin"
+head -c 32 /dev/urandom >"$D/aes.key"
+AES_KEY=$(od -An -tx1 -v "$D/aes.key" | tr -d ' \n')
+IV=$(head -c 16 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
+prepare openssl dgst -sha256 -binary -out "$D/msg.sha256" "$D/msg.bin"
+prepare openssl dgst -sha512 -binary -out "$D/msg.sha512" "$D/msg.bin"
+prepare openssl enc -aes-256-cbc -K "$AES_KEY" -iv "$IV" -in "$D/msg.bin" \
+    -out "$D/msg.cbcpad"
+prepare openssl enc -aes-256-ecb -nopad -K "$AES_KEY" -in "$D/blocks.bin" \
+    -out "$D/blocks.ecb"
+
+check_status "--hash SHA256" 0 \
+    pkcs11-tool --module "$M" --slot "$slot" --hash -m SHA256 \
+    -i "$D/msg.bin" -o "$D/p11.sha256"
+check_true "SHA256 digest matches openssl" cmp "$D/msg.sha256" "$D/p11.sha256"
+check_status "--hash SHA512" 0 \
+    pkcs11-tool --module "$M" --slot "$slot" --hash -m SHA512 \
+    -i "$D/msg.bin" -o "$D/p11.sha512"
+check_true "SHA512 digest matches openssl" cmp "$D/msg.sha512" "$D/p11.sha512"
+
+check_output "--write-object an AES-256 secret key" 0 \
+    'Secret Key Object; AES length 32' \
+    pkcs11-tool --module "$M" --slot "$slot" --login --pin "$USER_PIN" \
+    --write-object "$D/aes.key" --type secrkey --key-type AES:32 \
+    --id 02 --label aes
+check_status "--encrypt AES-CBC-PAD with the imported key" 0 \
+    pkcs11-tool --module "$M" --slot "$slot" --login --pin "$USER_PIN" \
+    --encrypt -m AES-CBC-PAD --id 02 --iv "$IV" \
+    -i "$D/msg.bin" -o "$D/p11.cbcpad"
+check_true "AES-CBC-PAD ciphertext matches openssl" \
+    cmp "$D/msg.cbcpad" "$D/p11.cbcpad"
+check_status "--decrypt AES-CBC-PAD" 0 \
+    pkcs11-tool --module "$M" --slot "$slot" --login --pin "$USER_PIN" \
+    --decrypt -m AES-CBC-PAD --id 02 --iv "$IV" \
+    -i "$D/msg.cbcpad" -o "$D/p11.plain"
+check_true "AES-CBC-PAD decrypts to the plaintext" \
+    cmp "$D/msg.bin" "$D/p11.plain"
+check_status "--encrypt AES-ECB" 0 \
+    pkcs11-tool --module "$M" --slot "$slot" --login --pin "$USER_PIN" \
+    --encrypt -m AES-ECB --id 02 -i "$D/blocks.bin" -o "$D/p11.ecb"
+check_true "AES-ECB ciphertext matches openssl" \
+    cmp "$D/blocks.ecb" "$D/p11.ecb"
+check_output "AES-CBC of 5003 bytes: CKR_DATA_LEN_RANGE" '!0' \
+    'CKR_DATA_LEN_RANGE' \
+    pkcs11-tool --module "$M" --slot "$slot" --login --pin "$USER_PIN" \
+    --encrypt -m AES-CBC --id 02 --iv "$IV" \
+    -i "$D/msg.bin" -o "$D/bad.cbc"
+
+check_output "--keygen GENERIC:32" 0 'Secret Key Object' \
+    pkcs11-tool --module "$M" --slot "$slot" --login --pin "$USER_PIN" \
+    --keygen --key-type GENERIC:32 --id 03 --label hmac
+check_last_output "generated key is local and never extractable" \
+    'Access: +.*never extractable.*local'
+check_status "--sign SHA256-HMAC" 0 \
+    pkcs11-tool --module "$M" --slot "$slot" --login --pin "$USER_PIN" \
+    --sign -m SHA256-HMAC --id 03 -i "$D/msg.bin" -o "$D/msg.mac"
+check_true "the HMAC is 32 bytes" test "$(wc -c <"$D/msg.mac")" -eq 32
+check_output "--verify SHA256-HMAC accepts the MAC" 0 'Signature is valid' \
+    pkcs11-tool --module "$M" --slot "$slot" --login --pin "$USER_PIN" \
+    --verify -m SHA256-HMAC --id 03 -i "$D/msg.bin" \
+    --signature-file "$D/msg.mac"
+check_output "--verify SHA256-HMAC rejects other data" 0 'Invalid signature' \
+    pkcs11-tool --module "$M" --slot "$slot" --login --pin "$USER_PIN" \
+    --verify -m SHA256-HMAC --id 03 -i "$D/blocks.bin" \
+    --signature-file "$D/msg.mac"
+check_output "HMAC with an AES key: CKR_KEY_TYPE_INCONSISTENT" '!0' \
+    'CKR_KEY_TYPE_INCONSISTENT' \
+    pkcs11-tool --module "$M" --slot "$slot" --login --pin "$USER_PIN" \
+    --sign -m SHA256-HMAC --id 02 -i "$D/msg.bin" -o "$D/bad.mac"
 
 # --- re-initialisation ------------------------------------------------------
 

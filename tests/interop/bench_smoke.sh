@@ -1,0 +1,134 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# bench_smoke.sh - hsmsim-bench runs briefly against hsmsim and SoftHSMv2.
+#
+# Usage: bench_smoke.sh [MODULE]   (make check sets HSMSIM_MODULE,
+#                                   HSMSIM_BENCH and HSMSIM_TEST_TMP)
+#
+# A correctness check, not a timing check: every operation must produce a
+# row with a number for each module and the ratio columns, and a failing
+# PKCS#11 call must make the tool exit 1 naming the call and its CK_RV.
+# No check compares speeds.
+
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+interop_setup "${1:-}"
+require_tool python3
+: "${HSMSIM_BENCH:=./hsmsim-bench}"
+[ -x "$HSMSIM_BENCH" ] ||
+    bail_out "HSMSIM_BENCH ($HSMSIM_BENCH) is not an executable"
+: "${SOFTHSM2_MODULE:=/usr/lib/softhsm/libsofthsm2.so}"
+[ -f "$SOFTHSM2_MODULE" ] ||
+    bail_out "SoftHSMv2 ($SOFTHSM2_MODULE) is not installed"
+
+# The quick run: 5 x 0.2 s per row on two modules and OpenSSL.
+INTEROP_TIMEOUT=600
+
+mkdir "$TEST_DIR/softhsm-tokens"
+SOFTHSM2_CONF=$TEST_DIR/softhsm2.conf
+printf 'directories.tokendir = %s/softhsm-tokens\nlog.level = ERROR\n' \
+    "$TEST_DIR" >"$SOFTHSM2_CONF"
+export SOFTHSM2_CONF
+
+B=$HSMSIM_BENCH
+HS=hsmsim=$HSMSIM_MODULE
+SH=SoftHSMv2=$SOFTHSM2_MODULE
+
+check_output "--help describes the options" 0 '--find-objects' "$B" --help
+check_output "no target is a usage error" '!0' 'give --module' "$B"
+check_output "--threads 0 is refused" '!0' 'invalid --threads' \
+    "$B" --openssl --threads 0
+check_output "an unknown --ops name is refused" '!0' 'invalid --ops' \
+    "$B" --openssl --ops encrypt
+check_output "a module name used twice is refused" '!0' 'used twice' \
+    "$B" --module "$HS" --module "$HS"
+check_output "a missing token without --init names the label" 1 \
+    "no token labelled 'bench-smoke' \(use --init\)" \
+    "$B" --module "$HS" --slot-label bench-smoke --quick --ops session
+
+check_output "the quick benchmark runs on both modules and OpenSSL" 0 \
+    'hsmsim/SoftHSMv2' \
+    "$B" --module "$HS" --module "$SH" --openssl --init \
+    --slot-label bench-smoke --quick --find-objects 100,1000
+cp "$OUT" "$TEST_DIR/report"
+
+NUM='[0-9]+(\.[0-9]+)?'
+RATIO='[0-9]+\.[0-9]{2}'
+# expect_row LABEL OPENSSL: one row per thread count, with a rate for each
+# module, the OpenSSL column a rate (OPENSSL=yes) or "-", and the ratios.
+# LABEL is matched literally.
+expect_row()
+{
+    label_re=$(printf '%s' "$1" | sed 's/[][\\.*^$()+?{}|]/\\&/g')
+    for thr in 1 2; do
+        if [ "$2" = yes ]; then
+            tail="$NUM +$RATIO +$RATIO"
+        else
+            tail="- +$RATIO +-"
+        fi
+        pattern="^$label_re +$thr +$NUM +$NUM +$tail\$"
+        if grep -E -q -e "$pattern" "$TEST_DIR/report"; then
+            interop_pass "row '$1', $thr thread(s)"
+        else
+            STATUS=0
+            cp "$TEST_DIR/report" "$OUT"
+            interop_cmd="grep -E '$pattern' report"
+            interop_fail "row '$1', $thr thread(s)" "no row matches"
+        fi
+    done
+}
+expect_row 'AES-256 keygen, session' yes
+expect_row 'AES-256 keygen, token' no
+expect_row 'AES key wrap (RFC 3394)' yes
+expect_row 'AES key unwrap (RFC 3394)' yes
+expect_row 'AES-256-GCM encrypt 32 B' yes
+expect_row 'AES-256-GCM encrypt 4 KiB' yes
+expect_row 'C_OpenSession+C_CloseSession' no
+expect_row 'find 1 by label among 100' no
+expect_row 'find 1 by label among 1000' no
+OUT_SAVED=$OUT
+OUT=$TEST_DIR/report
+check_last_output "the header names both ratio columns" \
+    '^operation +thr +hsmsim +SoftHSMv2 +OpenSSL +hsmsim/SoftHSMv2 +OpenSSL/hsmsim$'
+rows=$(grep -E -c "^[A-Za-z].* +[12] +$NUM " "$TEST_DIR/report")
+if [ "$rows" -eq 18 ]; then
+    interop_pass "18 operation rows"
+else
+    STATUS=0
+    interop_cmd="count of rows"
+    interop_fail "18 operation rows" "found $rows"
+fi
+check_last_output "the notes tell how long the population took" \
+    'find: created 900 token data objects \(100 to 1000\)'
+OUT=$OUT_SAVED
+
+# The tokens exist now; a second run finds them by label.
+check_output "JSON output parses and has the ratios" 0 \
+    '"hsmsim/SoftHSMv2": [0-9]+\.[0-9]{2}' \
+    "$B" --module "$HS" --module "$SH" --openssl --slot-label bench-smoke \
+    --quick --threads 1 --ops gcm-32,wrap --json
+cp "$OUT" "$TEST_DIR/report.json"
+check_output "the JSON document is valid" 0 '^ok$' python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["targets"] == ["hsmsim", "SoftHSMv2", "OpenSSL"], d["targets"]
+assert [r["operation"] for r in d["results"]] == ["wrap", "gcm-32"]
+for r in d["results"]:
+    for t in d["targets"]:
+        assert r["ops_per_second"][t] > 0, r
+        assert len(r["runs_ops_per_second"][t]) == 5, r
+print("ok")' "$TEST_DIR/report.json"
+
+# A failing call is reported with its function and CK_RV, exit status 1.
+check_output "a wrong PIN fails loudly" 1 \
+    'hsmsim: setup: C_Login\(CKU_USER\): CKR_PIN_INCORRECT' \
+    "$B" --module "$HS" --slot-label bench-smoke --pin wrong-pin --quick \
+    --ops session
+check_last_no_output "no table after a failure" '^operation '
+check_output "SoftHSMv2 errors are reported the same way" 1 \
+    'SoftHSMv2: setup: C_Login\(CKU_USER\): CKR_PIN_INCORRECT' \
+    "$B" --module "$SH" --slot-label bench-smoke --pin wrong-pin --quick \
+    --ops session
+
+finish

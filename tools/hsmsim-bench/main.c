@@ -1,0 +1,817 @@
+/* SPDX-License-Identifier: MIT */
+/* main.c - hsmsim-bench: options, timed runs in one process per target, report. */
+#include "config.h"
+#include "bench.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A run stops after this many operations even if time is left. */
+#define MAX_OPS_PER_RUN 1000000000ULL
+#define DEFAULT_SECONDS 2.0
+#define QUICK_SECONDS 0.2
+
+static const struct {
+    const char *name;
+    const char *label;
+} op_names[BOP_COUNT] = {
+    [BOP_KEYGEN_SESSION] = { "keygen-session", "AES-256 keygen, session" },
+    [BOP_KEYGEN_TOKEN] = { "keygen-token", "AES-256 keygen, token" },
+    [BOP_WRAP] = { "wrap", "AES key wrap (RFC 3394)" },
+    [BOP_UNWRAP] = { "unwrap", "AES key unwrap (RFC 3394)" },
+    [BOP_GCM_SMALL] = { "gcm-32", "AES-256-GCM encrypt 32 B" },
+    [BOP_GCM_LARGE] = { "gcm-4k", "AES-256-GCM encrypt 4 KiB" },
+    [BOP_SESSION] = { "session", "C_OpenSession+C_CloseSession" },
+    [BOP_FIND] = { "find", "find 1 by label among" },
+};
+
+/* What the parent learns from the process that measured one target. */
+typedef struct bench_result {
+    int status;
+    bool measured[BENCH_MAX_CASES];
+    double samples[BENCH_MAX_CASES][BENCH_REPEATS];
+    double median[BENCH_MAX_CASES];
+    char notes[BENCH_NOTES];
+} bench_result;
+
+typedef struct target_spec {
+    const char *name;
+    const char *path;              /* NULL: the OpenSSL floor */
+} target_spec;
+
+struct config {
+    bench_opts o;
+    target_spec targets[BENCH_MAX_TARGETS];
+    unsigned n_targets;
+    unsigned n_modules;            /* targets[0..n_modules) are modules */
+    unsigned threads[BENCH_MAX_THREADS];
+    unsigned n_threads;
+    unsigned long find[BENCH_MAX_FIND];
+    unsigned n_find;
+    bool ops[BOP_COUNT];
+    bool json;
+    bool verbose;
+    bench_case cases[BENCH_MAX_CASES];
+    unsigned n_cases;
+};
+
+const char *bench_op_name(enum bench_op op)
+{
+    return op_names[op].name;
+}
+
+const char *bench_op_label(enum bench_op op)
+{
+    return op_names[op].label;
+}
+
+void bench_fail_rv(const char *target, const char *what, const char *fn,
+                   CK_RV rv)
+{
+    const char *name = bench_rv_name(rv);
+
+    fprintf(stderr, "hsmsim-bench: %s: %s: %s: %s (0x%08lx)\n", target,
+            what, fn, name != NULL ? name : "unknown CK_RV",
+            (unsigned long)rv);
+}
+
+void bench_fail(const char *target, const char *what, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "hsmsim-bench: %s: %s: %s\n", target, what, msg);
+}
+
+void bench_note(bench_target *t, const char *fmt, ...)
+{
+    size_t used = strlen(t->notes);
+    va_list ap;
+
+    if (used + 2 >= BENCH_NOTES)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(t->notes + used, BENCH_NOTES - used - 1, fmt, ap);
+    va_end(ap);
+    strcat(t->notes, "\n");
+}
+
+double bench_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void bench_next_iv(unsigned char iv[12], unsigned idx, unsigned long long *ctr)
+{
+    unsigned long long c = (*ctr)++;
+
+    for (int i = 0; i < 4; i++)
+        iv[i] = (unsigned char)(idx >> (24 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        iv[4 + i] = (unsigned char)(c >> (56 - 8 * i));
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+    fputs("usage: hsmsim-bench --module NAME=PATH [--module NAME=PATH...]\n"
+          "           [--openssl] [--slot-label L] [--pin P] [--so-pin P]\n"
+          "           [--init] [--threads N[,N...]] [--seconds S] [--quick]\n"
+          "           [--find-objects N[,N...]] [--ops LIST] [--json] [-v]\n"
+          "Measures operations per second of PKCS#11 modules side by side\n"
+          "(median of 5 runs of S seconds, default 2; --quick: 0.2).\n"
+          "  --module NAME=PATH  a PKCS#11 module to measure (up to 7)\n"
+          "  --openssl           also measure the same crypto with EVP\n"
+          "  --slot-label L      token to use (default hsmsim-bench)\n"
+          "  --pin P, --so-pin P user and SO PIN (defaults bench-user-pin,\n"
+          "                      bench-so-pin)\n"
+          "  --init              initialize a free slot when no token has\n"
+          "                      the label\n"
+          "  --threads LIST      thread counts (default 1,2); each thread\n"
+          "                      has its own session, totals are reported\n"
+          "  --find-objects LIST token object counts for the find rows\n"
+          "                      (default 1000,100000)\n"
+          "  --ops LIST          any of keygen-session, keygen-token, wrap,\n"
+          "                      unwrap, gcm-32, gcm-4k, session, find\n"
+          "  --json              print JSON instead of the table\n"
+          "  -v, --verbose       progress on stderr\n",
+          f);
+}
+
+static int bad_option(const char *what, const char *value)
+{
+    fprintf(stderr, "hsmsim-bench: invalid %s: '%s'\n", what, value);
+    usage(stderr);
+    return -1;
+}
+
+/* Parse "A,B,C" of integers in [lo, hi] into out[0..max). */
+static int parse_list(const char *s, unsigned long lo, unsigned long hi,
+                      unsigned long *out, unsigned max, unsigned *n)
+{
+    const char *p = s;
+
+    *n = 0;
+    while (*p != '\0') {
+        char *end;
+        unsigned long v;
+
+        if (*n == max || *p < '0' || *p > '9')
+            return -1;
+        errno = 0;
+        v = strtoul(p, &end, 10);
+        if (errno != 0 || v < lo || v > hi)
+            return -1;
+        out[(*n)++] = v;
+        if (*end == ',' && end[1] != '\0')
+            end++;
+        else if (*end != '\0')
+            return -1;
+        p = end;
+    }
+    return *n > 0 ? 0 : -1;
+}
+
+static int parse_ops(struct config *cfg, const char *s)
+{
+    char buf[256];
+    char *save = NULL;
+
+    if (strlen(s) >= sizeof(buf))
+        return -1;
+    strcpy(buf, s);
+    memset(cfg->ops, 0, sizeof(cfg->ops));
+    for (char *w = strtok_r(buf, ",", &save); w != NULL;
+         w = strtok_r(NULL, ",", &save)) {
+        int found = -1;
+
+        for (int i = 0; i < BOP_COUNT; i++)
+            if (strcmp(w, op_names[i].name) == 0)
+                found = i;
+        if (found < 0)
+            return -1;
+        cfg->ops[found] = true;
+    }
+    for (int i = 0; i < BOP_COUNT; i++)
+        if (cfg->ops[i])
+            return 0;
+    return -1;
+}
+
+static int add_module(struct config *cfg, char *arg)
+{
+    char *eq = strchr(arg, '=');
+
+    if (eq == NULL || eq == arg || eq[1] == '\0' ||
+        strcspn(arg, "\"\\/") < (size_t)(eq - arg))
+        return bad_option("--module (want NAME=PATH)", arg);
+    if (cfg->n_modules + 2 > BENCH_MAX_TARGETS)
+        return bad_option("--module (too many)", arg);
+    *eq = '\0';
+    if (strcmp(arg, "OpenSSL") == 0)
+        return bad_option("--module name (OpenSSL is the floor)", arg);
+    for (unsigned i = 0; i < cfg->n_modules; i++)
+        if (strcmp(cfg->targets[i].name, arg) == 0)
+            return bad_option("--module name (used twice)", arg);
+    cfg->targets[cfg->n_modules].name = arg;
+    cfg->targets[cfg->n_modules].path = eq + 1;
+    cfg->n_modules++;
+    return 0;
+}
+
+static int cmp_ulong(const void *a, const void *b)
+{
+    unsigned long x = *(const unsigned long *)a;
+    unsigned long y = *(const unsigned long *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static int parse_args(struct config *cfg, int argc, char **argv)
+{
+    enum { O_OPENSSL = 256, O_LABEL, O_PIN, O_SO_PIN, O_INIT, O_THREADS,
+           O_SECONDS, O_QUICK, O_FIND, O_OPS, O_JSON, O_MODULE };
+    static const struct option longopts[] = {
+        { "module", required_argument, NULL, O_MODULE },
+        { "openssl", no_argument, NULL, O_OPENSSL },
+        { "slot-label", required_argument, NULL, O_LABEL },
+        { "pin", required_argument, NULL, O_PIN },
+        { "so-pin", required_argument, NULL, O_SO_PIN },
+        { "init", no_argument, NULL, O_INIT },
+        { "threads", required_argument, NULL, O_THREADS },
+        { "seconds", required_argument, NULL, O_SECONDS },
+        { "quick", no_argument, NULL, O_QUICK },
+        { "find-objects", required_argument, NULL, O_FIND },
+        { "ops", required_argument, NULL, O_OPS },
+        { "json", no_argument, NULL, O_JSON },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    unsigned long list[BENCH_MAX_THREADS];
+    double seconds = 0;
+    bool quick = false, openssl = false;
+    int c;
+
+    cfg->o.label = "hsmsim-bench";
+    cfg->o.pin = "bench-user-pin";
+    cfg->o.so_pin = "bench-so-pin";
+    cfg->threads[0] = 1;
+    cfg->threads[1] = 2;
+    cfg->n_threads = 2;
+    cfg->find[0] = 1000;
+    cfg->find[1] = 100000;
+    cfg->n_find = 2;
+    for (int i = 0; i < BOP_COUNT; i++)
+        cfg->ops[i] = true;
+
+    while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+        char *end;
+
+        switch (c) {
+        case O_MODULE:
+            if (add_module(cfg, optarg) != 0)
+                return -1;
+            break;
+        case O_OPENSSL:
+            openssl = true;
+            break;
+        case O_LABEL:
+            if (strlen(optarg) == 0 || strlen(optarg) > 32)
+                return bad_option("--slot-label (1 to 32 bytes)", optarg);
+            cfg->o.label = optarg;
+            break;
+        case O_PIN:
+            cfg->o.pin = optarg;
+            break;
+        case O_SO_PIN:
+            cfg->o.so_pin = optarg;
+            break;
+        case O_INIT:
+            cfg->o.init = true;
+            break;
+        case O_THREADS:
+            if (parse_list(optarg, 1, BENCH_MAX_THREADS, list,
+                           BENCH_MAX_THREADS, &cfg->n_threads) != 0)
+                return bad_option("--threads", optarg);
+            for (unsigned i = 0; i < cfg->n_threads; i++)
+                cfg->threads[i] = (unsigned)list[i];
+            break;
+        case O_SECONDS:
+            errno = 0;
+            seconds = strtod(optarg, &end);
+            if (errno != 0 || *end != '\0' || !(seconds >= 0.01) ||
+                seconds > 3600)
+                return bad_option("--seconds (0.01 to 3600)", optarg);
+            break;
+        case O_QUICK:
+            quick = true;
+            break;
+        case O_FIND:
+            if (parse_list(optarg, 1, 10000000, cfg->find, BENCH_MAX_FIND,
+                           &cfg->n_find) != 0)
+                return bad_option("--find-objects", optarg);
+            break;
+        case O_OPS:
+            if (parse_ops(cfg, optarg) != 0)
+                return bad_option("--ops", optarg);
+            break;
+        case O_JSON:
+            cfg->json = true;
+            break;
+        case 'v':
+            cfg->verbose = true;
+            cfg->o.verbose = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind != argc)
+        return bad_option("argument", argv[optind]);
+    if (cfg->n_modules == 0 && !openssl) {
+        fprintf(stderr, "hsmsim-bench: give --module or --openssl\n");
+        usage(stderr);
+        return -1;
+    }
+    cfg->o.seconds = seconds > 0 ? seconds
+                                 : quick ? QUICK_SECONDS : DEFAULT_SECONDS;
+    cfg->n_targets = cfg->n_modules;
+    if (openssl) {
+        cfg->targets[cfg->n_targets].name = "OpenSSL";
+        cfg->targets[cfg->n_targets].path = NULL;
+        cfg->n_targets++;
+    }
+    /* The find objects only ever grow: smallest count first. */
+    qsort(cfg->find, cfg->n_find, sizeof(cfg->find[0]), cmp_ulong);
+    for (unsigned i = 1; i < cfg->n_find; i++)
+        if (cfg->find[i] == cfg->find[i - 1])
+            return bad_option("--find-objects (duplicate)", "");
+    return 0;
+}
+
+static int build_cases(struct config *cfg)
+{
+    for (int op = 0; op < BOP_COUNT; op++) {
+        unsigned n_obj = op == BOP_FIND ? cfg->n_find : 1;
+
+        if (!cfg->ops[op])
+            continue;
+        for (unsigned k = 0; k < n_obj; k++) {
+            for (unsigned i = 0; i < cfg->n_threads; i++) {
+                bench_case *c = &cfg->cases[cfg->n_cases];
+
+                if (cfg->n_cases == BENCH_MAX_CASES) {
+                    fprintf(stderr, "hsmsim-bench: too many cases\n");
+                    return -1;
+                }
+                c->op = (enum bench_op)op;
+                c->objects = op == BOP_FIND ? cfg->find[k] : 0;
+                c->threads = cfg->threads[i];
+                cfg->n_cases++;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- timed runs --------------------------------------------------------- */
+
+struct run_shared {
+    bench_target *t;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool go;                       /* under lock: start the clock */
+    double deadline;
+    atomic_int failed;
+};
+
+struct worker {
+    struct run_shared *sh;
+    void *ctx;
+    unsigned long long ops;
+    double end;
+    pthread_t th;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct run_shared *sh = w->sh;
+    int (*step)(void *) = sh->t->ops->step;
+
+    pthread_mutex_lock(&sh->lock);
+    while (!sh->go)
+        pthread_cond_wait(&sh->cond, &sh->lock);
+    pthread_mutex_unlock(&sh->lock);
+    w->ops = 0;
+    while (w->ops < MAX_OPS_PER_RUN && !atomic_load(&sh->failed)) {
+        if (step(w->ctx) != 0) {
+            atomic_store(&sh->failed, 1);
+            break;
+        }
+        w->ops++;
+        if (bench_now() >= sh->deadline)
+            break;
+    }
+    w->end = bench_now();
+    return NULL;
+}
+
+/* One timed run: total operations per second over every thread. */
+static int run_once(bench_target *t, const bench_case *c, double seconds,
+                    double *rate)
+{
+    struct worker w[BENCH_MAX_THREADS];
+    struct run_shared sh = { .t = t };
+    unsigned n = c->threads, started = 0;
+    unsigned long long total = 0;
+    double start, end = 0;
+    int rc = 0;
+
+    memset(w, 0, sizeof(w));
+    pthread_mutex_init(&sh.lock, NULL);
+    pthread_cond_init(&sh.cond, NULL);
+    for (unsigned i = 0; i < n; i++) {
+        w[i].sh = &sh;
+        if (t->ops->thread_start(t, c, i, &w[i].ctx) != 0)
+            return -1;
+    }
+    for (; started < n; started++) {
+        if (pthread_create(&w[started].th, NULL, worker_main,
+                           &w[started]) != 0) {
+            bench_fail(t->name, bench_op_name(c->op), "pthread_create failed");
+            atomic_store(&sh.failed, 1);
+            break;
+        }
+    }
+    /* Every thread is ready to go: the clock starts now. */
+    pthread_mutex_lock(&sh.lock);
+    start = bench_now();
+    sh.deadline = start + seconds;
+    sh.go = true;
+    pthread_cond_broadcast(&sh.cond);
+    pthread_mutex_unlock(&sh.lock);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(w[i].th, NULL);
+    pthread_cond_destroy(&sh.cond);
+    pthread_mutex_destroy(&sh.lock);
+    if (atomic_load(&sh.failed))
+        return -1;
+    for (unsigned i = 0; i < n; i++) {
+        total += w[i].ops;
+        if (w[i].end > end)
+            end = w[i].end;
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (t->ops->thread_end(t, w[i].ctx) != 0)
+            rc = -1;
+    *rate = (double)total / (end - start);
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static void case_title(const bench_case *c, char *buf, size_t len)
+{
+    if (c->op == BOP_FIND)
+        snprintf(buf, len, "%s %lu", bench_op_label(c->op), c->objects);
+    else
+        snprintf(buf, len, "%s", bench_op_label(c->op));
+}
+
+/* Measure every case on one target; runs in its own process. */
+static int measure_target(const struct config *cfg, unsigned ti,
+                          bench_result *res)
+{
+    const target_spec *ts = &cfg->targets[ti];
+    bench_target t = { .name = ts->name, .notes = res->notes };
+    int rc;
+
+    if (ts->path != NULL)
+        rc = p11_target_open(&cfg->o, ts->name, ts->path, &t);
+    else
+        rc = ossl_target_open(&cfg->o, &t);
+    if (rc != 0)
+        return -1;
+    for (unsigned k = 0; k < cfg->n_cases && rc == 0; k++) {
+        const bench_case *c = &cfg->cases[k];
+        double sorted[BENCH_REPEATS];
+        char title[64];
+
+        if (!t.ops->supports(c->op))
+            continue;
+        rc = t.ops->prepare(&t, c);
+        for (int r = 0; r < BENCH_REPEATS && rc == 0; r++)
+            rc = run_once(&t, c, cfg->o.seconds, &res->samples[k][r]);
+        if (rc != 0)
+            break;
+        memcpy(sorted, res->samples[k], sizeof(sorted));
+        qsort(sorted, BENCH_REPEATS, sizeof(sorted[0]), cmp_double);
+        res->median[k] = sorted[BENCH_REPEATS / 2];
+        res->measured[k] = true;
+        if (cfg->verbose) {
+            case_title(c, title, sizeof(title));
+            fprintf(stderr, "hsmsim-bench: %s: %s, %u thread(s): %.1f/s\n",
+                    ts->name, title, c->threads, res->median[k]);
+        }
+    }
+    t.ops->close(&t);
+    return rc;
+}
+
+/* Fork, measure target ti in the child, read its results back. */
+static int run_target(const struct config *cfg, unsigned ti,
+                      bench_result *res)
+{
+    int fds[2], status = 0;
+    size_t got = 0;
+    pid_t pid;
+
+    if (pipe(fds) != 0) {
+        perror("hsmsim-bench: pipe");
+        return -1;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        perror("hsmsim-bench: fork");
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        /* A process per target: no module or OpenSSL state is shared. */
+        const char *p = (const char *)res;
+        size_t off = 0;
+
+        close(fds[0]);
+        memset(res, 0, sizeof(*res));
+        res->status = measure_target(cfg, ti, res);
+        while (off < sizeof(*res)) {
+            ssize_t w = write(fds[1], p + off, sizeof(*res) - off);
+
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                _exit(1);
+            off += (size_t)w;
+        }
+        close(fds[1]);
+        exit(res->status == 0 ? 0 : 1);
+    }
+    close(fds[1]);
+    while (got < sizeof(*res)) {
+        ssize_t r = read(fds[0], (char *)res + got, sizeof(*res) - got);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (got != sizeof(*res) || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0 || res->status != 0) {
+        if (WIFSIGNALED(status))
+            fprintf(stderr, "hsmsim-bench: %s: killed by signal %d\n",
+                    cfg->targets[ti].name, WTERMSIG(status));
+        fprintf(stderr, "hsmsim-bench: %s: the benchmark failed\n",
+                cfg->targets[ti].name);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- report ------------------------------------------------------------- */
+
+struct ratio {
+    unsigned num, den;             /* target indexes */
+    char title[80];
+};
+
+static unsigned ratios(const struct config *cfg, struct ratio *r)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 1; i < cfg->n_modules; i++) {
+        r[n].num = 0;
+        r[n].den = i;
+        snprintf(r[n].title, sizeof(r[n].title), "%s/%s",
+                 cfg->targets[0].name, cfg->targets[i].name);
+        n++;
+    }
+    if (cfg->n_modules > 0 && cfg->n_targets > cfg->n_modules) {
+        r[n].num = cfg->n_modules;
+        r[n].den = 0;
+        snprintf(r[n].title, sizeof(r[n].title), "%s/%s",
+                 cfg->targets[cfg->n_modules].name, cfg->targets[0].name);
+        n++;
+    }
+    return n;
+}
+
+static bool ratio_of(const bench_result *res, const struct ratio *r,
+                     unsigned k, double *out)
+{
+    if (!res[r->num].measured[k] || !res[r->den].measured[k] ||
+        res[r->den].median[k] <= 0)
+        return false;
+    *out = res[r->num].median[k] / res[r->den].median[k];
+    return true;
+}
+
+static void format_rate(char *buf, size_t len, double v)
+{
+    snprintf(buf, len, v >= 100 ? "%.0f" : "%.2f", v);
+}
+
+static void print_table(const struct config *cfg, const bench_result *res)
+{
+    struct ratio r[BENCH_MAX_TARGETS];
+    unsigned nr = ratios(cfg, r);
+    char cell[64];
+
+    printf("hsmsim-bench: operations per second, median of %d runs of "
+           "%.2f s each (higher is better)\n",
+           BENCH_REPEATS, cfg->o.seconds);
+    for (unsigned i = 0; i < nr; i++)
+        printf("  %s: %s\n", r[i].title,
+               r[i].num == 0 ? "how many times faster the first module is"
+                             : "how many times slower the first module is "
+                               "than raw OpenSSL");
+    printf("\n%-36s %3s", "operation", "thr");
+    for (unsigned i = 0; i < cfg->n_targets; i++)
+        printf(" %12s", cfg->targets[i].name);
+    for (unsigned i = 0; i < nr; i++)
+        printf(" %*s", (int)(strlen(r[i].title) > 8 ? strlen(r[i].title)
+                                                     : 8),
+               r[i].title);
+    printf("\n");
+    for (unsigned k = 0; k < cfg->n_cases; k++) {
+        const bench_case *c = &cfg->cases[k];
+        char title[64];
+
+        case_title(c, title, sizeof(title));
+        printf("%-36s %3u", title, c->threads);
+        for (unsigned i = 0; i < cfg->n_targets; i++) {
+            if (res[i].measured[k])
+                format_rate(cell, sizeof(cell), res[i].median[k]);
+            else
+                strcpy(cell, "-");
+            printf(" %12s", cell);
+        }
+        for (unsigned i = 0; i < nr; i++) {
+            double v;
+
+            if (ratio_of(res, &r[i], k, &v))
+                snprintf(cell, sizeof(cell), "%.2f", v);
+            else
+                strcpy(cell, "-");
+            printf(" %*s", (int)(strlen(r[i].title) > 8 ? strlen(r[i].title)
+                                                         : 8),
+                   cell);
+        }
+        printf("\n");
+    }
+    for (unsigned i = 0; i < cfg->n_targets; i++)
+        if (res[i].notes[0] != '\0') {
+            printf("\nnotes, %s:\n", cfg->targets[i].name);
+            for (const char *p = res[i].notes; *p != '\0';) {
+                const char *nl = strchr(p, '\n');
+                int len = nl != NULL ? (int)(nl - p) : (int)strlen(p);
+
+                printf("  %.*s\n", len, p);
+                p += len + (nl != NULL);
+            }
+        }
+}
+
+/* A JSON string; names and notes are plain text from this program. */
+static void json_string(const char *s, size_t len)
+{
+    putchar('"');
+    for (size_t i = 0; i < len && s[i] != '\0'; i++) {
+        unsigned char ch = (unsigned char)s[i];
+
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+static void print_json(const struct config *cfg, const bench_result *res)
+{
+    struct ratio r[BENCH_MAX_TARGETS];
+    unsigned nr = ratios(cfg, r);
+
+    printf("{\n  \"seconds_per_run\": %.3f,\n  \"runs\": %d,\n"
+           "  \"statistic\": \"median\",\n  \"targets\": [",
+           cfg->o.seconds, BENCH_REPEATS);
+    for (unsigned i = 0; i < cfg->n_targets; i++) {
+        printf(i ? ", " : "");
+        json_string(cfg->targets[i].name, 64);
+    }
+    printf("],\n  \"results\": [\n");
+    for (unsigned k = 0; k < cfg->n_cases; k++) {
+        const bench_case *c = &cfg->cases[k];
+        char title[64];
+
+        case_title(c, title, sizeof(title));
+        printf("    {\"operation\": \"%s\", \"label\": ", bench_op_name(c->op));
+        json_string(title, sizeof(title));
+        if (c->op == BOP_FIND)
+            printf(", \"objects\": %lu", c->objects);
+        printf(", \"threads\": %u,\n     \"ops_per_second\": {", c->threads);
+        for (unsigned i = 0; i < cfg->n_targets; i++) {
+            printf(i ? ", " : "");
+            json_string(cfg->targets[i].name, 64);
+            if (res[i].measured[k])
+                printf(": %.3f", res[i].median[k]);
+            else
+                printf(": null");
+        }
+        printf("},\n     \"runs_ops_per_second\": {");
+        for (unsigned i = 0; i < cfg->n_targets; i++) {
+            printf(i ? ", " : "");
+            json_string(cfg->targets[i].name, 64);
+            if (!res[i].measured[k]) {
+                printf(": null");
+                continue;
+            }
+            printf(": [");
+            for (int j = 0; j < BENCH_REPEATS; j++)
+                printf("%s%.3f", j ? ", " : "", res[i].samples[k][j]);
+            printf("]");
+        }
+        printf("},\n     \"ratios\": {");
+        for (unsigned i = 0; i < nr; i++) {
+            double v;
+
+            printf(i ? ", " : "");
+            json_string(r[i].title, sizeof(r[i].title));
+            if (ratio_of(res, &r[i], k, &v))
+                printf(": %.2f", v);
+            else
+                printf(": null");
+        }
+        printf("}}%s\n", k + 1 < cfg->n_cases ? "," : "");
+    }
+    printf("  ],\n  \"notes\": {");
+    for (unsigned i = 0; i < cfg->n_targets; i++) {
+        printf(i ? ", " : "");
+        json_string(cfg->targets[i].name, 64);
+        printf(": ");
+        json_string(res[i].notes, sizeof(res[i].notes));
+    }
+    printf("}\n}\n");
+}
+
+int main(int argc, char **argv)
+{
+    static struct config cfg;
+    static bench_result res[BENCH_MAX_TARGETS];
+
+    if (parse_args(&cfg, argc, argv) != 0 || build_cases(&cfg) != 0)
+        return 1;
+    for (unsigned i = 0; i < cfg.n_targets; i++)
+        if (run_target(&cfg, i, &res[i]) != 0)
+            return 1;
+    if (cfg.json)
+        print_json(&cfg, res);
+    else
+        print_table(&cfg, res);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
