@@ -81,7 +81,7 @@ echo "- read its value:"
 refused CKR_ATTRIBUTE_SENSITIVE --read-object --type secrkey --id c0
 echo "- wrap it under another wrapping key:"
 user --keygen --key-type AES:32 --label kek2 --id c2 --sensitive --usage-wrap \
-    >/dev/null
+    >/dev/null 2>&1
 refused CKR_KEY_UNEXTRACTABLE --wrap -m AES-KEY-WRAP --id c2 --application-id c0
 echo "- wrap a key under the CEK, then decrypt the blob with the CEK:"
 refused CKR_KEY_FUNCTION_NOT_PERMITTED --decrypt -m AES-ECB --id c0 \

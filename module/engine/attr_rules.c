@@ -82,6 +82,12 @@ static CK_RV check_template(const CK_ATTRIBUTE *a)
 /* ---- class tables (PKCS#11 2.40 sections 4.4 to 4.10) ------------------ */
 
 #define END { ATTR_END, 0, NULL, D_NONE }
+/*
+ * What a key may be used for can be dropped after creation but never
+ * added, by C_SetAttributeValue or C_CopyObject: otherwise one key value
+ * could wrap at one time and decrypt at another (docs/security.md).
+ */
+#define CAPABILITY (R_MODIFY | R_STAYS_FALSE)
 #define GEN_ONLY (R_NO_CREATE | R_NO_GEN | R_NO_UNWRAP)
 
 static const attr_rule storage_rules[] = {
@@ -140,7 +146,7 @@ static const attr_rule key_rules[] = {
     { CKA_ID, R_MODIFY, NULL, D_EMPTY },
     { CKA_START_DATE, R_MODIFY, check_date, D_EMPTY },
     { CKA_END_DATE, R_MODIFY, check_date, D_EMPTY },
-    { CKA_DERIVE, R_MODIFY, check_bool, D_FALSE },
+    { CKA_DERIVE, CAPABILITY, check_bool, D_FALSE },
     { CKA_LOCAL, GEN_ONLY, check_bool, D_NONE },
     { CKA_KEY_GEN_MECHANISM, GEN_ONLY, check_ulong, D_NONE },
     { CKA_ALLOWED_MECHANISMS, 0, check_mechanisms, D_EMPTY },
@@ -153,10 +159,10 @@ static const attr_rule key_rules[] = {
  */
 static const attr_rule public_rules[] = {
     { CKA_SUBJECT, R_MODIFY, NULL, D_EMPTY },
-    { CKA_ENCRYPT, R_MODIFY, check_bool, D_TRUE },
-    { CKA_VERIFY, R_MODIFY, check_bool, D_TRUE },
-    { CKA_VERIFY_RECOVER, R_MODIFY, check_bool, D_TRUE },
-    { CKA_WRAP, R_MODIFY, check_bool, D_FALSE },
+    { CKA_ENCRYPT, CAPABILITY, check_bool, D_TRUE },
+    { CKA_VERIFY, CAPABILITY, check_bool, D_TRUE },
+    { CKA_VERIFY_RECOVER, CAPABILITY, check_bool, D_TRUE },
+    { CKA_WRAP, CAPABILITY, check_bool, D_FALSE },
     { CKA_TRUSTED, R_SO_TRUE, check_bool, D_FALSE },
     { CKA_WRAP_TEMPLATE, R_ARRAY, check_template, D_NONE },
     { CKA_PUBLIC_KEY_INFO, 0, NULL, D_EMPTY },
@@ -166,10 +172,10 @@ static const attr_rule public_rules[] = {
 static const attr_rule private_rules[] = {
     { CKA_SUBJECT, R_MODIFY, NULL, D_EMPTY },
     { CKA_SENSITIVE, R_MODIFY | R_STAYS_TRUE, check_bool, D_TRUE },
-    { CKA_DECRYPT, R_MODIFY, check_bool, D_TRUE },
-    { CKA_SIGN, R_MODIFY, check_bool, D_TRUE },
-    { CKA_SIGN_RECOVER, R_MODIFY, check_bool, D_TRUE },
-    { CKA_UNWRAP, R_MODIFY, check_bool, D_FALSE },
+    { CKA_DECRYPT, CAPABILITY, check_bool, D_TRUE },
+    { CKA_SIGN, CAPABILITY, check_bool, D_TRUE },
+    { CKA_SIGN_RECOVER, CAPABILITY, check_bool, D_TRUE },
+    { CKA_UNWRAP, CAPABILITY, check_bool, D_FALSE },
     { CKA_EXTRACTABLE, R_MODIFY | R_STAYS_FALSE, check_bool, D_FALSE },
     { CKA_ALWAYS_SENSITIVE, GEN_ONLY, check_bool, D_NONE },
     { CKA_NEVER_EXTRACTABLE, GEN_ONLY, check_bool, D_NONE },
@@ -183,12 +189,12 @@ static const attr_rule private_rules[] = {
 
 static const attr_rule secret_rules[] = {
     { CKA_SENSITIVE, R_MODIFY | R_STAYS_TRUE, check_bool, D_TRUE },
-    { CKA_ENCRYPT, R_MODIFY, check_bool, D_TRUE },
-    { CKA_DECRYPT, R_MODIFY, check_bool, D_TRUE },
-    { CKA_SIGN, R_MODIFY, check_bool, D_TRUE },
-    { CKA_VERIFY, R_MODIFY, check_bool, D_TRUE },
-    { CKA_WRAP, R_MODIFY, check_bool, D_FALSE },
-    { CKA_UNWRAP, R_MODIFY, check_bool, D_FALSE },
+    { CKA_ENCRYPT, CAPABILITY, check_bool, D_TRUE },
+    { CKA_DECRYPT, CAPABILITY, check_bool, D_TRUE },
+    { CKA_SIGN, CAPABILITY, check_bool, D_TRUE },
+    { CKA_VERIFY, CAPABILITY, check_bool, D_TRUE },
+    { CKA_WRAP, CAPABILITY, check_bool, D_FALSE },
+    { CKA_UNWRAP, CAPABILITY, check_bool, D_FALSE },
     { CKA_EXTRACTABLE, R_MODIFY | R_STAYS_FALSE, check_bool, D_FALSE },
     { CKA_ALWAYS_SENSITIVE, GEN_ONLY, check_bool, D_NONE },
     { CKA_NEVER_EXTRACTABLE, GEN_ONLY, check_bool, D_NONE },

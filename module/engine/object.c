@@ -161,15 +161,19 @@ CK_ULONG object_size(const object *o)
 
 bool object_matches(const object *o, const CK_ATTRIBUTE *tmpl, CK_ULONG n)
 {
+    /* Matching on a protected value would confirm a guessed key. */
+    bool protected_values = o->sealed || object_bool(o, CKA_SENSITIVE, true) ||
+                            !object_bool(o, CKA_EXTRACTABLE, false);
+
     for (CK_ULONG i = 0; i < n; i++) {
         const attr *a = object_find(o, tmpl[i].type);
 
         if (a == NULL)
             return false;
         if (a->flags & ATTR_SECRET) {
-            /* A sealed value cannot be compared; never match on it. */
-            if (o->sealed || !secret_equal(a->value, a->len, tmpl[i].pValue,
-                                           tmpl[i].ulValueLen))
+            if (protected_values ||
+                !secret_equal(a->value, a->len, tmpl[i].pValue,
+                              tmpl[i].ulValueLen))
                 return false;
         } else if (a->len != tmpl[i].ulValueLen ||
                    (a->len > 0 &&

@@ -37,16 +37,21 @@ static const CK_ATTRIBUTE *tmpl_find(const CK_ATTRIBUTE *t, CK_ULONG n,
 
 CK_RV policy_role_defaults(object *o, const CK_ATTRIBUTE *t, CK_ULONG n)
 {
+    static const CK_ATTRIBUTE_TYPE other_roles[] = {
+        CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_SIGN_RECOVER,
+        CKA_VERIFY_RECOVER, CKA_DERIVE,
+    };
     CK_RV rv = CKR_OK;
 
-    if (!is_key(o))
+    if (!is_key(o) || !(object_bool(o, CKA_WRAP, false) ||
+                        object_bool(o, CKA_UNWRAP, false)))
         return CKR_OK;
-    if (object_bool(o, CKA_WRAP, false) && object_find(o, CKA_DECRYPT) &&
-        tmpl_find(t, n, CKA_DECRYPT) == NULL)
-        rv = object_set_bool(o, CKA_DECRYPT, false);
-    if (rv == CKR_OK && object_bool(o, CKA_UNWRAP, false) &&
-        object_find(o, CKA_ENCRYPT) && tmpl_find(t, n, CKA_ENCRYPT) == NULL)
-        rv = object_set_bool(o, CKA_ENCRYPT, false);
+    /* A wrapping key does only what its template asks besides wrapping. */
+    for (size_t i = 0; i < sizeof(other_roles) / sizeof(other_roles[0]) &&
+                       rv == CKR_OK; i++)
+        if (object_find(o, other_roles[i]) != NULL &&
+            tmpl_find(t, n, other_roles[i]) == NULL)
+            rv = object_set_bool(o, other_roles[i], false);
     return rv;
 }
 

@@ -15,9 +15,9 @@
 CK_RV policy_check_key(const object *o);
 
 /*
- * When a template asks for CKA_WRAP (CKA_UNWRAP) and says nothing of
- * CKA_DECRYPT (CKA_ENCRYPT), the default turns FALSE, so asking for a
- * wrapping key just works.
+ * When a template asks for CKA_WRAP or CKA_UNWRAP, every other use it
+ * does not name (encrypt, decrypt, sign, verify, derive...) defaults to
+ * FALSE, so asking for a wrapping key gives a key that only wraps.
  */
 CK_RV policy_role_defaults(object *o, const CK_ATTRIBUTE *t, CK_ULONG n);
 
