@@ -464,9 +464,8 @@ static CK_RV check_entry(const attr_rule *r, const CK_ATTRIBUTE *a,
         return rv;
     if (r->flags & forbidden_flag(op))
         return CKR_ATTRIBUTE_READ_ONLY;
+    /* Checkers read pValue only for lengths they accept. */
     if (r->check != NULL) {
-        if (a->pValue == NULL)
-            return CKR_ATTRIBUTE_VALUE_INVALID;
         rv = r->check(a);
         if (rv != CKR_OK)
             return rv;
@@ -693,8 +692,6 @@ CK_RV rules_apply(object *o, const CK_ATTRIBUTE *t, CK_ULONG n,
             !(op == RULES_COPY && copy_may_set(t[i].type)))
             return CKR_ATTRIBUTE_READ_ONLY;
         if (r->check != NULL) {
-            if (t[i].pValue == NULL)
-                return CKR_ATTRIBUTE_VALUE_INVALID;
             rv = r->check(&t[i]);
             if (rv != CKR_OK)
                 return rv;

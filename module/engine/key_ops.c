@@ -191,8 +191,10 @@ static CK_RV gcm_run(const CK_MECHANISM *m, const attr *kek, bool enc,
         *out_len = n1 + n2;
         buf = NULL;
     }
-    if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE)
+    if (rv == CKR_ENCRYPTED_DATA_INVALID)
         rv = CKR_WRAPPED_KEY_INVALID;
+    else if (rv == CKR_ENCRYPTED_DATA_LEN_RANGE)
+        rv = CKR_WRAPPED_KEY_LEN_RANGE;
     mech_result_free(buf, first + 32);
     mech_result_free(tail, n2);
     EVP_CIPHER_CTX_free(op.cipher);
@@ -257,6 +259,9 @@ static CK_RV wrap_transform(const CK_MECHANISM *m, const attr *kek, bool enc,
             return CKR_WRAPPED_KEY_LEN_RANGE;
         return kw_run(m, kek, enc, in, in_len, out, out_len);
     case CKM_AES_KEY_WRAP_PAD:
+        /* Padding under 8 bytes gives one block; RFC 3394 needs two. */
+        if (enc && in_len < KW_BLOCK)
+            return CKR_KEY_SIZE_RANGE;
         if (!enc && (in_len % KW_BLOCK != 0 || in_len < 3 * KW_BLOCK))
             return CKR_WRAPPED_KEY_LEN_RANGE;
         return pad_run(m, kek, enc, in, in_len, out, out_len);
@@ -416,6 +421,9 @@ CK_RV engine_digest_key(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
     op = s->op[OP_DIGEST];
     if (op == NULL)
         return CKR_OPERATION_NOT_INITIALIZED;
+    /* A final value already computed waits for its buffer. */
+    if (op->result != NULL)
+        return CKR_OPERATION_ACTIVE;
     rv = object_lookup(s, key, &k);
     if (rv == CKR_OBJECT_HANDLE_INVALID)
         rv = CKR_KEY_HANDLE_INVALID;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* main.c - hsmsim-bench: options, timed runs in one process per target, report. */
+/* main.c - hsmsim-bench: options, timed runs, one process per target. */
 #include "config.h"
 #include "bench.h"
 

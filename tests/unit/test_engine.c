@@ -1,0 +1,2034 @@
+/* SPDX-License-Identifier: MIT */
+/* test_engine.c - unit suites for attribute rules, objects, policy and the engine. */
+#include "config.h"
+#include "unit_util.h"
+#include "engine/attr_rules.h"
+#include "engine/attr_array.h"
+#include "engine/object.h"
+#include "engine/policy.h"
+#include "engine/engine.h"
+#include "engine/engine_internal.h"
+#include "engine/mechanism.h"
+#include "common/secret.h"
+#include "common/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <CUnit/Basic.h>
+
+static char *tmp;   /* this test's store directory */
+
+static void setup(void)
+{
+    tmp = ut_tmpdir("engine");
+    if (tmp == NULL)
+        CU_FAIL_FATAL("cannot make a temporary directory");
+}
+
+static void teardown(void)
+{
+    ut_rmtree(tmp);
+    free(tmp);
+    tmp = NULL;
+}
+
+/* ---- template and object helpers ----------------------------------------- */
+
+static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+static CK_OBJECT_CLASS c_data = CKO_DATA, c_cert = CKO_CERTIFICATE;
+static CK_OBJECT_CLASS c_secret = CKO_SECRET_KEY, c_pub = CKO_PUBLIC_KEY;
+static CK_OBJECT_CLASS c_priv = CKO_PRIVATE_KEY;
+static CK_KEY_TYPE k_aes = CKK_AES, k_gen = CKK_GENERIC_SECRET;
+static CK_KEY_TYPE k_rsa = CKK_RSA, k_ec = CKK_EC, k_hmac = CKK_SHA256_HMAC;
+static CK_CERTIFICATE_TYPE x509 = CKC_X_509;
+static unsigned char key32[32] = { 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16,
+                                   0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d,
+                                   0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x24,
+                                   0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b,
+                                   0x2c, 0x2d, 0x2e, 0x2f };
+
+#define ATTR(t, v) { (t), (void *)&(v), sizeof(v) }
+#define ATTRS(t, s) { (t), (void *)(s), (CK_ULONG)strlen(s) }
+#define COUNT(a) ((CK_ULONG)(sizeof(a) / sizeof((a)[0])))
+
+static bool has_bool(const object *o, CK_ATTRIBUTE_TYPE t, bool v)
+{
+    const attr *a = object_find(o, t);
+
+    return a != NULL && a->len == 1 && a->value[0] == (v ? CK_TRUE : CK_FALSE);
+}
+
+static bool has_empty(const object *o, CK_ATTRIBUTE_TYPE t)
+{
+    const attr *a = object_find(o, t);
+
+    return a != NULL && a->len == 0;
+}
+
+static bool has_bytes(const object *o, CK_ATTRIBUTE_TYPE t, const void *v,
+                      size_t len)
+{
+    const attr *a = object_find(o, t);
+
+    return a != NULL && a->len == len && memcmp(a->value, v, len) == 0;
+}
+
+#define CHECK_BOOL(o, t, v) CU_ASSERT_TRUE(has_bool((o), (t), (v)))
+#define CHECK_EMPTY(o, t) CU_ASSERT_TRUE(has_empty((o), (t)))
+#define CHECK_ULONG(o, t, v) CU_ASSERT_EQUAL(object_ulong((o), (t)), (CK_ULONG)(v))
+#define CHECK_ABSENT(o, t) CU_ASSERT_PTR_NULL(object_find((o), (t)))
+
+/*
+ * rules_template_class then rules_build, as C_CreateObject does them;
+ * for generation the class and key type fall back to a secret AES key.
+ */
+static CK_RV build(const CK_ATTRIBUTE *t, CK_ULONG n, enum rules_op op,
+                   bool so, object **out)
+{
+    CK_OBJECT_CLASS cls = op == RULES_GENERATE ? CKO_SECRET_KEY
+                                               : CK_UNAVAILABLE_INFORMATION;
+    CK_ULONG sub = op == RULES_GENERATE ? CKK_AES : CK_UNAVAILABLE_INFORMATION;
+    CK_RV rv = rules_template_class(t, n, &cls, &sub);
+
+    *out = NULL;
+    if (rv != CKR_OK)
+        return rv;
+    rv = rules_build(t, n, op, cls, sub, so, out);
+    if (rv != CKR_OK)
+        CU_ASSERT_PTR_NULL(*out);
+    return rv;
+}
+
+/* Only the code: the object, if any, is freed. */
+static CK_RV build_rv(const CK_ATTRIBUTE *t, CK_ULONG n, enum rules_op op,
+                      bool so)
+{
+    object *o = NULL;
+    CK_RV rv = build(t, n, op, so, &o);
+
+    object_free(o);
+    return rv;
+}
+
+/* An AES key as C_CreateObject would make it, with two chosen flags. */
+static object *aes_key(bool sensitive, bool extractable)
+{
+    CK_BBOOL s = sensitive, x = extractable;
+    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
+                         ATTR(CKA_VALUE, key32), ATTR(CKA_SENSITIVE, s),
+                         ATTR(CKA_EXTRACTABLE, x) };
+    object *o = NULL;
+
+    CU_ASSERT_EQUAL_FATAL(build(t, COUNT(t), RULES_CREATE, false, &o), CKR_OK);
+    return o;
+}
+
+static bool is_hex32(const object *o)
+{
+    const attr *a = object_find(o, CKA_UNIQUE_ID);
+
+    if (a == NULL || a->len != 32)
+        return false;
+    for (size_t i = 0; i < 32; i++)
+        if (!strchr("0123456789abcdef", a->value[i]))
+            return false;
+    return true;
+}
+
+/* ---- /rules: building objects ---------------------------------------------- */
+
+static void check_storage_defaults(const object *o, bool priv)
+{
+    CHECK_BOOL(o, CKA_TOKEN, false);
+    CHECK_BOOL(o, CKA_PRIVATE, priv);
+    CHECK_BOOL(o, CKA_MODIFIABLE, true);
+    CHECK_BOOL(o, CKA_COPYABLE, true);
+    CHECK_BOOL(o, CKA_DESTROYABLE, true);
+    CU_ASSERT_TRUE(is_hex32(o));
+}
+
+static void test_rules_data(void)
+{
+    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_data), ATTRS(CKA_LABEL, "note"),
+                         ATTRS(CKA_VALUE, "abc") };
+    object *o = NULL, *o2 = NULL;
+
+    CU_ASSERT_EQUAL_FATAL(build(t, COUNT(t), RULES_CREATE, false, &o), CKR_OK);
+    check_storage_defaults(o, false);
+    CHECK_ULONG(o, CKA_CLASS, CKO_DATA);
+    CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "note", 4));
+    CU_ASSERT_TRUE(has_bytes(o, CKA_VALUE, "abc", 3));
+    CU_ASSERT_EQUAL(object_find(o, CKA_VALUE)->flags & ATTR_SECRET, 0);
+    CHECK_EMPTY(o, CKA_APPLICATION);
+    CHECK_EMPTY(o, CKA_OBJECT_ID);
+    CHECK_ABSENT(o, CKA_SENSITIVE);
+    CHECK_ABSENT(o, CKA_KEY_TYPE);
+    /* Each object gets its own unique id. */
+    CU_ASSERT_EQUAL_FATAL(build(t, 1, RULES_CREATE, false, &o2), CKR_OK);
+    CHECK_EMPTY(o2, CKA_VALUE);
+    CHECK_EMPTY(o2, CKA_LABEL);
+    CU_ASSERT_FALSE(has_bytes(o2, CKA_UNIQUE_ID,
+                              object_find(o, CKA_UNIQUE_ID)->value, 32));
+    object_free(o);
+    object_free(o2);
+}
+
+static void test_rules_cert(void)
+{
+    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_cert),
+                         ATTR(CKA_CERTIFICATE_TYPE, x509),
+                         ATTRS(CKA_SUBJECT, "CN=x"), ATTRS(CKA_VALUE, "DER") };
+    CK_CERTIFICATE_TYPE wtls = CKC_WTLS;
+    CK_ATTRIBUTE bad[] = { ATTR(CKA_CLASS, c_cert),
+                           ATTR(CKA_CERTIFICATE_TYPE, wtls) };
+    object *o = NULL;
+
+    CU_ASSERT_EQUAL_FATAL(build(t, COUNT(t), RULES_CREATE, false, &o), CKR_OK);
+    check_storage_defaults(o, false);
+    CHECK_ULONG(o, CKA_CERTIFICATE_TYPE, CKC_X_509);
+    CHECK_BOOL(o, CKA_TRUSTED, false);
+    CHECK_ULONG(o, CKA_CERTIFICATE_CATEGORY, 0);
+    CHECK_ULONG(o, CKA_JAVA_MIDP_SECURITY_DOMAIN, 0);
+    CHECK_EMPTY(o, CKA_ID);
+    CHECK_EMPTY(o, CKA_ISSUER);
+    CHECK_EMPTY(o, CKA_SERIAL_NUMBER);
+    CHECK_EMPTY(o, CKA_START_DATE);
+    CU_ASSERT_TRUE(has_bytes(o, CKA_SUBJECT, "CN=x", 4));
+    object_free(o);
+    /* Subject and value are required; only X.509 is known. */
+    CU_ASSERT_EQUAL(build_rv(t, 3, RULES_CREATE, false),
+                    CKR_TEMPLATE_INCOMPLETE);
+    CU_ASSERT_EQUAL(build_rv(t, 1, RULES_CREATE, false),
+                    CKR_TEMPLATE_INCOMPLETE);
+    CU_ASSERT_EQUAL(build_rv(bad, 2, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_VALUE_INVALID);
+}
+
+static void check_secret_defaults(const object *o)
+{
+    check_storage_defaults(o, true);
+    CHECK_BOOL(o, CKA_SENSITIVE, true);
+    CHECK_BOOL(o, CKA_EXTRACTABLE, false);
+    CHECK_BOOL(o, CKA_ENCRYPT, true);
+    CHECK_BOOL(o, CKA_DECRYPT, true);
+    CHECK_BOOL(o, CKA_SIGN, true);
+    CHECK_BOOL(o, CKA_VERIFY, true);
+    CHECK_BOOL(o, CKA_WRAP, false);
+    CHECK_BOOL(o, CKA_UNWRAP, false);
+    CHECK_BOOL(o, CKA_DERIVE, false);
+    CHECK_BOOL(o, CKA_LOCAL, false);
+    CHECK_BOOL(o, CKA_ALWAYS_SENSITIVE, false);
+    CHECK_BOOL(o, CKA_NEVER_EXTRACTABLE, false);
+    CHECK_BOOL(o, CKA_WRAP_WITH_TRUSTED, false);
+    CHECK_BOOL(o, CKA_TRUSTED, false);
+    CHECK_ULONG(o, CKA_KEY_GEN_MECHANISM, CK_UNAVAILABLE_INFORMATION);
+    CHECK_EMPTY(o, CKA_ID);
+    CHECK_EMPTY(o, CKA_ALLOWED_MECHANISMS);
+}
+
+static void test_rules_secret(void)
+{
+    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
+                         ATTR(CKA_VALUE, key32) };
+    CK_ATTRIBUTE g[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_gen),
+                         { CKA_VALUE, key32, 5 } };
+    object *o = NULL;
+
+    CU_ASSERT_EQUAL_FATAL(build(t, COUNT(t), RULES_CREATE, false, &o), CKR_OK);
+    check_secret_defaults(o);
+    CHECK_ULONG(o, CKA_KEY_TYPE, CKK_AES);
+    CHECK_ULONG(o, CKA_VALUE_LEN, 32);
+    CU_ASSERT_TRUE(has_bytes(o, CKA_VALUE, key32, 32));
+    CU_ASSERT_EQUAL(object_find(o, CKA_VALUE)->flags & ATTR_SECRET,
+                    ATTR_SECRET);
+    object_free(o);
+    /* Generic and HMAC secrets take any non-empty length. */
+    CU_ASSERT_EQUAL_FATAL(build(g, COUNT(g), RULES_CREATE, false, &o), CKR_OK);
+    check_secret_defaults(o);
+    CHECK_ULONG(o, CKA_VALUE_LEN, 5);
+    object_free(o);
+    g[1] = (CK_ATTRIBUTE)ATTR(CKA_KEY_TYPE, k_hmac);
+    CU_ASSERT_EQUAL_FATAL(build(g, COUNT(g), RULES_CREATE, false, &o), CKR_OK);
+    CHECK_ULONG(o, CKA_KEY_TYPE, CKK_SHA256_HMAC);
+    object_free(o);
+    g[2].ulValueLen = 0;
+    CU_ASSERT_EQUAL(build_rv(g, COUNT(g), RULES_CREATE, false),
+                    CKR_ATTRIBUTE_VALUE_INVALID);
+}
+
+static void test_rules_asymmetric(void)
+{
+    unsigned char mod[128], ec_params[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
+    unsigned char e3[] = { 0x01, 0x00, 0x01 };
+    CK_ATTRIBUTE rpub[] = { ATTR(CKA_CLASS, c_pub), ATTR(CKA_KEY_TYPE, k_rsa),
+                            ATTR(CKA_MODULUS, mod),
+                            ATTR(CKA_PUBLIC_EXPONENT, e3) };
+    CK_ATTRIBUTE rpriv[] = { ATTR(CKA_CLASS, c_priv),
+                             ATTR(CKA_KEY_TYPE, k_rsa), ATTR(CKA_MODULUS, mod),
+                             ATTR(CKA_PRIVATE_EXPONENT, key32) };
+    CK_ATTRIBUTE epub[] = { ATTR(CKA_CLASS, c_pub), ATTR(CKA_KEY_TYPE, k_ec),
+                            ATTR(CKA_EC_PARAMS, ec_params),
+                            ATTR(CKA_EC_POINT, key32) };
+    CK_ATTRIBUTE epriv[] = { ATTR(CKA_CLASS, c_priv), ATTR(CKA_KEY_TYPE, k_ec),
+                             ATTR(CKA_EC_PARAMS, ec_params),
+                             ATTR(CKA_VALUE, key32) };
+    object *o = NULL;
+
+    memset(mod, 0xa5, sizeof(mod));
+    mod[0] = 0x40;   /* top bit 7 of the first byte: 1023 bits */
+    CU_ASSERT_EQUAL_FATAL(build(rpub, 4, RULES_CREATE, false, &o), CKR_OK);
+    check_storage_defaults(o, false);
+    CHECK_ULONG(o, CKA_MODULUS_BITS, 1023);
+    CHECK_BOOL(o, CKA_ENCRYPT, true);
+    CHECK_BOOL(o, CKA_VERIFY, true);
+    CHECK_BOOL(o, CKA_VERIFY_RECOVER, true);
+    CHECK_BOOL(o, CKA_WRAP, false);
+    CHECK_BOOL(o, CKA_TRUSTED, false);
+    CHECK_BOOL(o, CKA_LOCAL, false);
+    CHECK_BOOL(o, CKA_DERIVE, false);
+    CHECK_EMPTY(o, CKA_SUBJECT);
+    CHECK_ABSENT(o, CKA_SENSITIVE);
+    CHECK_ABSENT(o, CKA_ALWAYS_SENSITIVE);
+    object_free(o);
+    CU_ASSERT_EQUAL_FATAL(build(rpriv, 4, RULES_CREATE, false, &o), CKR_OK);
+    check_storage_defaults(o, true);
+    CHECK_BOOL(o, CKA_SENSITIVE, true);
+    CHECK_BOOL(o, CKA_EXTRACTABLE, false);
+    CHECK_BOOL(o, CKA_DECRYPT, true);
+    CHECK_BOOL(o, CKA_SIGN, true);
+    CHECK_BOOL(o, CKA_SIGN_RECOVER, true);
+    CHECK_BOOL(o, CKA_UNWRAP, false);
+    CHECK_BOOL(o, CKA_ALWAYS_AUTHENTICATE, false);
+    CHECK_BOOL(o, CKA_ALWAYS_SENSITIVE, false);
+    CHECK_BOOL(o, CKA_NEVER_EXTRACTABLE, false);
+    CU_ASSERT_EQUAL(object_find(o, CKA_PRIVATE_EXPONENT)->flags, ATTR_SECRET);
+    CU_ASSERT_EQUAL(object_find(o, CKA_MODULUS)->flags, 0);
+    object_free(o);
+    CU_ASSERT_EQUAL_FATAL(build(epub, 4, RULES_CREATE, false, &o), CKR_OK);
+    CHECK_BOOL(o, CKA_PRIVATE, false);
+    CU_ASSERT_TRUE(has_bytes(o, CKA_EC_PARAMS, ec_params, 5));
+    object_free(o);
+    CU_ASSERT_EQUAL_FATAL(build(epriv, 4, RULES_CREATE, false, &o), CKR_OK);
+    CHECK_BOOL(o, CKA_SENSITIVE, true);
+    CU_ASSERT_EQUAL(object_find(o, CKA_VALUE)->flags, ATTR_SECRET);
+    object_free(o);
+    /* Each public part is required. */
+    CU_ASSERT_EQUAL(build_rv(rpub, 3, RULES_CREATE, false),
+                    CKR_TEMPLATE_INCOMPLETE);
+    CU_ASSERT_EQUAL(build_rv(rpriv, 3, RULES_CREATE, false),
+                    CKR_TEMPLATE_INCOMPLETE);
+    CU_ASSERT_EQUAL(build_rv(epub, 3, RULES_CREATE, false),
+                    CKR_TEMPLATE_INCOMPLETE);
+}
+
+static void test_rules_incomplete(void)
+{
+    CK_OBJECT_CLASS vendor = CKO_VENDOR_DEFINED;
+    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
+                         ATTR(CKA_VALUE, key32) };
+    CK_ATTRIBUTE nocls[] = { ATTRS(CKA_LABEL, "x") };
+    CK_ATTRIBUTE unk[] = { ATTR(CKA_CLASS, vendor) };
+
+    CU_ASSERT_EQUAL(build_rv(t, 2, RULES_CREATE, false),
+                    CKR_TEMPLATE_INCOMPLETE);
+    CU_ASSERT_EQUAL(build_rv(t, 1, RULES_CREATE, false),
+                    CKR_TEMPLATE_INCOMPLETE);
+    CU_ASSERT_EQUAL(build_rv(nocls, 1, RULES_CREATE, false),
+                    CKR_TEMPLATE_INCOMPLETE);
+    CU_ASSERT_EQUAL(build_rv(NULL, 0, RULES_CREATE, false),
+                    CKR_TEMPLATE_INCOMPLETE);
+    CU_ASSERT_EQUAL(build_rv(unk, 1, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_VALUE_INVALID);
+    /* Generation needs the key length. */
+    CU_ASSERT_EQUAL(build_rv(t, 2, RULES_GENERATE, false),
+                    CKR_TEMPLATE_INCOMPLETE);
+}
+
+static void test_rules_type_invalid(void)
+{
+    unsigned char mod[4] = { 1, 2, 3, 4 };
+    CK_ULONG len = 16;
+    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
+                         ATTR(CKA_VALUE, key32), ATTR(CKA_MODULUS, mod) };
+    CK_ATTRIBUTE d[] = { ATTR(CKA_CLASS, c_data), ATTR(CKA_VALUE_LEN, len) };
+    CK_ATTRIBUTE v[] = { ATTR(CKA_CLASS, c_data),
+                         ATTR(CKA_VENDOR_DEFINED, len) };
+
+    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_TYPE_INVALID);
+    CU_ASSERT_EQUAL(build_rv(d, 2, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_TYPE_INVALID);
+    CU_ASSERT_EQUAL(build_rv(v, 2, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_TYPE_INVALID);
+}
+
+static void test_rules_value_invalid(void)
+{
+    unsigned char two[2] = { 1, 0 }, bad_bool = 2;
+    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
+                         ATTR(CKA_VALUE, key32), ATTR(CKA_LABEL, key32) };
+
+    CU_ASSERT_EQUAL_FATAL(build_rv(t, 4, RULES_CREATE, false), CKR_OK);
+    t[3] = (CK_ATTRIBUTE)ATTR(CKA_ENCRYPT, two);
+    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_VALUE_INVALID);
+    t[3] = (CK_ATTRIBUTE)ATTR(CKA_ENCRYPT, bad_bool);
+    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_VALUE_INVALID);
+    t[3] = (CK_ATTRIBUTE){ CKA_LABEL, key32, CK_UNAVAILABLE_INFORMATION };
+    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_VALUE_INVALID);
+    t[3] = (CK_ATTRIBUTE){ CKA_LABEL, NULL, 5 };
+    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_VALUE_INVALID);
+    t[3] = (CK_ATTRIBUTE){ CKA_SENSITIVE, NULL, 0 };
+    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_VALUE_INVALID);
+    /* AES takes 16, 24 or 32 bytes, not 20. */
+    t[2].ulValueLen = 20;
+    CU_ASSERT_EQUAL(build_rv(t, 3, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_VALUE_INVALID);
+    t[2].ulValueLen = 24;
+    CU_ASSERT_EQUAL(build_rv(t, 3, RULES_CREATE, false), CKR_OK);
+}
+
+static void test_rules_read_only(void)
+{
+    CK_ULONG len = 32;
+    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
+                         ATTR(CKA_VALUE, key32), ATTR(CKA_LOCAL, yes) };
+    CK_ATTRIBUTE g[] = { ATTR(CKA_VALUE_LEN, len), ATTR(CKA_VALUE, key32) };
+    object *o = NULL;
+
+    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_READ_ONLY);
+    t[3] = (CK_ATTRIBUTE)ATTR(CKA_LOCAL, no);
+    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_READ_ONLY);
+    t[3] = (CK_ATTRIBUTE)ATTR(CKA_VALUE_LEN, len);
+    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_READ_ONLY);
+    t[3] = (CK_ATTRIBUTE)ATTR(CKA_ALWAYS_SENSITIVE, yes);
+    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_READ_ONLY);
+    t[3] = (CK_ATTRIBUTE)ATTR(CKA_NEVER_EXTRACTABLE, yes);
+    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_READ_ONLY);
+    t[3] = (CK_ATTRIBUTE)ATTRS(CKA_UNIQUE_ID, "0123");
+    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_READ_ONLY);
+    /* CKA_TRUSTED=TRUE: the SO only. */
+    t[3] = (CK_ATTRIBUTE)ATTR(CKA_TRUSTED, yes);
+    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_READ_ONLY);
+    CU_ASSERT_EQUAL_FATAL(build(t, 4, RULES_CREATE, true, &o), CKR_OK);
+    CHECK_BOOL(o, CKA_TRUSTED, true);
+    object_free(o);
+    /* A generated key's value comes from the token. */
+    CU_ASSERT_EQUAL(build_rv(g, 2, RULES_GENERATE, false),
+                    CKR_ATTRIBUTE_READ_ONLY);
+}
+
+static void test_rules_inconsistent(void)
+{
+    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_data), ATTRS(CKA_LABEL, "one"),
+                         ATTRS(CKA_LABEL, "two") };
+    object *o = NULL;
+
+    CU_ASSERT_EQUAL(build_rv(t, 3, RULES_CREATE, false),
+                    CKR_TEMPLATE_INCONSISTENT);
+    t[2] = (CK_ATTRIBUTE)ATTRS(CKA_LABEL, "onex");
+    CU_ASSERT_EQUAL(build_rv(t, 3, RULES_CREATE, false),
+                    CKR_TEMPLATE_INCONSISTENT);
+    /* The same value twice is no contradiction. */
+    t[2] = (CK_ATTRIBUTE)ATTRS(CKA_LABEL, "one");
+    CU_ASSERT_EQUAL_FATAL(build(t, 3, RULES_CREATE, false, &o), CKR_OK);
+    CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "one", 3));
+    object_free(o);
+}
+
+static void test_rules_generate(void)
+{
+    CK_ULONG len = 24;
+    CK_ATTRIBUTE t[] = { ATTR(CKA_VALUE_LEN, len), ATTR(CKA_SENSITIVE, no),
+                         ATTR(CKA_EXTRACTABLE, yes) };
+    object *o = NULL;
+
+    CU_ASSERT_EQUAL_FATAL(build(t, 1, RULES_GENERATE, false, &o), CKR_OK);
+    CHECK_BOOL(o, CKA_LOCAL, true);
+    CHECK_BOOL(o, CKA_ALWAYS_SENSITIVE, true);
+    CHECK_BOOL(o, CKA_NEVER_EXTRACTABLE, true);
+    CHECK_ULONG(o, CKA_VALUE_LEN, 24);
+    CHECK_ULONG(o, CKA_CLASS, CKO_SECRET_KEY);
+    CHECK_ULONG(o, CKA_KEY_TYPE, CKK_AES);
+    object_free(o);
+    CU_ASSERT_EQUAL_FATAL(build(t, 3, RULES_GENERATE, false, &o), CKR_OK);
+    CHECK_BOOL(o, CKA_LOCAL, true);
+    CHECK_BOOL(o, CKA_ALWAYS_SENSITIVE, false);
+    CHECK_BOOL(o, CKA_NEVER_EXTRACTABLE, false);
+    object_free(o);
+    /* Unwrapped keys are not local and need their key type. */
+    CU_ASSERT_EQUAL(build_rv(t, 3, RULES_UNWRAP, false),
+                    CKR_TEMPLATE_INCOMPLETE);
+}
+
+/* ---- /rules: changing and reading objects ---------------------------------- */
+
+static CK_RV set1(object *o, CK_ATTRIBUTE_TYPE type, CK_BBOOL *v,
+                  enum rules_op op, bool so)
+{
+    CK_ATTRIBUTE a = { type, v, sizeof(*v) };
+
+    return rules_apply(o, &a, 1, op, so);
+}
+
+/* TRUE->FALSE is allowed, FALSE->TRUE never (a capability is not added). */
+static void check_drops_only(object *o, CK_ATTRIBUTE_TYPE type,
+                             enum rules_op op)
+{
+    if (has_bool(o, type, true))
+        CU_ASSERT_EQUAL(set1(o, type, &no, op, false), CKR_OK);
+    CHECK_BOOL(o, type, false);
+    CU_ASSERT_EQUAL(set1(o, type, &yes, op, false), CKR_ATTRIBUTE_READ_ONLY);
+    CU_ASSERT_EQUAL(set1(o, type, &yes, op, true), CKR_ATTRIBUTE_READ_ONLY);
+    CHECK_BOOL(o, type, false);
+    CU_ASSERT_EQUAL(set1(o, type, &no, op, false), CKR_OK);
+}
+
+static void test_rules_apply_set(void)
+{
+    static const CK_ATTRIBUTE_TYPE caps[] = {
+        CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP,
+        CKA_DERIVE,
+    };
+    unsigned char two[2] = { 1, 1 }, mod[4] = { 1, 2, 3, 4 };
+    CK_ULONG len = 16;
+    object *o = aes_key(false, true);
+    CK_ATTRIBUTE lab = ATTRS(CKA_LABEL, "k");
+    CK_ATTRIBUTE mixed[] = { ATTRS(CKA_LABEL, "z"), ATTR(CKA_WRAP, yes) };
+    CK_ATTRIBUTE ro[] = { ATTR(CKA_TOKEN, yes), ATTR(CKA_PRIVATE, no),
+                          ATTR(CKA_CLASS, c_data), ATTR(CKA_VALUE, key32),
+                          ATTR(CKA_VALUE_LEN, len), ATTR(CKA_LOCAL, yes),
+                          ATTR(CKA_KEY_TYPE, k_gen),
+                          ATTR(CKA_ALWAYS_SENSITIVE, no) };
+
+    CU_ASSERT_EQUAL(rules_apply(o, &lab, 1, RULES_SET, false), CKR_OK);
+    CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "k", 1));
+    /* A refused template changes nothing, even its good entries. */
+    CU_ASSERT_EQUAL(rules_apply(o, mixed, 2, RULES_SET, false),
+                    CKR_ATTRIBUTE_READ_ONLY);
+    CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "k", 1));
+    /* Only-to-true and only-to-false attributes. */
+    CU_ASSERT_EQUAL(set1(o, CKA_SENSITIVE, &yes, RULES_SET, false), CKR_OK);
+    CU_ASSERT_EQUAL(set1(o, CKA_SENSITIVE, &no, RULES_SET, true),
+                    CKR_ATTRIBUTE_READ_ONLY);
+    CHECK_BOOL(o, CKA_SENSITIVE, true);
+    CU_ASSERT_EQUAL(set1(o, CKA_SENSITIVE, &yes, RULES_SET, false), CKR_OK);
+    CU_ASSERT_EQUAL(set1(o, CKA_WRAP_WITH_TRUSTED, &yes, RULES_SET, false),
+                    CKR_OK);
+    CU_ASSERT_EQUAL(set1(o, CKA_WRAP_WITH_TRUSTED, &no, RULES_SET, false),
+                    CKR_ATTRIBUTE_READ_ONLY);
+    CHECK_BOOL(o, CKA_WRAP_WITH_TRUSTED, true);
+    check_drops_only(o, CKA_EXTRACTABLE, RULES_SET);
+    check_drops_only(o, CKA_COPYABLE, RULES_SET);
+    for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+        check_drops_only(o, caps[i], RULES_SET);
+    /* Not modifiable at all, or not valid for the class. */
+    for (size_t i = 0; i < COUNT(ro); i++)
+        CU_ASSERT_EQUAL(rules_apply(o, &ro[i], 1, RULES_SET, true),
+                        CKR_ATTRIBUTE_READ_ONLY);
+    CHECK_BOOL(o, CKA_TOKEN, false);
+    CU_ASSERT_TRUE(has_bytes(o, CKA_VALUE, key32, 32));
+    /* CKA_TRUSTED is not modifiable (2.40 table 4.9, footnote 10 only):
+     * not by the user, nor by the SO after creation. */
+    CU_ASSERT_EQUAL(set1(o, CKA_TRUSTED, &yes, RULES_SET, false),
+                    CKR_ATTRIBUTE_READ_ONLY);
+    CU_ASSERT_EQUAL(set1(o, CKA_TRUSTED, &yes, RULES_SET, true),
+                    CKR_ATTRIBUTE_READ_ONLY);
+    CHECK_BOOL(o, CKA_TRUSTED, false);
+    lab = (CK_ATTRIBUTE)ATTR(CKA_MODULUS, mod);
+    CU_ASSERT_EQUAL(rules_apply(o, &lab, 1, RULES_SET, false),
+                    CKR_ATTRIBUTE_TYPE_INVALID);
+    lab = (CK_ATTRIBUTE)ATTR(CKA_ENCRYPT, two);
+    CU_ASSERT_EQUAL(rules_apply(o, &lab, 1, RULES_SET, false),
+                    CKR_ATTRIBUTE_VALUE_INVALID);
+    lab = (CK_ATTRIBUTE){ CKA_LABEL, NULL, 3 };
+    CU_ASSERT_EQUAL(rules_apply(o, &lab, 1, RULES_SET, false),
+                    CKR_ATTRIBUTE_VALUE_INVALID);
+    CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "k", 1));
+    object_free(o);
+}
+
+static void test_rules_apply_asym_caps(void)
+{
+    unsigned char mod[16] = { 0x80 }, e3[] = { 1, 0, 1 };
+    CK_ATTRIBUTE pub[] = { ATTR(CKA_CLASS, c_pub), ATTR(CKA_KEY_TYPE, k_rsa),
+                           ATTR(CKA_MODULUS, mod),
+                           ATTR(CKA_PUBLIC_EXPONENT, e3) };
+    CK_ATTRIBUTE priv[] = { ATTR(CKA_CLASS, c_priv),
+                            ATTR(CKA_KEY_TYPE, k_rsa), ATTR(CKA_MODULUS, mod),
+                            ATTR(CKA_PRIVATE_EXPONENT, mod) };
+    object *o = NULL;
+
+    CU_ASSERT_EQUAL_FATAL(build(pub, 4, RULES_CREATE, false, &o), CKR_OK);
+    check_drops_only(o, CKA_VERIFY_RECOVER, RULES_SET);
+    check_drops_only(o, CKA_ENCRYPT, RULES_COPY);
+    check_drops_only(o, CKA_WRAP, RULES_SET);
+    object_free(o);
+    CU_ASSERT_EQUAL_FATAL(build(priv, 4, RULES_CREATE, false, &o), CKR_OK);
+    check_drops_only(o, CKA_SIGN_RECOVER, RULES_SET);
+    check_drops_only(o, CKA_SIGN, RULES_COPY);
+    check_drops_only(o, CKA_UNWRAP, RULES_COPY);
+    object_free(o);
+}
+
+static void test_rules_apply_copy(void)
+{
+    object *o = aes_key(true, false);
+    CK_ATTRIBUTE ok[] = { ATTR(CKA_TOKEN, yes), ATTR(CKA_PRIVATE, no),
+                          ATTR(CKA_MODIFIABLE, no), ATTRS(CKA_LABEL, "c") };
+    CK_ATTRIBUTE ro[] = { ATTR(CKA_LOCAL, yes), ATTR(CKA_NEVER_EXTRACTABLE, yes),
+                          ATTR(CKA_ALWAYS_SENSITIVE, yes),
+                          ATTR(CKA_DESTROYABLE, no), ATTR(CKA_VALUE, key32) };
+
+    /* CKA_TOKEN changes on copy only. */
+    CU_ASSERT_EQUAL(set1(o, CKA_TOKEN, &yes, RULES_SET, false),
+                    CKR_ATTRIBUTE_READ_ONLY);
+    CU_ASSERT_EQUAL(rules_apply(o, ok, COUNT(ok), RULES_COPY, false), CKR_OK);
+    CHECK_BOOL(o, CKA_TOKEN, true);
+    CHECK_BOOL(o, CKA_PRIVATE, false);
+    CHECK_BOOL(o, CKA_MODIFIABLE, false);
+    CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "c", 1));
+    for (size_t i = 0; i < COUNT(ro); i++)
+        CU_ASSERT_EQUAL(rules_apply(o, &ro[i], 1, RULES_COPY, true),
+                        CKR_ATTRIBUTE_READ_ONLY);
+    CU_ASSERT_EQUAL(set1(o, CKA_SENSITIVE, &no, RULES_COPY, false),
+                    CKR_ATTRIBUTE_READ_ONLY);
+    CU_ASSERT_EQUAL(set1(o, CKA_EXTRACTABLE, &yes, RULES_COPY, false),
+                    CKR_ATTRIBUTE_READ_ONLY);
+    CU_ASSERT_EQUAL(set1(o, CKA_TRUSTED, &yes, RULES_COPY, false),
+                    CKR_ATTRIBUTE_READ_ONLY);
+    CHECK_BOOL(o, CKA_SENSITIVE, true);
+    CHECK_BOOL(o, CKA_EXTRACTABLE, false);
+    CHECK_BOOL(o, CKA_TRUSTED, false);
+    check_drops_only(o, CKA_DECRYPT, RULES_COPY);
+    check_drops_only(o, CKA_WRAP, RULES_COPY);
+    object_free(o);
+}
+
+static void test_rules_get(void)
+{
+    unsigned char buf[64];
+    CK_ATTRIBUTE a = { CKA_VALUE, buf, sizeof(buf) };
+    object *o = aes_key(false, true);
+
+    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_OK);
+    CU_ASSERT_EQUAL(a.ulValueLen, 32);
+    CU_ASSERT_EQUAL(memcmp(buf, key32, 32), 0);
+    a = (CK_ATTRIBUTE){ CKA_VALUE, NULL, 0 };
+    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_OK);
+    CU_ASSERT_EQUAL(a.ulValueLen, 32);
+    a = (CK_ATTRIBUTE){ CKA_VALUE, buf, 31 };
+    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_BUFFER_TOO_SMALL);
+    CU_ASSERT_EQUAL(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    a = (CK_ATTRIBUTE){ CKA_MODULUS, buf, sizeof(buf) };
+    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_ATTRIBUTE_TYPE_INVALID);
+    CU_ASSERT_EQUAL(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    a = (CK_ATTRIBUTE){ CKA_CHECK_VALUE, buf, sizeof(buf) };
+    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_ATTRIBUTE_TYPE_INVALID);
+    a = (CK_ATTRIBUTE){ CKA_ID, buf, 0 };
+    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_OK);
+    CU_ASSERT_EQUAL(a.ulValueLen, 0);
+    /* Sealed values (nobody logged in) are never readable. */
+    o->sealed = true;
+    a = (CK_ATTRIBUTE){ CKA_VALUE, buf, sizeof(buf) };
+    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_ATTRIBUTE_SENSITIVE);
+    CU_ASSERT_EQUAL(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    object_free(o);
+    /* Sensitive or unextractable: hidden, even from a NULL-buffer query. */
+    for (int i = 0; i < 3; i++) {
+        o = aes_key(i != 1, i == 2);
+        a = (CK_ATTRIBUTE){ CKA_VALUE, NULL, 0 };
+        CU_ASSERT_EQUAL(rules_get(o, &a), CKR_ATTRIBUTE_SENSITIVE);
+        CU_ASSERT_EQUAL(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
+        a = (CK_ATTRIBUTE){ CKA_VALUE_LEN, buf, sizeof(buf) };
+        CU_ASSERT_EQUAL(rules_get(o, &a), CKR_OK);
+        CU_ASSERT_EQUAL(a.ulValueLen, sizeof(CK_ULONG));
+        object_free(o);
+    }
+}
+
+/* ---- /array: nested templates ---------------------------------------------- */
+
+static CK_ULONG mechs[2] = { CKM_AES_CBC, CKM_AES_GCM };
+
+static void test_array_roundtrip(void)
+{
+    CK_ATTRIBUTE in[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
+                          ATTRS(CKA_LABEL, "lbl"), { CKA_ID, NULL, 0 },
+                          ATTR(CKA_ALLOWED_MECHANISMS, mechs) };
+    CK_ULONG n = COUNT(in), flat_len = 0, count = 0, want = 0;
+    unsigned char *flat = NULL;
+    CK_ATTRIBUTE *out = NULL;
+
+    CU_ASSERT_EQUAL(attr_array_check(in, sizeof(in)), CKR_OK);
+    CU_ASSERT_EQUAL_FATAL(attr_array_serialize(in, sizeof(in), &flat,
+                                               &flat_len), CKR_OK);
+    for (CK_ULONG i = 0; i < n; i++)
+        want += 2 * sizeof(CK_ULONG) + in[i].ulValueLen;
+    CU_ASSERT_EQUAL(flat_len, want);
+    CU_ASSERT_EQUAL_FATAL(attr_array_expand(flat, flat_len, &out, &count),
+                          CKR_OK);
+    CU_ASSERT_EQUAL_FATAL(count, n);
+    for (CK_ULONG i = 0; i < n; i++) {
+        CU_ASSERT_EQUAL(out[i].type, in[i].type);
+        CU_ASSERT_EQUAL(out[i].ulValueLen, in[i].ulValueLen);
+        if (in[i].ulValueLen == 0) {
+            CU_ASSERT_PTR_NULL(out[i].pValue);
+        } else {
+            CU_ASSERT_EQUAL(memcmp(out[i].pValue, in[i].pValue,
+                                   in[i].ulValueLen), 0);
+        }
+        /* No copies: the values point into the flat bytes. */
+        if (out[i].pValue != NULL)
+            CU_ASSERT_TRUE((unsigned char *)out[i].pValue >= flat &&
+                           (unsigned char *)out[i].pValue < flat + flat_len);
+    }
+    free(out);
+    free(flat);
+    /* The empty template. */
+    CU_ASSERT_EQUAL_FATAL(attr_array_serialize(in, 0, &flat, &flat_len),
+                          CKR_OK);
+    CU_ASSERT_EQUAL(flat_len, 0);
+    CU_ASSERT_EQUAL(attr_array_expand(flat, 0, &out, &count), CKR_OK);
+    CU_ASSERT_EQUAL(count, 0);
+    free(out);
+    free(flat);
+}
+
+static void test_array_get(void)
+{
+    CK_ATTRIBUTE in[] = { ATTR(CKA_CLASS, c_secret), ATTRS(CKA_LABEL, "lbl"),
+                          ATTR(CKA_ALLOWED_MECHANISMS, mechs) };
+    CK_ATTRIBUTE got[3], a = { CKA_WRAP_TEMPLATE, NULL, 0 };
+    CK_OBJECT_CLASS cls = 0;
+    char label[8] = "";
+    CK_ULONG m[2] = { 0, 0 }, flat_len = 0;
+    unsigned char *flat = NULL;
+
+    CU_ASSERT_EQUAL_FATAL(attr_array_serialize(in, sizeof(in), &flat,
+                                               &flat_len), CKR_OK);
+    /* NULL pValue: the array's length. */
+    CU_ASSERT_EQUAL(attr_array_get(flat, flat_len, &a), CKR_OK);
+    CU_ASSERT_EQUAL(a.ulValueLen, sizeof(in));
+    /* NULL nested pValues: each entry's type and length. */
+    memset(got, 0, sizeof(got));
+    a = (CK_ATTRIBUTE){ CKA_WRAP_TEMPLATE, got, sizeof(got) };
+    CU_ASSERT_EQUAL(attr_array_get(flat, flat_len, &a), CKR_OK);
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_EQUAL(got[i].type, in[i].type);
+        CU_ASSERT_EQUAL(got[i].ulValueLen, in[i].ulValueLen);
+        CU_ASSERT_PTR_NULL(got[i].pValue);
+    }
+    got[0].pValue = &cls;
+    got[1].pValue = label;
+    got[1].ulValueLen = sizeof(label);
+    got[2].pValue = m;
+    CU_ASSERT_EQUAL(attr_array_get(flat, flat_len, &a), CKR_OK);
+    CU_ASSERT_EQUAL(cls, CKO_SECRET_KEY);
+    CU_ASSERT_EQUAL(got[1].ulValueLen, 3);
+    CU_ASSERT_EQUAL(memcmp(label, "lbl", 3), 0);
+    CU_ASSERT_EQUAL(memcmp(m, mechs, sizeof(m)), 0);
+    /* A short nested buffer, then a short outer one. */
+    got[1].ulValueLen = 2;
+    CU_ASSERT_EQUAL(attr_array_get(flat, flat_len, &a), CKR_BUFFER_TOO_SMALL);
+    CU_ASSERT_EQUAL(got[1].ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    CU_ASSERT_EQUAL(got[0].ulValueLen, sizeof(CK_OBJECT_CLASS));
+    a.ulValueLen = 2 * sizeof(CK_ATTRIBUTE);
+    CU_ASSERT_EQUAL(attr_array_get(flat, flat_len, &a), CKR_BUFFER_TOO_SMALL);
+    CU_ASSERT_EQUAL(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    free(flat);
+}
+
+static void test_array_malformed(void)
+{
+    CK_ATTRIBUTE bad[2] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_TOKEN, yes) };
+    CK_ATTRIBUTE nested = { CKA_WRAP_TEMPLATE, bad, sizeof(bad) };
+    CK_ULONG flat_len = 0, count = 0;
+    unsigned char *flat = NULL;
+    CK_ATTRIBUTE *out = NULL;
+    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
+                         ATTR(CKA_VALUE, key32),
+                         { CKA_WRAP_TEMPLATE, bad, sizeof(bad) } };
+
+    CU_ASSERT_EQUAL(attr_array_check(bad, sizeof(bad) - 1),
+                    CKR_ATTRIBUTE_VALUE_INVALID);
+    CU_ASSERT_EQUAL(attr_array_check(&nested, sizeof(nested)),
+                    CKR_ATTRIBUTE_VALUE_INVALID);
+    bad[1] = (CK_ATTRIBUTE){ CKA_LABEL, NULL, 4 };
+    CU_ASSERT_EQUAL(attr_array_check(bad, sizeof(bad)),
+                    CKR_ATTRIBUTE_VALUE_INVALID);
+    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
+                    CKR_ATTRIBUTE_VALUE_INVALID);
+    bad[1] = (CK_ATTRIBUTE){ CKA_LABEL, key32, CK_UNAVAILABLE_INFORMATION };
+    CU_ASSERT_EQUAL(attr_array_check(bad, sizeof(bad)),
+                    CKR_ATTRIBUTE_VALUE_INVALID);
+    /* Flattened bytes that do not end on a record boundary. */
+    bad[1] = (CK_ATTRIBUTE)ATTRS(CKA_LABEL, "abcd");
+    CU_ASSERT_EQUAL_FATAL(attr_array_serialize(bad, sizeof(bad), &flat,
+                                               &flat_len), CKR_OK);
+    CU_ASSERT_NOT_EQUAL(attr_array_expand(flat, flat_len - 1, &out, &count),
+                        CKR_OK);
+    CU_ASSERT_NOT_EQUAL(attr_array_expand(flat, 5, &out, &count), CKR_OK);
+    /* A record whose length runs past the end. */
+    memset(flat + sizeof(CK_ULONG), 0xff, sizeof(CK_ULONG));
+    CU_ASSERT_NOT_EQUAL(attr_array_expand(flat, flat_len, &out, &count),
+                        CKR_OK);
+    free(flat);
+}
+
+static void test_array_in_object(void)
+{
+    CK_ATTRIBUTE wt[] = { ATTR(CKA_EXTRACTABLE, yes), ATTRS(CKA_LABEL, "w") };
+    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
+                         ATTR(CKA_VALUE, key32),
+                         { CKA_WRAP_TEMPLATE, wt, sizeof(wt) } };
+    CK_ATTRIBUTE got[2], a = { CKA_WRAP_TEMPLATE, NULL, 0 };
+    CK_BBOOL x = CK_FALSE;
+    char l = 0;
+    object *o = NULL;
+
+    CU_ASSERT_EQUAL_FATAL(build(t, 4, RULES_CREATE, false, &o), CKR_OK);
+    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_OK);
+    CU_ASSERT_EQUAL(a.ulValueLen, sizeof(wt));
+    got[0] = (CK_ATTRIBUTE){ 0, &x, 1 };
+    got[1] = (CK_ATTRIBUTE){ 0, &l, 1 };
+    a = (CK_ATTRIBUTE){ CKA_WRAP_TEMPLATE, got, sizeof(got) };
+    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_OK);
+    CU_ASSERT_EQUAL(got[0].type, CKA_EXTRACTABLE);
+    CU_ASSERT_EQUAL(x, CK_TRUE);
+    CU_ASSERT_EQUAL(got[1].type, CKA_LABEL);
+    CU_ASSERT_EQUAL(l, 'w');
+    /* Absent array attributes are absent, not empty. */
+    a = (CK_ATTRIBUTE){ CKA_UNWRAP_TEMPLATE, NULL, 0 };
+    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_ATTRIBUTE_TYPE_INVALID);
+    object_free(o);
+}
+
+/* ---- /object: attribute lists ------------------------------------------------ */
+
+static void test_object_set_remove(void)
+{
+    object *o = object_new();
+    CK_ULONG size;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    CU_ASSERT_EQUAL(object_set(o, CKA_LABEL, "a", 1, 0), CKR_OK);
+    CU_ASSERT_EQUAL(object_set(o, CKA_LABEL, "bcd", 3, 0), CKR_OK);
+    CU_ASSERT_EQUAL(o->n, 1);
+    CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "bcd", 3));
+    CU_ASSERT_EQUAL(object_set(o, CKA_ID, NULL, 0, 0), CKR_OK);
+    CU_ASSERT_PTR_NULL(object_find(o, CKA_ID)->value);
+    CU_ASSERT_EQUAL(object_set_bool(o, CKA_TOKEN, true), CKR_OK);
+    CU_ASSERT_EQUAL(object_set_ulong(o, CKA_CLASS, CKO_DATA), CKR_OK);
+    CU_ASSERT_TRUE(object_bool(o, CKA_TOKEN, false));
+    CU_ASSERT_TRUE(object_bool(o, CKA_PRIVATE, true));
+    CU_ASSERT_FALSE(object_bool(o, CKA_PRIVATE, false));
+    CU_ASSERT_EQUAL(object_ulong(o, CKA_CLASS), CKO_DATA);
+    /* Absent or wrongly sized values read as unavailable / the default. */
+    CU_ASSERT_EQUAL(object_ulong(o, CKA_KEY_TYPE), CK_UNAVAILABLE_INFORMATION);
+    CU_ASSERT_EQUAL(object_ulong(o, CKA_TOKEN), CK_UNAVAILABLE_INFORMATION);
+    CU_ASSERT_TRUE(object_bool(o, CKA_LABEL, true));
+    size = object_size(o);
+    CU_ASSERT_EQUAL(size, 4 * sizeof(CK_ATTRIBUTE) + 3 + 0 + 1 +
+                              sizeof(CK_ULONG));
+    /* Removing one keeps the others; removing an absent one is a no-op. */
+    object_remove(o, CKA_LABEL);
+    object_remove(o, CKA_LABEL);
+    CU_ASSERT_EQUAL(o->n, 3);
+    CU_ASSERT_PTR_NULL(object_find(o, CKA_LABEL));
+    CU_ASSERT_TRUE(object_bool(o, CKA_TOKEN, false));
+    CU_ASSERT_EQUAL(object_ulong(o, CKA_CLASS), CKO_DATA);
+    /* Growth past the first allocation. */
+    for (CK_ULONG t = 0; t < 40; t++)
+        CU_ASSERT_EQUAL(object_set_ulong(o, CKA_VENDOR_DEFINED + t, t),
+                        CKR_OK);
+    CU_ASSERT_EQUAL(o->n, 43);
+    CU_ASSERT_EQUAL(object_ulong(o, CKA_VENDOR_DEFINED + 39), 39);
+    CU_ASSERT_EQUAL(object_ulong(o, CKA_CLASS), CKO_DATA);
+    object_free(o);
+    object_free(NULL);
+}
+
+static void test_object_dup(void)
+{
+    object *o = aes_key(false, true), *c;
+    const attr *ov, *cv;
+
+    o->handle = 77;
+    o->is_token = true;
+    c = object_dup(o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(c->handle, 77);
+    CU_ASSERT_TRUE(c->is_token);
+    CU_ASSERT_EQUAL(c->n, o->n);
+    for (size_t i = 0; i < o->n; i++) {
+        const attr *a = &o->attrs[i];
+
+        CU_ASSERT_TRUE(has_bytes(c, a->type, a->value, a->len));
+        CU_ASSERT_EQUAL(object_find(c, a->type)->flags, a->flags);
+    }
+    ov = object_find(o, CKA_VALUE);
+    cv = object_find(c, CKA_VALUE);
+    CU_ASSERT_PTR_NOT_EQUAL(ov->value, cv->value);
+    /* A deep copy: changing the source leaves the copy alone. */
+    CU_ASSERT_EQUAL(object_set(o, CKA_LABEL, "changed", 7, 0), CKR_OK);
+    ov->value[0] ^= 0xff;
+    CHECK_EMPTY(c, CKA_LABEL);
+    CU_ASSERT_TRUE(has_bytes(c, CKA_VALUE, key32, 32));
+    object_free(o);
+    object_free(c);
+}
+
+static void test_object_matches(void)
+{
+    object *o = aes_key(false, true);
+    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
+                         ATTR(CKA_VALUE, key32) };
+    unsigned char wrong[32];
+    CK_ATTRIBUTE w = ATTR(CKA_VALUE, wrong), lab = ATTRS(CKA_LABEL, "x");
+    CK_ATTRIBUTE mod = ATTR(CKA_MODULUS, key32), empty = { CKA_ID, NULL, 0 };
+
+    memcpy(wrong, key32, 32);
+    wrong[31] ^= 1;
+    CU_ASSERT_TRUE(object_matches(o, NULL, 0));
+    CU_ASSERT_TRUE(object_matches(o, t, 2));
+    CU_ASSERT_TRUE(object_matches(o, &empty, 1));
+    CU_ASSERT_FALSE(object_matches(o, &lab, 1));
+    CU_ASSERT_FALSE(object_matches(o, &mod, 1));
+    /* A readable key may be found by value, but not by a wrong one. */
+    CU_ASSERT_TRUE(object_matches(o, t, 3));
+    CU_ASSERT_FALSE(object_matches(o, &w, 1));
+    t[2].ulValueLen = 16;
+    CU_ASSERT_FALSE(object_matches(o, t, 3));
+    t[2].ulValueLen = 32;
+    /* Protected values never match, not even the right one. */
+    o->sealed = true;
+    CU_ASSERT_FALSE(object_matches(o, t, 3));
+    object_free(o);
+    for (int i = 0; i < 3; i++) {
+        o = aes_key(i != 1, i == 2);
+        CU_ASSERT_FALSE(object_matches(o, t, 3));
+        CU_ASSERT_TRUE(object_matches(o, t, 2));
+        object_free(o);
+    }
+}
+
+static void test_object_secure_heap(void)
+{
+    object *o, *c;
+    secret_buf *b;
+
+    CU_ASSERT_TRUE_FATAL(secret_heap_init());
+    o = aes_key(true, false);
+    c = object_dup(o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    /* Key material in the secure heap, descriptive values not. */
+    CU_ASSERT_TRUE(CRYPTO_secure_allocated(object_find(o, CKA_VALUE)->value));
+    CU_ASSERT_TRUE(CRYPTO_secure_allocated(object_find(c, CKA_VALUE)->value));
+    CU_ASSERT_FALSE(CRYPTO_secure_allocated(
+        object_find(o, CKA_UNIQUE_ID)->value));
+    object_free(o);
+    object_free(c);
+    b = secret_buf_dup(key32, sizeof(key32));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    /* Memory locking is compiled in and working. */
+    CU_ASSERT_TRUE(secret_buf_is_locked(b));
+    CU_ASSERT_EQUAL(memcmp(b->data, key32, 32), 0);
+    secret_buf_free(b);
+    CU_ASSERT_FALSE(secret_buf_is_locked(NULL));
+    secret_buf_free(NULL);
+}
+
+static void test_object_secret_equal(void)
+{
+    unsigned char a[5] = "abcd", b[5] = "abce";
+
+    CU_ASSERT_TRUE(secret_equal(a, 4, "abcd", 4));
+    CU_ASSERT_FALSE(secret_equal(a, 4, b, 4));
+    CU_ASSERT_TRUE(secret_equal(a, 3, b, 3));
+    CU_ASSERT_FALSE(secret_equal(a, 4, a, 3));
+    CU_ASSERT_FALSE(secret_equal(a, 0, a, 1));
+    CU_ASSERT_TRUE(secret_equal(a, 0, b, 0));
+    CU_ASSERT_TRUE(secret_equal(NULL, 0, NULL, 0));
+}
+
+/* ---- /policy: key separation and wrapping ----------------------------------- */
+
+/* An AES key of `len` bytes from a template plus the usual three entries. */
+static object *policy_key(CK_ULONG len, const CK_ATTRIBUTE *extra, CK_ULONG n,
+                          bool so)
+{
+    CK_ATTRIBUTE t[12] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
+                           { CKA_VALUE, key32, len } };
+    object *o = NULL;
+
+    CU_ASSERT_FATAL(n <= 9);
+    memcpy(t + 3, extra, n * sizeof(*extra));
+    CU_ASSERT_EQUAL_FATAL(build(t, n + 3, RULES_CREATE, so, &o), CKR_OK);
+    CU_ASSERT_EQUAL_FATAL(policy_role_defaults(o, t, n + 3), CKR_OK);
+    return o;
+}
+
+static void test_policy_check_key(void)
+{
+    CK_ATTRIBUTE w[] = { ATTR(CKA_WRAP, yes) };
+    object *o = aes_key(true, false), *d;
+    CK_ATTRIBUTE dt[] = { ATTR(CKA_CLASS, c_data) };
+
+    CU_ASSERT_EQUAL(policy_check_key(o), CKR_OK);
+    object_set_bool(o, CKA_WRAP, true);
+    CU_ASSERT_EQUAL(policy_check_key(o), CKR_TEMPLATE_INCONSISTENT);
+    object_set_bool(o, CKA_DECRYPT, false);
+    CU_ASSERT_EQUAL(policy_check_key(o), CKR_OK);   /* wrap + encrypt */
+    object_set_bool(o, CKA_UNWRAP, true);
+    CU_ASSERT_EQUAL(policy_check_key(o), CKR_TEMPLATE_INCONSISTENT);
+    object_set_bool(o, CKA_ENCRYPT, false);
+    object_set_bool(o, CKA_WRAP, false);
+    object_set_bool(o, CKA_DECRYPT, true);
+    CU_ASSERT_EQUAL(policy_check_key(o), CKR_OK);   /* unwrap + decrypt */
+    object_free(o);
+    /* Only keys are concerned. */
+    CU_ASSERT_EQUAL_FATAL(build(dt, 1, RULES_CREATE, false, &d), CKR_OK);
+    object_set_bool(d, CKA_WRAP, true);
+    object_set_bool(d, CKA_DECRYPT, true);
+    CU_ASSERT_EQUAL(policy_check_key(d), CKR_OK);
+    CU_ASSERT_EQUAL(policy_role_defaults(d, w, 1), CKR_OK);
+    CHECK_BOOL(d, CKA_DECRYPT, true);
+    object_free(d);
+}
+
+static void test_policy_role_defaults(void)
+{
+    static const CK_ATTRIBUTE_TYPE others[] = { CKA_ENCRYPT, CKA_DECRYPT,
+                                                CKA_SIGN, CKA_VERIFY,
+                                                CKA_DERIVE };
+    CK_ATTRIBUTE w[] = { ATTR(CKA_WRAP, yes) };
+    CK_ATTRIBUTE u[] = { ATTR(CKA_UNWRAP, yes), ATTR(CKA_DECRYPT, yes) };
+    CK_ATTRIBUTE wd[] = { ATTR(CKA_WRAP, yes), ATTR(CKA_DECRYPT, yes) };
+    unsigned char mod[16] = { 0x80 }, e3[] = { 1, 0, 1 };
+    CK_ATTRIBUTE rsa[] = { ATTR(CKA_CLASS, c_pub), ATTR(CKA_KEY_TYPE, k_rsa),
+                           ATTR(CKA_MODULUS, mod),
+                           ATTR(CKA_PUBLIC_EXPONENT, e3), ATTR(CKA_WRAP, yes) };
+    object *o = policy_key(32, w, 1, false);
+
+    /* Asking for a wrapping key gives a key that only wraps. */
+    CHECK_BOOL(o, CKA_WRAP, true);
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+        CHECK_BOOL(o, others[i], false);
+    CHECK_BOOL(o, CKA_UNWRAP, false);
+    CU_ASSERT_EQUAL(policy_check_key(o), CKR_OK);
+    object_free(o);
+    /* What the template names is kept. */
+    o = policy_key(32, u, 2, false);
+    CHECK_BOOL(o, CKA_UNWRAP, true);
+    CHECK_BOOL(o, CKA_DECRYPT, true);
+    CHECK_BOOL(o, CKA_ENCRYPT, false);
+    CHECK_BOOL(o, CKA_SIGN, false);
+    CU_ASSERT_EQUAL(policy_check_key(o), CKR_OK);
+    object_free(o);
+    o = policy_key(32, wd, 2, false);
+    CHECK_BOOL(o, CKA_DECRYPT, true);
+    CU_ASSERT_EQUAL(policy_check_key(o), CKR_TEMPLATE_INCONSISTENT);
+    object_free(o);
+    /* Without wrap or unwrap the class defaults stand. */
+    o = policy_key(32, NULL, 0, false);
+    for (size_t i = 0; i < 4; i++)
+        CHECK_BOOL(o, others[i], true);
+    object_free(o);
+    /* Public keys: verify-recover goes too. */
+    CU_ASSERT_EQUAL_FATAL(build(rsa, 5, RULES_CREATE, false, &o), CKR_OK);
+    CU_ASSERT_EQUAL(policy_role_defaults(o, rsa, 5), CKR_OK);
+    CHECK_BOOL(o, CKA_ENCRYPT, false);
+    CHECK_BOOL(o, CKA_VERIFY, false);
+    CHECK_BOOL(o, CKA_VERIFY_RECOVER, false);
+    CHECK_BOOL(o, CKA_WRAP, true);
+    object_free(o);
+}
+
+static void test_policy_may_wrap(void)
+{
+    CK_ATTRIBUTE w[] = { ATTR(CKA_WRAP, yes) };
+    CK_ATTRIBUTE wt[] = { ATTR(CKA_WRAP, yes), ATTR(CKA_TRUSTED, yes) };
+    CK_ATTRIBUTE tmpl[] = { ATTRS(CKA_LABEL, "ok") };
+    CK_ATTRIBUTE wtp[] = { ATTR(CKA_WRAP, yes),
+                           { CKA_WRAP_TEMPLATE, tmpl, sizeof(tmpl) } };
+    CK_ATTRIBUTE plain[] = { ATTR(CKA_SENSITIVE, no), ATTR(CKA_EXTRACTABLE, yes) };
+    CK_ATTRIBUTE trusted_only[] = { ATTR(CKA_SENSITIVE, no),
+                                    ATTR(CKA_EXTRACTABLE, yes),
+                                    ATTR(CKA_WRAP_WITH_TRUSTED, yes) };
+    CK_ATTRIBUTE labelled[] = { ATTR(CKA_SENSITIVE, no),
+                                ATTR(CKA_EXTRACTABLE, yes),
+                                ATTRS(CKA_LABEL, "ok") };
+    object *w32 = policy_key(32, w, 1, false), *w16 = policy_key(16, w, 1, false);
+    object *w24 = policy_key(24, w, 1, false), *trusted = policy_key(32, wt, 2, true);
+    object *wtmpl = policy_key(32, wtp, 2, false), *k, *d;
+    CK_ATTRIBUTE dt[] = { ATTR(CKA_CLASS, c_data) };
+
+    k = policy_key(16, plain, 2, false);
+    CU_ASSERT_EQUAL(policy_may_wrap(w32, k), CKR_OK);
+    CU_ASSERT_EQUAL(policy_may_wrap(w16, k), CKR_OK);
+    CU_ASSERT_EQUAL(policy_may_wrap(wtmpl, k), CKR_KEY_NOT_WRAPPABLE);
+    object_free(k);
+    /* Never under a shorter key. */
+    k = policy_key(32, plain, 2, false);
+    CU_ASSERT_EQUAL(policy_may_wrap(w16, k), CKR_WRAPPING_KEY_SIZE_RANGE);
+    CU_ASSERT_EQUAL(policy_may_wrap(w24, k), CKR_WRAPPING_KEY_SIZE_RANGE);
+    CU_ASSERT_EQUAL(policy_may_wrap(w32, k), CKR_OK);
+    object_free(k);
+    /* Sensitive or unextractable keys never leave. */
+    k = policy_key(16, NULL, 0, false);
+    CU_ASSERT_EQUAL(policy_may_wrap(w32, k), CKR_KEY_UNEXTRACTABLE);
+    object_free(k);
+    k = policy_key(16, plain + 1, 1, false);
+    CU_ASSERT_EQUAL(policy_may_wrap(w32, k), CKR_KEY_NOT_WRAPPABLE);
+    object_free(k);
+    k = policy_key(16, plain, 1, false);
+    CU_ASSERT_EQUAL(policy_may_wrap(w32, k), CKR_KEY_UNEXTRACTABLE);
+    object_free(k);
+    /* CKA_WRAP_WITH_TRUSTED needs a CKA_TRUSTED wrapping key. */
+    k = policy_key(16, trusted_only, 3, false);
+    CU_ASSERT_EQUAL(policy_may_wrap(w32, k), CKR_KEY_NOT_WRAPPABLE);
+    CU_ASSERT_EQUAL(policy_may_wrap(trusted, k), CKR_OK);
+    object_free(k);
+    /* CKA_WRAP_TEMPLATE must match the wrapped key. */
+    k = policy_key(16, labelled, 3, false);
+    CU_ASSERT_EQUAL(policy_may_wrap(wtmpl, k), CKR_OK);
+    object_free(k);
+    /* Only secret and private keys are wrapped. */
+    CU_ASSERT_EQUAL_FATAL(build(dt, 1, RULES_CREATE, false, &d), CKR_OK);
+    CU_ASSERT_EQUAL(policy_may_wrap(w32, d), CKR_KEY_NOT_WRAPPABLE);
+    object_free(d);
+    object_free(w32);
+    object_free(w16);
+    object_free(w24);
+    object_free(trusted);
+    object_free(wtmpl);
+}
+
+static void test_policy_unwrap_template(void)
+{
+    CK_ATTRIBUTE ut[] = { ATTR(CKA_SENSITIVE, yes), ATTRS(CKA_LABEL, "imp") };
+    CK_ATTRIBUTE u[] = { ATTR(CKA_UNWRAP, yes),
+                         { CKA_UNWRAP_TEMPLATE, ut, sizeof(ut) } };
+    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
+                         ATTR(CKA_SENSITIVE, yes), ATTR(CKA_ID, k_aes) };
+    object *uk = policy_key(32, u, 2, false), *plain = policy_key(32, u, 1, false);
+    object *o = NULL;
+    CK_ATTRIBUTE *merged = NULL, *imposed = NULL;
+    CK_ULONG mn = 0;
+
+    CU_ASSERT_EQUAL_FATAL(policy_unwrap_template(uk, t, 4, &merged, &mn,
+                                                 &imposed), CKR_OK);
+    /* Imposed entries plus the caller's others, nothing twice. */
+    CU_ASSERT_EQUAL(mn, 5);
+    CU_ASSERT_EQUAL_FATAL(rules_build(merged, mn, RULES_UNWRAP, CKO_SECRET_KEY,
+                                      CKK_AES, false, &o), CKR_OK);
+    CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "imp", 3));
+    CU_ASSERT_TRUE(has_bytes(o, CKA_ID, &k_aes, sizeof(k_aes)));
+    CHECK_BOOL(o, CKA_SENSITIVE, true);
+    object_free(o);
+    free(merged);
+    free(imposed);
+    /* A caller value that disagrees with the imposed one. */
+    t[2] = (CK_ATTRIBUTE)ATTR(CKA_SENSITIVE, no);
+    merged = imposed = NULL;
+    CU_ASSERT_EQUAL(policy_unwrap_template(uk, t, 4, &merged, &mn, &imposed),
+                    CKR_TEMPLATE_INCONSISTENT);
+    t[2] = (CK_ATTRIBUTE)ATTRS(CKA_LABEL, "mine");
+    CU_ASSERT_EQUAL(policy_unwrap_template(uk, t, 4, &merged, &mn, &imposed),
+                    CKR_TEMPLATE_INCONSISTENT);
+    /* No unwrap template: the caller's template as it is. */
+    t[2] = (CK_ATTRIBUTE)ATTR(CKA_SENSITIVE, no);
+    CU_ASSERT_EQUAL_FATAL(policy_unwrap_template(plain, t, 4, &merged, &mn,
+                                                 &imposed), CKR_OK);
+    CU_ASSERT_EQUAL(mn, 4);
+    for (CK_ULONG i = 0; i < 4 && i < mn; i++)
+        CU_ASSERT_EQUAL(merged[i].type, t[i].type);
+    free(merged);
+    free(imposed);
+    object_free(uk);
+    object_free(plain);
+}
+
+/* ---- /engine: partitions, sessions, objects, keys --------------------------- */
+
+#define SO_PIN "so-secret"
+#define USER_PIN "user-secret"
+#define PIN(p) (const CK_UTF8CHAR *)(p), (CK_ULONG)strlen(p)
+#define RW (CKF_SERIAL_SESSION | CKF_RW_SESSION)
+
+static engine *eng_open_max(unsigned long max_failures)
+{
+    settings s;
+    engine *e = NULL;
+
+    ut_settings(&s, tmp);
+    s.pin_max_failures = max_failures;
+    CU_ASSERT_EQUAL_FATAL(engine_open(&s, &e), CKR_OK);
+    return e;
+}
+
+static engine *eng_open(void)
+{
+    return eng_open_max(SETTINGS_DEFAULT_MAX_FAILURES);
+}
+
+/* A partition with both PINs set; returns its slot. */
+static CK_SLOT_ID make_partition(engine *e, const char *name)
+{
+    CK_SLOT_ID slot = CK_UNAVAILABLE_INFORMATION;
+
+    CU_ASSERT_EQUAL_FATAL(engine_partition_create(e, name, SO_PIN, USER_PIN,
+                                                  &slot), CKR_OK);
+    return slot;
+}
+
+static CK_SESSION_HANDLE open_rw(engine *e, CK_SLOT_ID slot, CK_USER_TYPE who)
+{
+    CK_SESSION_HANDLE h = 0;
+
+    CU_ASSERT_EQUAL_FATAL(engine_session_open(e, slot, RW, &h), CKR_OK);
+    if (who != LOGIN_NONE)
+        CU_ASSERT_EQUAL_FATAL(engine_login(e, h, who,
+                                           PIN(who == CKU_SO ? SO_PIN
+                                                             : USER_PIN)),
+                              CKR_OK);
+    return h;
+}
+
+static token *tok_of(engine *e, CK_SESSION_HANDLE h)
+{
+    session *s = NULL;
+
+    CU_ASSERT_EQUAL_FATAL(session_get(e, h, &s), CKR_OK);
+    return s->tok;
+}
+
+static CK_FLAGS token_flags(engine *e, CK_SLOT_ID slot)
+{
+    CK_TOKEN_INFO info;
+
+    CU_ASSERT_EQUAL_FATAL(engine_token_info(e, slot, &info), CKR_OK);
+    return info.flags;
+}
+
+/* A token AES key with the given privacy, sensitivity and extractability. */
+static CK_OBJECT_HANDLE token_aes(engine *e, CK_SESSION_HANDLE h, bool priv,
+                                  bool sensitive, bool extractable)
+{
+    CK_BBOOL p = priv, s = sensitive, x = extractable;
+    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
+                         ATTR(CKA_VALUE, key32), ATTR(CKA_TOKEN, yes),
+                         ATTR(CKA_PRIVATE, p), ATTR(CKA_SENSITIVE, s),
+                         ATTR(CKA_EXTRACTABLE, x), ATTRS(CKA_LABEL, "aes") };
+    CK_OBJECT_HANDLE k = CK_INVALID_HANDLE;
+
+    CU_ASSERT_EQUAL_FATAL(engine_object_create(e, h, t, COUNT(t), &k), CKR_OK);
+    CU_ASSERT_TRUE(k > 0 && k < SESSION_OBJECT_BASE);
+    return k;
+}
+
+/* Number of objects a search for `label` finds. */
+static CK_ULONG find_count(engine *e, CK_SESSION_HANDLE h,
+                           const CK_ATTRIBUTE *t, CK_ULONG n,
+                           CK_OBJECT_HANDLE *first)
+{
+    CK_OBJECT_HANDLE ids[8];
+    CK_ULONG count = 0;
+
+    CU_ASSERT_EQUAL_FATAL(engine_find_init(e, h, t, n), CKR_OK);
+    CU_ASSERT_EQUAL(engine_find_next(e, h, ids, 8, &count), CKR_OK);
+    CU_ASSERT_EQUAL(engine_find_final(e, h), CKR_OK);
+    if (count > 0 && first != NULL)
+        *first = ids[0];
+    return count;
+}
+
+static void test_engine_open(void)
+{
+    char *sub = ut_path(tmp, "store"), *deep = ut_path(tmp, "no/such");
+    char *file = ut_path(tmp, "file");
+    CK_SLOT_ID ids[4];
+    CK_ULONG n = 4;
+    CK_SLOT_INFO si;
+    settings s;
+    engine *e = NULL;
+    struct stat st;
+
+    ut_settings(&s, sub);
+    CU_ASSERT_EQUAL_FATAL(engine_open(&s, &e), CKR_OK);
+    CU_ASSERT_TRUE(stat(sub, &st) == 0 && S_ISDIR(st.st_mode));
+    /* An empty store offers just the free slot 0. */
+    CU_ASSERT_EQUAL(engine_slot_list(e, ids, &n), CKR_OK);
+    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT_EQUAL(ids[0], 0);
+    CU_ASSERT_EQUAL(engine_slot_info(e, 0, &si), CKR_OK);
+    CU_ASSERT_TRUE(si.flags & CKF_TOKEN_PRESENT);
+    CU_ASSERT_EQUAL(engine_slot_info(e, 1, &si), CKR_SLOT_ID_INVALID);
+    engine_close(e);
+    engine_close(NULL);
+    /* Only the last path component is created; files are refused. */
+    ut_settings(&s, deep);
+    e = (engine *)0x1;
+    CU_ASSERT_EQUAL(engine_open(&s, &e), CKR_GENERAL_ERROR);
+    CU_ASSERT_PTR_EQUAL(e, (engine *)0x1);
+    CU_ASSERT_EQUAL_FATAL(ut_write_text(file, "x"), 0);
+    ut_settings(&s, file);
+    CU_ASSERT_EQUAL(engine_open(&s, &e), CKR_GENERAL_ERROR);
+    free(sub);
+    free(deep);
+    free(file);
+}
+
+static void test_engine_init_token(void)
+{
+    CK_UTF8CHAR label[32];
+    CK_SLOT_ID ids[4];
+    CK_ULONG n = 4;
+    CK_TOKEN_INFO info;
+    CK_SESSION_HANDLE h = 0;
+    engine *a = eng_open(), *b = eng_open();
+    char *db = ut_path(tmp, "partition-0.db");
+    struct stat st;
+
+    memset(label, ' ', sizeof(label));
+    memcpy(label, "first", 5);
+    CU_ASSERT_EQUAL(engine_init_token(a, 0, PIN("abc"), label),
+                    CKR_PIN_LEN_RANGE);
+    CU_ASSERT_NOT_EQUAL(stat(db, &st), 0);
+    CU_ASSERT_EQUAL(engine_init_token(a, 3, PIN(SO_PIN), label),
+                    CKR_SLOT_ID_INVALID);
+    CU_ASSERT_EQUAL_FATAL(engine_init_token(a, 0, PIN(SO_PIN), label),
+                          CKR_OK);
+    CU_ASSERT_TRUE(stat(db, &st) == 0 && (st.st_mode & 0777) == 0600);
+    /* The other engine sees the partition; the free slot moved to 1. */
+    CU_ASSERT_EQUAL(engine_slot_list(b, ids, &n), CKR_OK);
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT_TRUE(ids[0] == 0 && ids[1] == 1);
+    CU_ASSERT_EQUAL_FATAL(engine_token_info(b, 0, &info), CKR_OK);
+    CU_ASSERT_EQUAL(memcmp(info.label, label, 32), 0);
+    CU_ASSERT_TRUE(info.flags & CKF_TOKEN_INITIALIZED);
+    CU_ASSERT_FALSE(info.flags & CKF_USER_PIN_INITIALIZED);
+    CU_ASSERT_EQUAL(engine_session_open(b, 1, RW, &h),
+                    CKR_TOKEN_NOT_RECOGNIZED);
+    CU_ASSERT_EQUAL(engine_session_open(b, 2, RW, &h), CKR_SLOT_ID_INVALID);
+    /* Re-initialization: not with sessions open, not with a wrong PIN. */
+    h = open_rw(a, 0, LOGIN_NONE);
+    CU_ASSERT_EQUAL(engine_init_token(a, 0, PIN(SO_PIN), label),
+                    CKR_SESSION_EXISTS);
+    CU_ASSERT_EQUAL(engine_session_close(a, h), CKR_OK);
+    CU_ASSERT_EQUAL(engine_init_token(a, 0, PIN("wrong-pin"), label),
+                    CKR_PIN_INCORRECT);
+    memcpy(label, "again", 5);
+    CU_ASSERT_EQUAL(engine_init_token(a, 0, PIN(SO_PIN), label), CKR_OK);
+    CU_ASSERT_EQUAL_FATAL(engine_token_info(b, 0, &info), CKR_OK);
+    CU_ASSERT_EQUAL(memcmp(info.label, "again", 5), 0);
+    CU_ASSERT_FALSE(info.flags & CKF_SO_PIN_COUNT_LOW);
+    engine_close(a);
+    engine_close(b);
+    free(db);
+}
+
+static CK_STATE state_of(engine *e, CK_SESSION_HANDLE h)
+{
+    CK_SESSION_INFO si;
+
+    CU_ASSERT_EQUAL_FATAL(engine_session_info(e, h, &si), CKR_OK);
+    return si.state;
+}
+
+static void test_engine_sessions_login(void)
+{
+    engine *e = eng_open();
+    CK_SLOT_ID slot = 0;
+    CK_SESSION_HANDLE ro = 0, rw = 0, h = 0;
+    CK_UTF8CHAR label[32];
+
+    memset(label, ' ', sizeof(label));
+    CU_ASSERT_EQUAL_FATAL(engine_init_token(e, slot, PIN(SO_PIN), label),
+                          CKR_OK);
+    CU_ASSERT_EQUAL(engine_session_open(e, slot, CKF_RW_SESSION, &h),
+                    CKR_SESSION_PARALLEL_NOT_SUPPORTED);
+    CU_ASSERT_EQUAL_FATAL(engine_session_open(e, slot, CKF_SERIAL_SESSION,
+                                              &ro), CKR_OK);
+    rw = open_rw(e, slot, LOGIN_NONE);
+    CU_ASSERT_NOT_EQUAL(ro, rw);
+    CU_ASSERT_EQUAL(state_of(e, ro), CKS_RO_PUBLIC_SESSION);
+    CU_ASSERT_EQUAL(state_of(e, rw), CKS_RW_PUBLIC_SESSION);
+    CU_ASSERT_EQUAL(engine_login(e, rw, CKU_USER, PIN(USER_PIN)),
+                    CKR_USER_PIN_NOT_INITIALIZED);
+    CU_ASSERT_EQUAL(engine_login(e, rw, CKU_SO, PIN(SO_PIN)),
+                    CKR_SESSION_READ_ONLY_EXISTS);
+    CU_ASSERT_EQUAL(engine_login(e, rw, 7, PIN(SO_PIN)),
+                    CKR_USER_TYPE_INVALID);
+    CU_ASSERT_EQUAL(engine_session_close(e, ro), CKR_OK);
+    CU_ASSERT_EQUAL(engine_session_close(e, ro), CKR_SESSION_HANDLE_INVALID);
+    CU_ASSERT_EQUAL(engine_init_pin(e, rw, PIN(USER_PIN)),
+                    CKR_USER_NOT_LOGGED_IN);
+    CU_ASSERT_EQUAL_FATAL(engine_login(e, rw, CKU_SO, PIN(SO_PIN)), CKR_OK);
+    CU_ASSERT_EQUAL(state_of(e, rw), CKS_RW_SO_FUNCTIONS);
+    CU_ASSERT_EQUAL(engine_session_open(e, slot, CKF_SERIAL_SESSION, &ro),
+                    CKR_SESSION_READ_WRITE_SO_EXISTS);
+    CU_ASSERT_EQUAL(engine_init_pin(e, rw, PIN("123")), CKR_PIN_LEN_RANGE);
+    CU_ASSERT_EQUAL(engine_init_pin(e, rw, PIN(USER_PIN)), CKR_OK);
+    CU_ASSERT_TRUE(token_flags(e, slot) & CKF_USER_PIN_INITIALIZED);
+    CU_ASSERT_EQUAL(engine_login(e, rw, CKU_USER, PIN(USER_PIN)),
+                    CKR_USER_ANOTHER_ALREADY_LOGGED_IN);
+    CU_ASSERT_EQUAL(engine_logout(e, rw), CKR_OK);
+    CU_ASSERT_EQUAL(engine_logout(e, rw), CKR_USER_NOT_LOGGED_IN);
+    CU_ASSERT_PTR_NULL(tok_of(e, rw)->skey);
+    /* The user: wrong PIN, then the right one, shared by all sessions. */
+    CU_ASSERT_EQUAL(engine_login(e, rw, CKU_USER, PIN("not-the-pin")),
+                    CKR_PIN_INCORRECT);
+    CU_ASSERT_EQUAL_FATAL(engine_session_open(e, slot, CKF_SERIAL_SESSION,
+                                              &ro), CKR_OK);
+    CU_ASSERT_EQUAL_FATAL(engine_login(e, ro, CKU_USER, PIN(USER_PIN)),
+                          CKR_OK);
+    CU_ASSERT_PTR_NOT_NULL(tok_of(e, rw)->skey);
+    CU_ASSERT_EQUAL(state_of(e, rw), CKS_RW_USER_FUNCTIONS);
+    CU_ASSERT_EQUAL(state_of(e, ro), CKS_RO_USER_FUNCTIONS);
+    CU_ASSERT_EQUAL(engine_login(e, rw, CKU_USER, PIN(USER_PIN)),
+                    CKR_USER_ALREADY_LOGGED_IN);
+    CU_ASSERT_EQUAL(engine_set_pin(e, ro, PIN(USER_PIN), PIN("new-pin")),
+                    CKR_SESSION_READ_ONLY);
+    /* Closing the last session logs out and drops the storage key. */
+    CU_ASSERT_EQUAL(engine_session_close_all(e, slot), CKR_OK);
+    CU_ASSERT_EQUAL(engine_session_info(e, rw, &(CK_SESSION_INFO){ 0 }),
+                    CKR_SESSION_HANDLE_INVALID);
+    h = open_rw(e, slot, LOGIN_NONE);
+    CU_ASSERT_EQUAL(state_of(e, h), CKS_RW_PUBLIC_SESSION);
+    CU_ASSERT_PTR_NULL(tok_of(e, h)->skey);
+    CU_ASSERT_EQUAL(engine_set_pin(e, h, PIN(USER_PIN), PIN("new-pin")),
+                    CKR_OK);
+    CU_ASSERT_EQUAL(engine_login(e, h, CKU_USER, PIN("new-pin")), CKR_OK);
+    engine_close(e);
+}
+
+/* Deep copy of a token object as engine `e` sees it through session `h`. */
+static object *snapshot(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE id)
+{
+    session *s = NULL;
+    object *o = NULL;
+
+    CU_ASSERT_EQUAL_FATAL(session_get(e, h, &s), CKR_OK);
+    CU_ASSERT_EQUAL_FATAL(object_lookup(s, id, &o), CKR_OK);
+    o = object_dup(o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    return o;
+}
+
+static bool same_object(const object *a, const object *b)
+{
+    if (a->n != b->n || a->handle != b->handle || !b->is_token || b->sealed)
+        return false;
+    for (size_t i = 0; i < a->n; i++) {
+        const attr *x = &a->attrs[i], *y = object_find(b, x->type);
+
+        if (y == NULL || y->flags != x->flags ||
+            !has_bytes(b, x->type, x->value, x->len))
+            return false;
+    }
+    return true;
+}
+
+static void test_engine_persist(void)
+{
+    CK_ATTRIBUTE dt[] = { ATTR(CKA_CLASS, c_data), ATTR(CKA_TOKEN, yes),
+                          ATTRS(CKA_LABEL, "kept"), ATTRS(CKA_VALUE, "data") };
+    engine *e = eng_open();
+    CK_SLOT_ID slot = make_partition(e, "persist");
+    CK_SESSION_HANDLE h = open_rw(e, slot, CKU_USER);
+    CK_OBJECT_HANDLE ids[3];
+    object *before[3], *o = NULL;
+    session *s = NULL;
+
+    CU_ASSERT_EQUAL_FATAL(engine_object_create(e, h, dt, 4, &ids[0]), CKR_OK);
+    ids[1] = token_aes(e, h, true, false, true);
+    ids[2] = token_aes(e, h, true, true, false);
+    for (int i = 0; i < 3; i++)
+        before[i] = snapshot(e, h, ids[i]);
+    engine_close(e);
+    e = eng_open();
+    h = open_rw(e, slot, LOGIN_NONE);
+    /* Before login: the private keys are invisible. */
+    CU_ASSERT_EQUAL_FATAL(session_get(e, h, &s), CKR_OK);
+    CU_ASSERT_EQUAL(object_lookup(s, ids[1], &o), CKR_OBJECT_HANDLE_INVALID);
+    CU_ASSERT_EQUAL(engine_login(e, h, CKU_USER, PIN(USER_PIN)), CKR_OK);
+    for (int i = 0; i < 3; i++) {
+        object *after = snapshot(e, h, ids[i]);
+
+        CU_ASSERT_TRUE(same_object(before[i], after));
+        object_free(after);
+        object_free(before[i]);
+    }
+    engine_close(e);
+}
+
+static void test_engine_cache_second_engine(void)
+{
+    CK_ATTRIBUTE dt[] = { ATTR(CKA_CLASS, c_data), ATTR(CKA_TOKEN, yes),
+                          ATTRS(CKA_LABEL, "fromB") };
+    CK_ATTRIBUTE by_label = ATTRS(CKA_LABEL, "fromB");
+    CK_ATTRIBUTE changed = ATTRS(CKA_LABEL, "other");
+    char buf[16];
+    CK_ATTRIBUTE get = { CKA_LABEL, buf, sizeof(buf) };
+    engine *a = eng_open(), *b = eng_open();
+    CK_SLOT_ID slot = make_partition(a, "shared");
+    CK_SESSION_HANDLE ha = open_rw(a, slot, LOGIN_NONE);
+    CK_SESSION_HANDLE hb = open_rw(b, slot, LOGIN_NONE);
+    CK_OBJECT_HANDLE obj = 0, found = 0;
+
+    /* A has looked (and cached nothing matching) before B writes. */
+    CU_ASSERT_EQUAL(find_count(a, ha, &by_label, 1, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(engine_object_create(b, hb, dt, 3, &obj), CKR_OK);
+    CU_ASSERT_EQUAL(find_count(a, ha, &by_label, 1, &found), 1);
+    CU_ASSERT_EQUAL(found, obj);
+    CU_ASSERT_EQUAL(engine_attr_get(a, ha, obj, &get, 1), CKR_OK);
+    CU_ASSERT_TRUE(get.ulValueLen == 5 && memcmp(buf, "fromB", 5) == 0);
+    /* B changes it: A's cached copy must not be served. */
+    CU_ASSERT_EQUAL(engine_attr_set(b, hb, obj, &changed, 1), CKR_OK);
+    get.ulValueLen = sizeof(buf);
+    CU_ASSERT_EQUAL(engine_attr_get(a, ha, obj, &get, 1), CKR_OK);
+    CU_ASSERT_TRUE(get.ulValueLen == 5 && memcmp(buf, "other", 5) == 0);
+    CU_ASSERT_EQUAL(find_count(a, ha, &by_label, 1, NULL), 0);
+    /* B destroys it: A's handle is gone. */
+    CU_ASSERT_EQUAL(engine_object_destroy(b, hb, obj), CKR_OK);
+    get.ulValueLen = sizeof(buf);
+    CU_ASSERT_EQUAL(engine_attr_get(a, ha, obj, &get, 1),
+                    CKR_OBJECT_HANDLE_INVALID);
+    CU_ASSERT_EQUAL(engine_object_destroy(a, ha, obj),
+                    CKR_OBJECT_HANDLE_INVALID);
+    CU_ASSERT_EQUAL(find_count(a, ha, &changed, 1, NULL), 0);
+    engine_close(a);
+    engine_close(b);
+}
+
+static void test_engine_pin_lockout(void)
+{
+    engine *a = eng_open_max(3), *b = eng_open_max(3);
+    CK_SLOT_ID slot = make_partition(a, "lockout");
+    CK_SESSION_HANDLE h = open_rw(a, slot, LOGIN_NONE);
+    static const CK_FLAGS after[] = { CKF_USER_PIN_COUNT_LOW,
+                                      CKF_USER_PIN_FINAL_TRY,
+                                      CKF_USER_PIN_LOCKED };
+    CK_FLAGS mask = after[0] | after[1] | after[2];
+
+    /* A success resets the count. */
+    CU_ASSERT_EQUAL(engine_login(a, h, CKU_USER, PIN("bad-pin")),
+                    CKR_PIN_INCORRECT);
+    CU_ASSERT_EQUAL(token_flags(b, slot) & mask, CKF_USER_PIN_COUNT_LOW);
+    CU_ASSERT_EQUAL(engine_login(a, h, CKU_USER, PIN(USER_PIN)), CKR_OK);
+    CU_ASSERT_EQUAL(token_flags(b, slot) & mask, 0);
+    CU_ASSERT_EQUAL(engine_logout(a, h), CKR_OK);
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_EQUAL(engine_login(a, h, CKU_USER, PIN("bad-pin")),
+                        CKR_PIN_INCORRECT);
+        /* The count is in the partition file: B sees it. */
+        CU_ASSERT_EQUAL(token_flags(b, slot) & mask, after[i]);
+    }
+    CU_ASSERT_EQUAL(engine_login(a, h, CKU_USER, PIN(USER_PIN)),
+                    CKR_PIN_LOCKED);
+    engine_close(a);
+    a = eng_open_max(3);
+    h = open_rw(a, slot, LOGIN_NONE);
+    CU_ASSERT_EQUAL(engine_login(a, h, CKU_USER, PIN(USER_PIN)),
+                    CKR_PIN_LOCKED);
+    CU_ASSERT_TRUE(token_flags(a, slot) & CKF_USER_PIN_LOCKED);
+    /* The SO resets the user PIN and its count. */
+    CU_ASSERT_EQUAL(engine_login(a, h, CKU_SO, PIN(SO_PIN)), CKR_OK);
+    CU_ASSERT_EQUAL(engine_init_pin(a, h, PIN("fresh-pin")), CKR_OK);
+    CU_ASSERT_EQUAL(engine_logout(a, h), CKR_OK);
+    CU_ASSERT_EQUAL(token_flags(b, slot) & mask, 0);
+    CU_ASSERT_EQUAL(engine_login(a, h, CKU_USER, PIN("fresh-pin")), CKR_OK);
+    engine_close(a);
+    engine_close(b);
+}
+
+static void test_engine_logout_seals(void)
+{
+    engine *e = eng_open(), *b = eng_open();
+    CK_SLOT_ID slot = make_partition(e, "seal");
+    CK_SESSION_HANDLE h = open_rw(e, slot, CKU_USER);
+    CK_SESSION_HANDLE hb = open_rw(b, slot, LOGIN_NONE);
+    CK_OBJECT_HANDLE k = token_aes(e, h, false, false, true);
+    CK_MECHANISM ecb = { CKM_AES_ECB, NULL, 0 };
+    unsigned char buf[64];
+    char lab[8];
+    CK_ATTRIBUTE get[] = { { CKA_VALUE, buf, sizeof(buf) },
+                           { CKA_LABEL, lab, sizeof(lab) } };
+    CK_ATTRIBUTE by_value = ATTR(CKA_VALUE, key32);
+
+    CU_ASSERT_EQUAL(engine_attr_get(e, h, k, get, 2), CKR_OK);
+    CU_ASSERT_TRUE(get[0].ulValueLen == 32 && memcmp(buf, key32, 32) == 0);
+    CU_ASSERT_PTR_NOT_NULL(tok_of(e, h)->skey);
+    CU_ASSERT_EQUAL(find_count(e, h, &by_value, 1, NULL), 1);
+    CU_ASSERT_EQUAL(engine_logout(e, h), CKR_OK);
+    CU_ASSERT_PTR_NULL(tok_of(e, h)->skey);
+    /* Still visible (public), but its value is sealed again. */
+    get[0].ulValueLen = sizeof(buf);
+    get[1].ulValueLen = sizeof(lab);
+    CU_ASSERT_EQUAL(engine_attr_get(e, h, k, get, 2),
+                    CKR_ATTRIBUTE_SENSITIVE);
+    CU_ASSERT_EQUAL(get[0].ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    CU_ASSERT_TRUE(get[1].ulValueLen == 3 && memcmp(lab, "aes", 3) == 0);
+    CU_ASSERT_EQUAL(engine_op_init(e, h, OP_ENCRYPT, &ecb, k),
+                    CKR_USER_NOT_LOGGED_IN);
+    CU_ASSERT_EQUAL(find_count(e, h, &by_value, 1, NULL), 0);
+    /* Nor does an engine that never logged in read it. */
+    get[0].ulValueLen = sizeof(buf);
+    CU_ASSERT_EQUAL(engine_attr_get(b, hb, k, get, 1),
+                    CKR_ATTRIBUTE_SENSITIVE);
+    CU_ASSERT_EQUAL(engine_op_init(b, hb, OP_ENCRYPT, &ecb, k),
+                    CKR_USER_NOT_LOGGED_IN);
+    /* Log in again: usable. */
+    CU_ASSERT_EQUAL(engine_login(e, h, CKU_USER, PIN(USER_PIN)), CKR_OK);
+    get[0].ulValueLen = sizeof(buf);
+    CU_ASSERT_EQUAL(engine_attr_get(e, h, k, get, 1), CKR_OK);
+    CU_ASSERT_EQUAL(engine_op_init(e, h, OP_ENCRYPT, &ecb, k), CKR_OK);
+    engine_close(e);
+    engine_close(b);
+}
+
+static void test_engine_partitions(void)
+{
+    engine *e = eng_open();
+    CK_SLOT_ID a = make_partition(e, "alpha"), b = make_partition(e, "beta");
+    CK_SLOT_ID c = 99, ids[4];
+    CK_ULONG n = 4;
+    partition_summary *list = NULL;
+    size_t count = 0;
+    char *db2 = ut_path(tmp, "partition-2.db"), *db1 = ut_path(tmp,
+                                                               "partition-1.db");
+    CK_SESSION_HANDLE h;
+    struct stat st;
+
+    CU_ASSERT_TRUE(a == 0 && b == 1);
+    /* A bad PIN leaves nothing behind. */
+    CU_ASSERT_EQUAL(engine_partition_create(e, "gamma", SO_PIN, "12", &c),
+                    CKR_PIN_LEN_RANGE);
+    CU_ASSERT_EQUAL(engine_partition_create(e, "gamma", "12", USER_PIN, &c),
+                    CKR_PIN_LEN_RANGE);
+    CU_ASSERT_EQUAL(engine_partition_create(e, "", SO_PIN, USER_PIN, &c),
+                    CKR_ARGUMENTS_BAD);
+    CU_ASSERT_EQUAL(engine_partition_create(e, "123456789012345678901234567"
+                                            "890123", SO_PIN, USER_PIN, &c),
+                    CKR_ARGUMENTS_BAD);
+    CU_ASSERT_NOT_EQUAL(stat(db2, &st), 0);
+    CU_ASSERT_EQUAL(engine_slot_list(e, ids, &n), CKR_OK);
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT_EQUAL_FATAL(engine_partition_list(e, &list, &count), CKR_OK);
+    CU_ASSERT_EQUAL_FATAL(count, 2);
+    CU_ASSERT_STRING_EQUAL(list[0].name, "alpha");
+    CU_ASSERT_STRING_EQUAL(list[1].name, "beta");
+    CU_ASSERT_STRING_EQUAL(list[1].path, db1);
+    CU_ASSERT_TRUE(list[0].user_pin_set && !list[0].user_locked);
+    CU_ASSERT_EQUAL(list[0].objects, 0);
+    CU_ASSERT_EQUAL(strlen(list[0].serial), 16);
+    CU_ASSERT_STRING_NOT_EQUAL(list[0].serial, list[1].serial);
+    free(list);
+    /* Both PINs work; objects are counted. */
+    h = open_rw(e, b, CKU_USER);
+    token_aes(e, h, true, true, false);
+    CU_ASSERT_EQUAL_FATAL(engine_partition_list(e, &list, &count), CKR_OK);
+    CU_ASSERT_TRUE(count == 2 && list[1].objects == 1);
+    free(list);
+    CU_ASSERT_EQUAL(engine_partition_delete(e, b), CKR_SESSION_EXISTS);
+    CU_ASSERT_EQUAL(engine_session_close(e, h), CKR_OK);
+    h = open_rw(e, b, CKU_SO);
+    CU_ASSERT_EQUAL(engine_session_close(e, h), CKR_OK);
+    CU_ASSERT_EQUAL(engine_partition_delete(e, b), CKR_OK);
+    CU_ASSERT_NOT_EQUAL(stat(db1, &st), 0);
+    CU_ASSERT_EQUAL(engine_partition_delete(e, 5), CKR_SLOT_ID_INVALID);
+    CU_ASSERT_EQUAL_FATAL(engine_partition_list(e, &list, &count), CKR_OK);
+    CU_ASSERT_TRUE(count == 1 && list[0].slot == 0);
+    free(list);
+    engine_close(e);
+    free(db1);
+    free(db2);
+}
+
+/* A session key from a mechanism; `extra` joins CKA_VALUE_LEN. */
+static CK_OBJECT_HANDLE gen_key(engine *e, CK_SESSION_HANDLE h,
+                                CK_MECHANISM_TYPE mech, CK_ULONG len,
+                                const CK_ATTRIBUTE *extra, CK_ULONG n)
+{
+    CK_MECHANISM m = { mech, NULL, 0 };
+    CK_ATTRIBUTE t[8] = { ATTR(CKA_VALUE_LEN, len) };
+    CK_OBJECT_HANDLE k = CK_INVALID_HANDLE;
+
+    memcpy(t + 1, extra, n * sizeof(*extra));
+    CU_ASSERT_EQUAL_FATAL(engine_generate_key(e, h, &m, t, n + 1, &k), CKR_OK);
+    CU_ASSERT_TRUE(k >= SESSION_OBJECT_BASE);
+    return k;
+}
+
+static object *peek(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k)
+{
+    session *s = NULL;
+    object *o = NULL;
+
+    CU_ASSERT_EQUAL_FATAL(session_get(e, h, &s), CKR_OK);
+    CU_ASSERT_EQUAL_FATAL(object_lookup(s, k, &o), CKR_OK);
+    return o;
+}
+
+static void test_engine_wrap_roundtrip(void)
+{
+    static const CK_MECHANISM_TYPE mechs_w[] = { CKM_AES_KEY_WRAP,
+                                                 CKM_AES_KEY_WRAP_KWP,
+                                                 CKM_AES_KEY_WRAP_PAD,
+                                                 CKM_AES_GCM };
+    unsigned char iv[12] = { 1 }, blob[128];
+    CK_GCM_PARAMS gcm = { iv, sizeof(iv), 96, NULL, 0, 128 };
+    CK_ATTRIBUTE wt[] = { ATTR(CKA_WRAP, yes), ATTR(CKA_UNWRAP, yes) };
+    CK_ATTRIBUTE kt[] = { ATTR(CKA_SENSITIVE, no), ATTR(CKA_EXTRACTABLE, yes),
+                          ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_gen) };
+    CK_ATTRIBUTE ut[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
+                          ATTR(CKA_SENSITIVE, no), ATTR(CKA_EXTRACTABLE, yes) };
+    engine *e = eng_open();
+    CK_SLOT_ID slot = make_partition(e, "wrap");
+    CK_SESSION_HANDLE h = open_rw(e, slot, CKU_USER);
+    CK_OBJECT_HANDLE w = gen_key(e, h, CKM_AES_KEY_GEN, 32, wt, 2), k, u;
+    object *wo = peek(e, h, w), *ko, *uo;
+
+    /* A generated wrapping key: local, never extracted, and only wraps. */
+    CHECK_BOOL(wo, CKA_LOCAL, true);
+    CHECK_BOOL(wo, CKA_ALWAYS_SENSITIVE, true);
+    CHECK_BOOL(wo, CKA_NEVER_EXTRACTABLE, true);
+    CHECK_BOOL(wo, CKA_ENCRYPT, false);
+    CHECK_BOOL(wo, CKA_DECRYPT, false);
+    CHECK_BOOL(wo, CKA_SIGN, false);
+    CHECK_ULONG(wo, CKA_KEY_GEN_MECHANISM, CKM_AES_KEY_GEN);
+    CHECK_ULONG(wo, CKA_VALUE_LEN, 32);
+    CU_ASSERT_EQUAL(object_find(wo, CKA_VALUE)->len, 32);
+    for (size_t i = 0; i < sizeof(mechs_w) / sizeof(mechs_w[0]); i++) {
+        CK_MECHANISM m = { mechs_w[i], NULL, 0 };
+        static const CK_ULONG sizes[] = { 16, 20, 24, 32 };
+        CK_ULONG len = 0, klen = sizes[i];
+        bool aes = klen % 8 == 0;
+
+        if (mechs_w[i] == CKM_AES_GCM) {
+            m.pParameter = &gcm;
+            m.ulParameterLen = sizeof(gcm);
+        }
+        kt[3].pValue = aes ? &k_aes : &k_gen;
+        ut[1].pValue = aes ? &k_aes : &k_gen;
+        k = gen_key(e, h, aes ? CKM_AES_KEY_GEN : CKM_GENERIC_SECRET_KEY_GEN,
+                    klen, kt, 4);
+        ko = object_dup(peek(e, h, k));
+        CU_ASSERT_EQUAL(engine_wrap_key(e, h, &m, w, k, NULL, &len), CKR_OK);
+        CU_ASSERT_TRUE(len >= klen + 8);
+        len -= 1;
+        CU_ASSERT_EQUAL(engine_wrap_key(e, h, &m, w, k, blob, &len),
+                        CKR_BUFFER_TOO_SMALL);
+        CU_ASSERT_EQUAL(engine_wrap_key(e, h, &m, w, k, blob, &len), CKR_OK);
+        CU_ASSERT_PTR_NULL(ut_memmem(blob, len, object_find(ko, CKA_VALUE)->value,
+                                     klen));
+        CU_ASSERT_EQUAL_FATAL(engine_unwrap_key(e, h, &m, w, blob, len, ut, 4,
+                                                &u), CKR_OK);
+        uo = peek(e, h, u);
+        CU_ASSERT_TRUE(has_bytes(uo, CKA_VALUE,
+                                 object_find(ko, CKA_VALUE)->value, klen));
+        CHECK_ULONG(uo, CKA_VALUE_LEN, klen);
+        CHECK_BOOL(uo, CKA_LOCAL, false);
+        CHECK_BOOL(uo, CKA_ALWAYS_SENSITIVE, false);
+        CHECK_BOOL(uo, CKA_NEVER_EXTRACTABLE, false);
+        /* A damaged blob is refused, and so is a truncated one. */
+        blob[len / 2] ^= 0x40;
+        CU_ASSERT_EQUAL(engine_unwrap_key(e, h, &m, w, blob, len, ut, 4, &u),
+                        CKR_WRAPPED_KEY_INVALID);
+        CU_ASSERT_EQUAL(engine_unwrap_key(e, h, &m, w, blob, 4, ut, 4, &u),
+                        CKR_WRAPPED_KEY_LEN_RANGE);
+        object_free(ko);
+    }
+    engine_close(e);
+}
+
+static void test_engine_wrap_vectors(void)
+{
+    /* RFC 3394 section 4.6 and RFC 5649 section 6 (first example). */
+    static const char *const v[][4] = {
+        { "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+          "00112233445566778899aabbccddeeff000102030405060708090a0b0c0d0e0f",
+          "28c9f404c4b810f4cbccb35cfb87f8263f5786e2d80ed326cbc7f0e71a99f43b"
+          "fb988b9b7a02dd21", "kw" },
+        { "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8",
+          "c37b7e6492584340bed12207808941155068f738",
+          "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a",
+          "kwp" },
+    };
+    engine *e = eng_open();
+    CK_SLOT_ID slot = make_partition(e, "vectors");
+    CK_SESSION_HANDLE h = open_rw(e, slot, CKU_USER);
+
+    for (int i = 0; i < 2; i++) {
+        unsigned char kek[32], key[32], want[48], got[48];
+        long kl = ut_unhex(v[i][0], kek, 32), dl = ut_unhex(v[i][1], key, 32);
+        long wl = ut_unhex(v[i][2], want, 48);
+        CK_KEY_TYPE kt = dl % 8 == 0 ? CKK_AES : CKK_GENERIC_SECRET;
+        CK_ATTRIBUTE wt[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
+                              { CKA_VALUE, kek, (CK_ULONG)kl },
+                              ATTR(CKA_WRAP, yes) };
+        CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, kt),
+                             { CKA_VALUE, key, (CK_ULONG)dl },
+                             ATTR(CKA_SENSITIVE, no), ATTR(CKA_EXTRACTABLE, yes) };
+        CK_MECHANISM m = { i == 0 ? CKM_AES_KEY_WRAP : CKM_AES_KEY_WRAP_KWP,
+                           NULL, 0 };
+        CK_OBJECT_HANDLE w = 0, k = 0;
+        CK_ULONG len = sizeof(got);
+
+        CU_ASSERT_EQUAL_FATAL(engine_object_create(e, h, wt, 4, &w), CKR_OK);
+        CU_ASSERT_EQUAL_FATAL(engine_object_create(e, h, t, 5, &k), CKR_OK);
+        CU_ASSERT_EQUAL(engine_wrap_key(e, h, &m, w, k, got, &len), CKR_OK);
+        CU_ASSERT_EQUAL(len, (CK_ULONG)wl);
+        CU_ASSERT_EQUAL(memcmp(got, want, wl), 0);
+    }
+    engine_close(e);
+}
+
+static void test_engine_wrap_errors(void)
+{
+    CK_MECHANISM kw = { CKM_AES_KEY_WRAP, NULL, 0 };
+    CK_MECHANISM bad = { 0x8000FFFFUL, NULL, 0 };
+    CK_ATTRIBUTE wt[] = { ATTR(CKA_WRAP, yes) };
+    CK_ATTRIBUTE sens[] = { ATTR(CKA_EXTRACTABLE, yes) };
+    CK_ATTRIBUTE ut[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes) };
+    unsigned char blob[64];
+    CK_ULONG len = sizeof(blob);
+    engine *e = eng_open();
+    CK_SLOT_ID slot = make_partition(e, "wrap-errors");
+    CK_SESSION_HANDLE h = open_rw(e, slot, CKU_USER);
+    CK_OBJECT_HANDLE w = gen_key(e, h, CKM_AES_KEY_GEN, 32, wt, 1);
+    CK_OBJECT_HANDLE k = gen_key(e, h, CKM_AES_KEY_GEN, 16, NULL, 0);
+    CK_OBJECT_HANDLE s = gen_key(e, h, CKM_AES_KEY_GEN, 16, sens, 1), u;
+
+    CU_ASSERT_EQUAL(engine_wrap_key(e, h, &kw, w, k, blob, &len),
+                    CKR_KEY_UNEXTRACTABLE);
+    CU_ASSERT_EQUAL(engine_wrap_key(e, h, &kw, w, s, blob, &len),
+                    CKR_KEY_NOT_WRAPPABLE);
+    CU_ASSERT_EQUAL(engine_wrap_key(e, h, &kw, k, s, blob, &len),
+                    CKR_KEY_FUNCTION_NOT_PERMITTED);
+    CU_ASSERT_EQUAL(engine_wrap_key(e, h, &kw, 12345, s, blob, &len),
+                    CKR_WRAPPING_KEY_HANDLE_INVALID);
+    CU_ASSERT_EQUAL(engine_wrap_key(e, h, &kw, w, 12345, blob, &len),
+                    CKR_KEY_HANDLE_INVALID);
+    CU_ASSERT_EQUAL(engine_wrap_key(e, h, &bad, w, s, blob, &len),
+                    CKR_MECHANISM_INVALID);
+    CU_ASSERT_EQUAL(engine_unwrap_key(e, h, &kw, w, blob, 24, ut, 2, &u),
+                    CKR_KEY_FUNCTION_NOT_PERMITTED);
+    CU_ASSERT_EQUAL(engine_generate_key(e, h, &bad, wt, 1, &u),
+                    CKR_MECHANISM_INVALID);
+    engine_close(e);
+}
+
+static void test_engine_mech_lookup(void)
+{
+    static const CK_MECHANISM_TYPE listed[] = {
+        CKM_AES_KEY_GEN, CKM_GENERIC_SECRET_KEY_GEN, CKM_AES_ECB, CKM_AES_CBC,
+        CKM_AES_CBC_PAD, CKM_AES_CTR, CKM_AES_GCM, CKM_AES_KEY_WRAP,
+        CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD, CKM_AES_CMAC,
+        CKM_AES_CMAC_GENERAL, CKM_SHA_1_HMAC, CKM_SHA_1_HMAC_GENERAL,
+        CKM_SHA224_HMAC, CKM_SHA224_HMAC_GENERAL, CKM_SHA256_HMAC,
+        CKM_SHA256_HMAC_GENERAL, CKM_SHA384_HMAC, CKM_SHA384_HMAC_GENERAL,
+        CKM_SHA512_HMAC, CKM_SHA512_HMAC_GENERAL, CKM_SHA_1, CKM_SHA224,
+        CKM_SHA256, CKM_SHA384, CKM_SHA512,
+    };
+    size_t n = sizeof(listed) / sizeof(listed[0]);
+    CK_MECHANISM_TYPE list[64];
+    CK_ULONG count = 64;
+    CK_MECHANISM_INFO info;
+    engine *e = eng_open();
+
+    CU_ASSERT_EQUAL(CKM_AES_KEY_WRAP_PAD, 0x210AUL);
+    for (size_t i = 0; i < n; i++) {
+        const mech_desc *d = mech_lookup(listed[i]);
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        CU_ASSERT_EQUAL(d->type, listed[i]);
+        CU_ASSERT_NOT_EQUAL(d->info.flags, 0);
+    }
+    CU_ASSERT_PTR_NULL(mech_lookup(0x8000FFFFUL));
+    CU_ASSERT_PTR_NULL(mech_lookup(CKM_RSA_PKCS));
+    CU_ASSERT_EQUAL(mech_lookup(CKM_SHA256)->out_len, 32);
+    CU_ASSERT_TRUE(mech_lookup(CKM_SHA512_HMAC_GENERAL)->general);
+    /* C_GetMechanismList reports exactly these. */
+    CU_ASSERT_EQUAL(engine_mechanism_list(e, 0, list, &count), CKR_OK);
+    CU_ASSERT_EQUAL(count, n);
+    for (CK_ULONG i = 0; i < count && i < 64; i++)
+        CU_ASSERT_PTR_NOT_NULL(mech_lookup(list[i]));
+    CU_ASSERT_EQUAL(engine_mechanism_info(e, 0, 0x8000FFFFUL, &info),
+                    CKR_MECHANISM_INVALID);
+    CU_ASSERT_EQUAL(engine_mechanism_info(e, 0, CKM_AES_GCM, &info), CKR_OK);
+    CU_ASSERT_TRUE((info.flags & (CKF_WRAP | CKF_ENCRYPT)) ==
+                   (CKF_WRAP | CKF_ENCRYPT));
+    engine_close(e);
+}
+
+/*
+ * A secret longer than 32 bytes through CKM_AES_GCM wrap and unwrap.  Run
+ * in a child, so that memory corruption fails this test only.
+ */
+static int gcm_long_key_child(void)
+{
+    unsigned char iv[12] = { 7 }, blob[128];
+    CK_GCM_PARAMS gcm = { iv, sizeof(iv), 96, NULL, 0, 128 };
+    CK_MECHANISM m = { CKM_AES_GCM, &gcm, sizeof(gcm) };
+    CK_ATTRIBUTE wt[] = { ATTR(CKA_WRAP, yes), ATTR(CKA_UNWRAP, yes) };
+    CK_ATTRIBUTE kt[] = { ATTR(CKA_SENSITIVE, no), ATTR(CKA_EXTRACTABLE, yes) };
+    CK_ATTRIBUTE ut[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_gen),
+                          ATTR(CKA_SENSITIVE, no), ATTR(CKA_EXTRACTABLE, yes) };
+    unsigned char v1[64], v2[64];
+    CK_ATTRIBUTE g1 = { CKA_VALUE, v1, sizeof(v1) };
+    CK_ATTRIBUTE g2 = { CKA_VALUE, v2, sizeof(v2) };
+    CK_ULONG len = sizeof(blob);
+    CK_OBJECT_HANDLE w, k, u = 0;
+    engine *e = eng_open();
+    CK_SLOT_ID slot = make_partition(e, "gcm");
+    CK_SESSION_HANDLE h = open_rw(e, slot, CKU_USER);
+    int bad = 0;
+
+    w = gen_key(e, h, CKM_AES_KEY_GEN, 32, wt, 2);
+    k = gen_key(e, h, CKM_GENERIC_SECRET_KEY_GEN, 64, kt, 2);
+    bad |= engine_wrap_key(e, h, &m, w, k, blob, &len) != CKR_OK;
+    bad |= len != 64 + 16;
+    bad |= engine_unwrap_key(e, h, &m, w, blob, len, ut, 4, &u) != CKR_OK;
+    bad |= engine_attr_get(e, h, k, &g1, 1) != CKR_OK;
+    bad |= u == 0 || engine_attr_get(e, h, u, &g2, 1) != CKR_OK;
+    bad |= g2.ulValueLen != 64 || memcmp(v1, v2, 64) != 0;
+    engine_close(e);
+    return bad;
+}
+
+static void test_engine_gcm_long_key(void)
+{
+    int status = -1;
+    pid_t pid;
+
+    fflush(NULL);
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0)
+        _exit(gcm_long_key_child());
+    CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+    CU_ASSERT_FALSE(WIFSIGNALED(status));
+    CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* ---- main -------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    CU_TestFunc fn;
+} test_def;
+
+static int add_suite(const char *name, const test_def *tests)
+{
+    CU_pSuite s = CU_add_suite_with_setup_and_teardown(name, NULL, NULL,
+                                                        setup, teardown);
+
+    if (s == NULL)
+        return -1;
+    for (; tests->name != NULL; tests++)
+        if (CU_add_test(s, tests->name, tests->fn) == NULL)
+            return -1;
+    return 0;
+}
+
+static const test_def rules_tests[] = {
+    { "/rules/build-data", test_rules_data },
+    { "/rules/build-x509-cert", test_rules_cert },
+    { "/rules/build-secret-keys", test_rules_secret },
+    { "/rules/build-rsa-ec-keys", test_rules_asymmetric },
+    { "/rules/build-template-incomplete", test_rules_incomplete },
+    { "/rules/build-type-invalid", test_rules_type_invalid },
+    { "/rules/build-value-invalid", test_rules_value_invalid },
+    { "/rules/build-read-only", test_rules_read_only },
+    { "/rules/build-template-inconsistent", test_rules_inconsistent },
+    { "/rules/build-generate", test_rules_generate },
+    { "/rules/apply-set", test_rules_apply_set },
+    { "/rules/apply-asymmetric-capabilities", test_rules_apply_asym_caps },
+    { "/rules/apply-copy", test_rules_apply_copy },
+    { "/rules/get", test_rules_get },
+    { NULL, NULL }
+};
+
+static const test_def array_tests[] = {
+    { "/array/serialize-expand-roundtrip", test_array_roundtrip },
+    { "/array/get-nested-lengths", test_array_get },
+    { "/array/malformed-rejected", test_array_malformed },
+    { "/array/wrap-template-in-object", test_array_in_object },
+    { NULL, NULL }
+};
+
+static const test_def object_tests[] = {
+    { "/object/set-replace-remove", test_object_set_remove },
+    { "/object/dup-deep", test_object_dup },
+    { "/object/matches", test_object_matches },
+    { "/object/secrets-in-secure-heap", test_object_secure_heap },
+    { "/object/secret-equal", test_object_secret_equal },
+    { NULL, NULL }
+};
+
+static const test_def policy_tests[] = {
+    { "/policy/check-key", test_policy_check_key },
+    { "/policy/role-defaults", test_policy_role_defaults },
+    { "/policy/may-wrap", test_policy_may_wrap },
+    { "/policy/unwrap-template", test_policy_unwrap_template },
+    { NULL, NULL }
+};
+
+static const test_def engine_tests[] = {
+    { "/engine/open", test_engine_open },
+    { "/engine/init-token-free-slot", test_engine_init_token },
+    { "/engine/sessions-and-login", test_engine_sessions_login },
+    { "/engine/token-objects-persist", test_engine_persist },
+    { "/engine/cache-sees-second-engine", test_engine_cache_second_engine },
+    { "/engine/pin-lockout-persists", test_engine_pin_lockout },
+    { "/engine/logout-seals-public-key", test_engine_logout_seals },
+    { "/engine/partition-create-list-delete", test_engine_partitions },
+    { "/engine/generate-wrap-unwrap", test_engine_wrap_roundtrip },
+    { "/engine/wrap-rfc-vectors", test_engine_wrap_vectors },
+    { "/engine/wrap-errors", test_engine_wrap_errors },
+    { "/engine/mech-lookup", test_engine_mech_lookup },
+    /* Last: its child process would run any tests after it on a crash. */
+    { "/engine/gcm-unwrap-64-byte-key", test_engine_gcm_long_key },
+    { NULL, NULL }
+};
+
+int main(void)
+{
+    unsigned failures;
+
+    log_set_level(getenv("HSMSIM_TEST_VERBOSE") ? LOG_DEBUG : LOG_ERROR);
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    if (add_suite("rules", rules_tests) != 0 ||
+        add_suite("array", array_tests) != 0 ||
+        add_suite("object", object_tests) != 0 ||
+        add_suite("policy", policy_tests) != 0 ||
+        add_suite("engine", engine_tests) != 0) {
+        CU_cleanup_registry();
+        return 2;
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failures = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failures == 0 ? 0 : 1;
+}
