@@ -172,30 +172,39 @@ static CK_RV gcm_run(const CK_MECHANISM *m, const attr *kek, bool enc,
     struct op_state op = { .kind = enc ? OP_ENCRYPT : OP_DECRYPT,
                            .desc = mech_lookup(CKM_AES_GCM) };
     const mech_family *f = &mech_family_cipher;
-    CK_ULONG n1 = 0, first;
-    unsigned char *buf = NULL, *tail = NULL;
+    CK_ULONG n1 = 0, first = 0;
+    unsigned char *head = NULL, *tail = NULL, *all = NULL;
     size_t n2 = 0;
     CK_RV rv = f->init(&op, m, kek->value, kek->len);
 
-    first = f->update_size(&op, in_len);
-    buf = OPENSSL_zalloc(first + 32);
-    if (rv == CKR_OK && buf == NULL)
-        rv = CKR_HOST_MEMORY;
+    if (rv == CKR_OK) {
+        /* Encryption streams out as it goes; decryption all at the end. */
+        first = f->update_size(&op, in_len);
+        head = OPENSSL_zalloc(first ? first : 1);
+        if (head == NULL)
+            rv = CKR_HOST_MEMORY;
+    }
     if (rv == CKR_OK)
-        rv = f->update(&op, in, in_len, buf, &n1);
+        rv = f->update(&op, in, in_len, head, &n1);
     if (rv == CKR_OK)
         rv = f->final(&op, &tail, &n2);
     if (rv == CKR_OK) {
-        memcpy(buf + n1, tail, n2);
-        *out = buf;
+        all = OPENSSL_zalloc(n1 + n2 ? n1 + n2 : 1);
+        if (all == NULL)
+            rv = CKR_HOST_MEMORY;
+    }
+    if (rv == CKR_OK) {
+        memcpy(all, head, n1);
+        if (n2 > 0)
+            memcpy(all + n1, tail, n2);
+        *out = all;
         *out_len = n1 + n2;
-        buf = NULL;
     }
     if (rv == CKR_ENCRYPTED_DATA_INVALID)
         rv = CKR_WRAPPED_KEY_INVALID;
     else if (rv == CKR_ENCRYPTED_DATA_LEN_RANGE)
         rv = CKR_WRAPPED_KEY_LEN_RANGE;
-    mech_result_free(buf, first + 32);
+    mech_result_free(head, first ? first : 1);
     mech_result_free(tail, n2);
     EVP_CIPHER_CTX_free(op.cipher);
     if (op.held != NULL)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_engine.c - unit suites for attribute rules, objects, policy and the engine. */
+/* test_engine.c - unit suites: attribute rules, objects, policy, engine. */
 #include "config.h"
 #include "unit_util.h"
 #include "engine/attr_rules.h"
@@ -52,6 +52,8 @@ static unsigned char key32[32] = { 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16,
                                    0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b,
                                    0x2c, 0x2d, 0x2e, 0x2f };
 
+#define CHECK_RV(want, expr) CU_ASSERT_EQUAL((expr), (want))
+#define CHECK_RV_FATAL(want, expr) CU_ASSERT_EQUAL_FATAL((expr), (want))
 #define ATTR(t, v) { (t), (void *)&(v), sizeof(v) }
 #define ATTRS(t, s) { (t), (void *)(s), (CK_ULONG)strlen(s) }
 #define COUNT(a) ((CK_ULONG)(sizeof(a) / sizeof((a)[0])))
@@ -80,7 +82,8 @@ static bool has_bytes(const object *o, CK_ATTRIBUTE_TYPE t, const void *v,
 
 #define CHECK_BOOL(o, t, v) CU_ASSERT_TRUE(has_bool((o), (t), (v)))
 #define CHECK_EMPTY(o, t) CU_ASSERT_TRUE(has_empty((o), (t)))
-#define CHECK_ULONG(o, t, v) CU_ASSERT_EQUAL(object_ulong((o), (t)), (CK_ULONG)(v))
+#define CHECK_ULONG(o, t, v) \
+    CU_ASSERT_EQUAL(object_ulong((o), (t)), (CK_ULONG)(v))
 #define CHECK_ABSENT(o, t) CU_ASSERT_PTR_NULL(object_find((o), (t)))
 
 /*
@@ -124,7 +127,7 @@ static object *aes_key(bool sensitive, bool extractable)
                          ATTR(CKA_EXTRACTABLE, x) };
     object *o = NULL;
 
-    CU_ASSERT_EQUAL_FATAL(build(t, COUNT(t), RULES_CREATE, false, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(t, COUNT(t), RULES_CREATE, false, &o));
     return o;
 }
 
@@ -135,12 +138,12 @@ static bool is_hex32(const object *o)
     if (a == NULL || a->len != 32)
         return false;
     for (size_t i = 0; i < 32; i++)
-        if (!strchr("0123456789abcdef", a->value[i]))
+        if (a->value[i] == 0 || !strchr("0123456789abcdef", a->value[i]))
             return false;
     return true;
 }
 
-/* ---- /rules: building objects ---------------------------------------------- */
+/* ---- /rules: building objects ------------------------------------------- */
 
 static void check_storage_defaults(const object *o, bool priv)
 {
@@ -158,7 +161,7 @@ static void test_rules_data(void)
                          ATTRS(CKA_VALUE, "abc") };
     object *o = NULL, *o2 = NULL;
 
-    CU_ASSERT_EQUAL_FATAL(build(t, COUNT(t), RULES_CREATE, false, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(t, COUNT(t), RULES_CREATE, false, &o));
     check_storage_defaults(o, false);
     CHECK_ULONG(o, CKA_CLASS, CKO_DATA);
     CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "note", 4));
@@ -169,7 +172,7 @@ static void test_rules_data(void)
     CHECK_ABSENT(o, CKA_SENSITIVE);
     CHECK_ABSENT(o, CKA_KEY_TYPE);
     /* Each object gets its own unique id. */
-    CU_ASSERT_EQUAL_FATAL(build(t, 1, RULES_CREATE, false, &o2), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(t, 1, RULES_CREATE, false, &o2));
     CHECK_EMPTY(o2, CKA_VALUE);
     CHECK_EMPTY(o2, CKA_LABEL);
     CU_ASSERT_FALSE(has_bytes(o2, CKA_UNIQUE_ID,
@@ -188,7 +191,7 @@ static void test_rules_cert(void)
                            ATTR(CKA_CERTIFICATE_TYPE, wtls) };
     object *o = NULL;
 
-    CU_ASSERT_EQUAL_FATAL(build(t, COUNT(t), RULES_CREATE, false, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(t, COUNT(t), RULES_CREATE, false, &o));
     check_storage_defaults(o, false);
     CHECK_ULONG(o, CKA_CERTIFICATE_TYPE, CKC_X_509);
     CHECK_BOOL(o, CKA_TRUSTED, false);
@@ -201,12 +204,10 @@ static void test_rules_cert(void)
     CU_ASSERT_TRUE(has_bytes(o, CKA_SUBJECT, "CN=x", 4));
     object_free(o);
     /* Subject and value are required; only X.509 is known. */
-    CU_ASSERT_EQUAL(build_rv(t, 3, RULES_CREATE, false),
-                    CKR_TEMPLATE_INCOMPLETE);
-    CU_ASSERT_EQUAL(build_rv(t, 1, RULES_CREATE, false),
-                    CKR_TEMPLATE_INCOMPLETE);
-    CU_ASSERT_EQUAL(build_rv(bad, 2, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_VALUE_INVALID);
+    CHECK_RV(CKR_TEMPLATE_INCOMPLETE, build_rv(t, 3, RULES_CREATE, false));
+    CHECK_RV(CKR_TEMPLATE_INCOMPLETE, build_rv(t, 1, RULES_CREATE, false));
+    CHECK_RV(CKR_ATTRIBUTE_VALUE_INVALID,
+             build_rv(bad, 2, RULES_CREATE, false));
 }
 
 static void check_secret_defaults(const object *o)
@@ -239,7 +240,7 @@ static void test_rules_secret(void)
                          { CKA_VALUE, key32, 5 } };
     object *o = NULL;
 
-    CU_ASSERT_EQUAL_FATAL(build(t, COUNT(t), RULES_CREATE, false, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(t, COUNT(t), RULES_CREATE, false, &o));
     check_secret_defaults(o);
     CHECK_ULONG(o, CKA_KEY_TYPE, CKK_AES);
     CHECK_ULONG(o, CKA_VALUE_LEN, 32);
@@ -248,17 +249,17 @@ static void test_rules_secret(void)
                     ATTR_SECRET);
     object_free(o);
     /* Generic and HMAC secrets take any non-empty length. */
-    CU_ASSERT_EQUAL_FATAL(build(g, COUNT(g), RULES_CREATE, false, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(g, COUNT(g), RULES_CREATE, false, &o));
     check_secret_defaults(o);
     CHECK_ULONG(o, CKA_VALUE_LEN, 5);
     object_free(o);
     g[1] = (CK_ATTRIBUTE)ATTR(CKA_KEY_TYPE, k_hmac);
-    CU_ASSERT_EQUAL_FATAL(build(g, COUNT(g), RULES_CREATE, false, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(g, COUNT(g), RULES_CREATE, false, &o));
     CHECK_ULONG(o, CKA_KEY_TYPE, CKK_SHA256_HMAC);
     object_free(o);
     g[2].ulValueLen = 0;
-    CU_ASSERT_EQUAL(build_rv(g, COUNT(g), RULES_CREATE, false),
-                    CKR_ATTRIBUTE_VALUE_INVALID);
+    CHECK_RV(CKR_ATTRIBUTE_VALUE_INVALID,
+             build_rv(g, COUNT(g), RULES_CREATE, false));
 }
 
 static void test_rules_asymmetric(void)
@@ -281,7 +282,7 @@ static void test_rules_asymmetric(void)
 
     memset(mod, 0xa5, sizeof(mod));
     mod[0] = 0x40;   /* top bit 7 of the first byte: 1023 bits */
-    CU_ASSERT_EQUAL_FATAL(build(rpub, 4, RULES_CREATE, false, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(rpub, 4, RULES_CREATE, false, &o));
     check_storage_defaults(o, false);
     CHECK_ULONG(o, CKA_MODULUS_BITS, 1023);
     CHECK_BOOL(o, CKA_ENCRYPT, true);
@@ -295,7 +296,7 @@ static void test_rules_asymmetric(void)
     CHECK_ABSENT(o, CKA_SENSITIVE);
     CHECK_ABSENT(o, CKA_ALWAYS_SENSITIVE);
     object_free(o);
-    CU_ASSERT_EQUAL_FATAL(build(rpriv, 4, RULES_CREATE, false, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(rpriv, 4, RULES_CREATE, false, &o));
     check_storage_defaults(o, true);
     CHECK_BOOL(o, CKA_SENSITIVE, true);
     CHECK_BOOL(o, CKA_EXTRACTABLE, false);
@@ -309,147 +310,101 @@ static void test_rules_asymmetric(void)
     CU_ASSERT_EQUAL(object_find(o, CKA_PRIVATE_EXPONENT)->flags, ATTR_SECRET);
     CU_ASSERT_EQUAL(object_find(o, CKA_MODULUS)->flags, 0);
     object_free(o);
-    CU_ASSERT_EQUAL_FATAL(build(epub, 4, RULES_CREATE, false, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(epub, 4, RULES_CREATE, false, &o));
     CHECK_BOOL(o, CKA_PRIVATE, false);
     CU_ASSERT_TRUE(has_bytes(o, CKA_EC_PARAMS, ec_params, 5));
     object_free(o);
-    CU_ASSERT_EQUAL_FATAL(build(epriv, 4, RULES_CREATE, false, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(epriv, 4, RULES_CREATE, false, &o));
     CHECK_BOOL(o, CKA_SENSITIVE, true);
     CU_ASSERT_EQUAL(object_find(o, CKA_VALUE)->flags, ATTR_SECRET);
     object_free(o);
     /* Each public part is required. */
-    CU_ASSERT_EQUAL(build_rv(rpub, 3, RULES_CREATE, false),
-                    CKR_TEMPLATE_INCOMPLETE);
-    CU_ASSERT_EQUAL(build_rv(rpriv, 3, RULES_CREATE, false),
-                    CKR_TEMPLATE_INCOMPLETE);
-    CU_ASSERT_EQUAL(build_rv(epub, 3, RULES_CREATE, false),
-                    CKR_TEMPLATE_INCOMPLETE);
+    CHECK_RV(CKR_TEMPLATE_INCOMPLETE, build_rv(rpub, 3, RULES_CREATE, false));
+    CHECK_RV(CKR_TEMPLATE_INCOMPLETE, build_rv(rpriv, 3, RULES_CREATE, false));
+    CHECK_RV(CKR_TEMPLATE_INCOMPLETE, build_rv(epub, 3, RULES_CREATE, false));
 }
 
-static void test_rules_incomplete(void)
+static void test_rules_create_errors(void)
 {
-    CK_OBJECT_CLASS vendor = CKO_VENDOR_DEFINED;
+    static CK_ULONG len = 32;
+    static CK_OBJECT_CLASS vendor = CKO_VENDOR_DEFINED;
+    static unsigned char two[2] = { 1, 0 }, bad_bool = 2;
+    static const struct {
+        CK_ULONG keep;        /* entries of the AES template kept */
+        CK_ATTRIBUTE extra;   /* appended unless its pValue is `key32 + 1` */
+        CK_RV rv;
+    } cases[] = {
+        { 2, { 0, key32 + 1, 0 }, CKR_TEMPLATE_INCOMPLETE },   /* no value */
+        { 1, { 0, key32 + 1, 0 }, CKR_TEMPLATE_INCOMPLETE },   /* no type */
+        { 0, ATTRS(CKA_LABEL, "x"), CKR_TEMPLATE_INCOMPLETE }, /* no class */
+        { 0, { 0, key32 + 1, 0 }, CKR_TEMPLATE_INCOMPLETE },
+        { 0, ATTR(CKA_CLASS, vendor), CKR_ATTRIBUTE_VALUE_INVALID },
+        { 3, ATTR(CKA_MODULUS, two), CKR_ATTRIBUTE_TYPE_INVALID },
+        { 3, ATTR(CKA_VENDOR_DEFINED, two), CKR_ATTRIBUTE_TYPE_INVALID },
+        { 3, ATTR(CKA_ENCRYPT, two), CKR_ATTRIBUTE_VALUE_INVALID },
+        { 3, ATTR(CKA_ENCRYPT, bad_bool), CKR_ATTRIBUTE_VALUE_INVALID },
+        { 3, { CKA_LABEL, key32, CK_UNAVAILABLE_INFORMATION },
+          CKR_ATTRIBUTE_VALUE_INVALID },
+        { 3, { CKA_LABEL, NULL, 5 }, CKR_ATTRIBUTE_VALUE_INVALID },
+        { 3, { CKA_SENSITIVE, NULL, 0 }, CKR_ATTRIBUTE_VALUE_INVALID },
+        { 3, ATTR(CKA_LOCAL, yes), CKR_ATTRIBUTE_READ_ONLY },
+        { 3, ATTR(CKA_LOCAL, no), CKR_ATTRIBUTE_READ_ONLY },
+        { 3, ATTR(CKA_VALUE_LEN, len), CKR_ATTRIBUTE_READ_ONLY },
+        { 3, ATTR(CKA_ALWAYS_SENSITIVE, yes), CKR_ATTRIBUTE_READ_ONLY },
+        { 3, ATTR(CKA_NEVER_EXTRACTABLE, yes), CKR_ATTRIBUTE_READ_ONLY },
+        { 3, ATTR(CKA_KEY_GEN_MECHANISM, len), CKR_ATTRIBUTE_READ_ONLY },
+        { 3, ATTRS(CKA_UNIQUE_ID, "0123"), CKR_ATTRIBUTE_READ_ONLY },
+        { 3, ATTR(CKA_TRUSTED, yes), CKR_ATTRIBUTE_READ_ONLY },  /* not SO */
+        { 3, ATTRS(CKA_LABEL, "ok"), CKR_OK },
+    };
     CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
-                         ATTR(CKA_VALUE, key32) };
-    CK_ATTRIBUTE nocls[] = { ATTRS(CKA_LABEL, "x") };
-    CK_ATTRIBUTE unk[] = { ATTR(CKA_CLASS, vendor) };
-
-    CU_ASSERT_EQUAL(build_rv(t, 2, RULES_CREATE, false),
-                    CKR_TEMPLATE_INCOMPLETE);
-    CU_ASSERT_EQUAL(build_rv(t, 1, RULES_CREATE, false),
-                    CKR_TEMPLATE_INCOMPLETE);
-    CU_ASSERT_EQUAL(build_rv(nocls, 1, RULES_CREATE, false),
-                    CKR_TEMPLATE_INCOMPLETE);
-    CU_ASSERT_EQUAL(build_rv(NULL, 0, RULES_CREATE, false),
-                    CKR_TEMPLATE_INCOMPLETE);
-    CU_ASSERT_EQUAL(build_rv(unk, 1, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_VALUE_INVALID);
-    /* Generation needs the key length. */
-    CU_ASSERT_EQUAL(build_rv(t, 2, RULES_GENERATE, false),
-                    CKR_TEMPLATE_INCOMPLETE);
-}
-
-static void test_rules_type_invalid(void)
-{
-    unsigned char mod[4] = { 1, 2, 3, 4 };
-    CK_ULONG len = 16;
-    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
-                         ATTR(CKA_VALUE, key32), ATTR(CKA_MODULUS, mod) };
-    CK_ATTRIBUTE d[] = { ATTR(CKA_CLASS, c_data), ATTR(CKA_VALUE_LEN, len) };
-    CK_ATTRIBUTE v[] = { ATTR(CKA_CLASS, c_data),
-                         ATTR(CKA_VENDOR_DEFINED, len) };
-
-    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_TYPE_INVALID);
-    CU_ASSERT_EQUAL(build_rv(d, 2, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_TYPE_INVALID);
-    CU_ASSERT_EQUAL(build_rv(v, 2, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_TYPE_INVALID);
-}
-
-static void test_rules_value_invalid(void)
-{
-    unsigned char two[2] = { 1, 0 }, bad_bool = 2;
-    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
-                         ATTR(CKA_VALUE, key32), ATTR(CKA_LABEL, key32) };
-
-    CU_ASSERT_EQUAL_FATAL(build_rv(t, 4, RULES_CREATE, false), CKR_OK);
-    t[3] = (CK_ATTRIBUTE)ATTR(CKA_ENCRYPT, two);
-    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_VALUE_INVALID);
-    t[3] = (CK_ATTRIBUTE)ATTR(CKA_ENCRYPT, bad_bool);
-    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_VALUE_INVALID);
-    t[3] = (CK_ATTRIBUTE){ CKA_LABEL, key32, CK_UNAVAILABLE_INFORMATION };
-    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_VALUE_INVALID);
-    t[3] = (CK_ATTRIBUTE){ CKA_LABEL, NULL, 5 };
-    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_VALUE_INVALID);
-    t[3] = (CK_ATTRIBUTE){ CKA_SENSITIVE, NULL, 0 };
-    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_VALUE_INVALID);
-    /* AES takes 16, 24 or 32 bytes, not 20. */
-    t[2].ulValueLen = 20;
-    CU_ASSERT_EQUAL(build_rv(t, 3, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_VALUE_INVALID);
-    t[2].ulValueLen = 24;
-    CU_ASSERT_EQUAL(build_rv(t, 3, RULES_CREATE, false), CKR_OK);
-}
-
-static void test_rules_read_only(void)
-{
-    CK_ULONG len = 32;
-    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
-                         ATTR(CKA_VALUE, key32), ATTR(CKA_LOCAL, yes) };
-    CK_ATTRIBUTE g[] = { ATTR(CKA_VALUE_LEN, len), ATTR(CKA_VALUE, key32) };
+                         ATTR(CKA_VALUE, key32), { 0, NULL, 0 },
+                         ATTRS(CKA_LABEL, "b") };
+    CK_ULONG g = 32;
+    CK_ATTRIBUTE gen[] = { ATTR(CKA_VALUE_LEN, g), ATTR(CKA_VALUE, key32) };
     object *o = NULL;
+    char what[64];
+    CK_RV rv;
 
-    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_READ_ONLY);
-    t[3] = (CK_ATTRIBUTE)ATTR(CKA_LOCAL, no);
-    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_READ_ONLY);
-    t[3] = (CK_ATTRIBUTE)ATTR(CKA_VALUE_LEN, len);
-    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_READ_ONLY);
-    t[3] = (CK_ATTRIBUTE)ATTR(CKA_ALWAYS_SENSITIVE, yes);
-    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_READ_ONLY);
-    t[3] = (CK_ATTRIBUTE)ATTR(CKA_NEVER_EXTRACTABLE, yes);
-    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_READ_ONLY);
-    t[3] = (CK_ATTRIBUTE)ATTRS(CKA_UNIQUE_ID, "0123");
-    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_READ_ONLY);
-    /* CKA_TRUSTED=TRUE: the SO only. */
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bool add = cases[i].extra.pValue != key32 + 1;
+        CK_ATTRIBUTE *at = cases[i].keep == 0 ? &t[3] : t;
+        CK_ULONG n = cases[i].keep + (add ? 1 : 0);
+
+        t[3] = cases[i].extra;
+        if (cases[i].keep == 0 && !add)
+            n = 0, at = NULL;
+        else if (cases[i].keep > 0 && add)
+            memmove(&t[cases[i].keep], &t[3], sizeof(t[3]));
+        rv = build_rv(at, n, RULES_CREATE, false);
+        snprintf(what, sizeof(what), "create error case %zu: rv 0x%lx", i,
+                 rv);
+        CU_assertImplementation(rv == cases[i].rv, __LINE__, what, __FILE__,
+                                "", CU_FALSE);
+        t[2] = (CK_ATTRIBUTE)ATTR(CKA_VALUE, key32);
+    }
+    /* The SO may create a trusted key. */
     t[3] = (CK_ATTRIBUTE)ATTR(CKA_TRUSTED, yes);
-    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_READ_ONLY);
-    CU_ASSERT_EQUAL_FATAL(build(t, 4, RULES_CREATE, true, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(t, 4, RULES_CREATE, true, &o));
     CHECK_BOOL(o, CKA_TRUSTED, true);
     object_free(o);
-    /* A generated key's value comes from the token. */
-    CU_ASSERT_EQUAL(build_rv(g, 2, RULES_GENERATE, false),
-                    CKR_ATTRIBUTE_READ_ONLY);
-}
-
-static void test_rules_inconsistent(void)
-{
-    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_data), ATTRS(CKA_LABEL, "one"),
-                         ATTRS(CKA_LABEL, "two") };
-    object *o = NULL;
-
-    CU_ASSERT_EQUAL(build_rv(t, 3, RULES_CREATE, false),
-                    CKR_TEMPLATE_INCONSISTENT);
-    t[2] = (CK_ATTRIBUTE)ATTRS(CKA_LABEL, "onex");
-    CU_ASSERT_EQUAL(build_rv(t, 3, RULES_CREATE, false),
-                    CKR_TEMPLATE_INCONSISTENT);
-    /* The same value twice is no contradiction. */
-    t[2] = (CK_ATTRIBUTE)ATTRS(CKA_LABEL, "one");
-    CU_ASSERT_EQUAL_FATAL(build(t, 3, RULES_CREATE, false, &o), CKR_OK);
-    CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "one", 3));
+    /* AES takes 16, 24 or 32 bytes, not 20. */
+    t[2].ulValueLen = 20;
+    CHECK_RV(CKR_ATTRIBUTE_VALUE_INVALID, build_rv(t, 3, RULES_CREATE, false));
+    t[2].ulValueLen = 24;
+    CHECK_RV(CKR_OK, build_rv(t, 3, RULES_CREATE, false));
+    /* The same attribute twice: inconsistent unless the values agree. */
+    t[3] = (CK_ATTRIBUTE)ATTRS(CKA_LABEL, "bb");
+    CHECK_RV(CKR_TEMPLATE_INCONSISTENT, build_rv(t, 5, RULES_CREATE, false));
+    t[3] = (CK_ATTRIBUTE)ATTRS(CKA_LABEL, "c");
+    CHECK_RV(CKR_TEMPLATE_INCONSISTENT, build_rv(t, 5, RULES_CREATE, false));
+    t[3] = (CK_ATTRIBUTE)ATTRS(CKA_LABEL, "b");
+    CHECK_RV_FATAL(CKR_OK, build(t, 5, RULES_CREATE, false, &o));
+    CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "b", 1));
     object_free(o);
+    /* A generated key's value comes from the token; its length is needed. */
+    CHECK_RV(CKR_ATTRIBUTE_READ_ONLY, build_rv(gen, 2, RULES_GENERATE, false));
+    CHECK_RV(CKR_TEMPLATE_INCOMPLETE, build_rv(t, 2, RULES_GENERATE, false));
 }
 
 static void test_rules_generate(void)
@@ -459,7 +414,7 @@ static void test_rules_generate(void)
                          ATTR(CKA_EXTRACTABLE, yes) };
     object *o = NULL;
 
-    CU_ASSERT_EQUAL_FATAL(build(t, 1, RULES_GENERATE, false, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(t, 1, RULES_GENERATE, false, &o));
     CHECK_BOOL(o, CKA_LOCAL, true);
     CHECK_BOOL(o, CKA_ALWAYS_SENSITIVE, true);
     CHECK_BOOL(o, CKA_NEVER_EXTRACTABLE, true);
@@ -467,17 +422,16 @@ static void test_rules_generate(void)
     CHECK_ULONG(o, CKA_CLASS, CKO_SECRET_KEY);
     CHECK_ULONG(o, CKA_KEY_TYPE, CKK_AES);
     object_free(o);
-    CU_ASSERT_EQUAL_FATAL(build(t, 3, RULES_GENERATE, false, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(t, 3, RULES_GENERATE, false, &o));
     CHECK_BOOL(o, CKA_LOCAL, true);
     CHECK_BOOL(o, CKA_ALWAYS_SENSITIVE, false);
     CHECK_BOOL(o, CKA_NEVER_EXTRACTABLE, false);
     object_free(o);
     /* Unwrapped keys are not local and need their key type. */
-    CU_ASSERT_EQUAL(build_rv(t, 3, RULES_UNWRAP, false),
-                    CKR_TEMPLATE_INCOMPLETE);
+    CHECK_RV(CKR_TEMPLATE_INCOMPLETE, build_rv(t, 3, RULES_UNWRAP, false));
 }
 
-/* ---- /rules: changing and reading objects ---------------------------------- */
+/* ---- /rules: changing and reading objects ------------------------------- */
 
 static CK_RV set1(object *o, CK_ATTRIBUTE_TYPE type, CK_BBOOL *v,
                   enum rules_op op, bool so)
@@ -492,12 +446,12 @@ static void check_drops_only(object *o, CK_ATTRIBUTE_TYPE type,
                              enum rules_op op)
 {
     if (has_bool(o, type, true))
-        CU_ASSERT_EQUAL(set1(o, type, &no, op, false), CKR_OK);
+        CHECK_RV(CKR_OK, set1(o, type, &no, op, false));
     CHECK_BOOL(o, type, false);
-    CU_ASSERT_EQUAL(set1(o, type, &yes, op, false), CKR_ATTRIBUTE_READ_ONLY);
-    CU_ASSERT_EQUAL(set1(o, type, &yes, op, true), CKR_ATTRIBUTE_READ_ONLY);
+    CHECK_RV(CKR_ATTRIBUTE_READ_ONLY, set1(o, type, &yes, op, false));
+    CHECK_RV(CKR_ATTRIBUTE_READ_ONLY, set1(o, type, &yes, op, true));
     CHECK_BOOL(o, type, false);
-    CU_ASSERT_EQUAL(set1(o, type, &no, op, false), CKR_OK);
+    CHECK_RV(CKR_OK, set1(o, type, &no, op, false));
 }
 
 static void test_rules_apply_set(void)
@@ -517,22 +471,21 @@ static void test_rules_apply_set(void)
                           ATTR(CKA_KEY_TYPE, k_gen),
                           ATTR(CKA_ALWAYS_SENSITIVE, no) };
 
-    CU_ASSERT_EQUAL(rules_apply(o, &lab, 1, RULES_SET, false), CKR_OK);
+    CHECK_RV(CKR_OK, rules_apply(o, &lab, 1, RULES_SET, false));
     CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "k", 1));
     /* A refused template changes nothing, even its good entries. */
-    CU_ASSERT_EQUAL(rules_apply(o, mixed, 2, RULES_SET, false),
-                    CKR_ATTRIBUTE_READ_ONLY);
+    CHECK_RV(CKR_ATTRIBUTE_READ_ONLY,
+             rules_apply(o, mixed, 2, RULES_SET, false));
     CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "k", 1));
     /* Only-to-true and only-to-false attributes. */
-    CU_ASSERT_EQUAL(set1(o, CKA_SENSITIVE, &yes, RULES_SET, false), CKR_OK);
-    CU_ASSERT_EQUAL(set1(o, CKA_SENSITIVE, &no, RULES_SET, true),
-                    CKR_ATTRIBUTE_READ_ONLY);
+    CHECK_RV(CKR_OK, set1(o, CKA_SENSITIVE, &yes, RULES_SET, false));
+    CHECK_RV(CKR_ATTRIBUTE_READ_ONLY,
+             set1(o, CKA_SENSITIVE, &no, RULES_SET, true));
     CHECK_BOOL(o, CKA_SENSITIVE, true);
-    CU_ASSERT_EQUAL(set1(o, CKA_SENSITIVE, &yes, RULES_SET, false), CKR_OK);
-    CU_ASSERT_EQUAL(set1(o, CKA_WRAP_WITH_TRUSTED, &yes, RULES_SET, false),
-                    CKR_OK);
-    CU_ASSERT_EQUAL(set1(o, CKA_WRAP_WITH_TRUSTED, &no, RULES_SET, false),
-                    CKR_ATTRIBUTE_READ_ONLY);
+    CHECK_RV(CKR_OK, set1(o, CKA_SENSITIVE, &yes, RULES_SET, false));
+    CHECK_RV(CKR_OK, set1(o, CKA_WRAP_WITH_TRUSTED, &yes, RULES_SET, false));
+    CHECK_RV(CKR_ATTRIBUTE_READ_ONLY,
+             set1(o, CKA_WRAP_WITH_TRUSTED, &no, RULES_SET, false));
     CHECK_BOOL(o, CKA_WRAP_WITH_TRUSTED, true);
     check_drops_only(o, CKA_EXTRACTABLE, RULES_SET);
     check_drops_only(o, CKA_COPYABLE, RULES_SET);
@@ -540,26 +493,26 @@ static void test_rules_apply_set(void)
         check_drops_only(o, caps[i], RULES_SET);
     /* Not modifiable at all, or not valid for the class. */
     for (size_t i = 0; i < COUNT(ro); i++)
-        CU_ASSERT_EQUAL(rules_apply(o, &ro[i], 1, RULES_SET, true),
-                        CKR_ATTRIBUTE_READ_ONLY);
+        CHECK_RV(CKR_ATTRIBUTE_READ_ONLY,
+                 rules_apply(o, &ro[i], 1, RULES_SET, true));
     CHECK_BOOL(o, CKA_TOKEN, false);
     CU_ASSERT_TRUE(has_bytes(o, CKA_VALUE, key32, 32));
     /* CKA_TRUSTED is not modifiable (2.40 table 4.9, footnote 10 only):
      * not by the user, nor by the SO after creation. */
-    CU_ASSERT_EQUAL(set1(o, CKA_TRUSTED, &yes, RULES_SET, false),
-                    CKR_ATTRIBUTE_READ_ONLY);
-    CU_ASSERT_EQUAL(set1(o, CKA_TRUSTED, &yes, RULES_SET, true),
-                    CKR_ATTRIBUTE_READ_ONLY);
+    CHECK_RV(CKR_ATTRIBUTE_READ_ONLY,
+             set1(o, CKA_TRUSTED, &yes, RULES_SET, false));
+    CHECK_RV(CKR_ATTRIBUTE_READ_ONLY,
+             set1(o, CKA_TRUSTED, &yes, RULES_SET, true));
     CHECK_BOOL(o, CKA_TRUSTED, false);
     lab = (CK_ATTRIBUTE)ATTR(CKA_MODULUS, mod);
-    CU_ASSERT_EQUAL(rules_apply(o, &lab, 1, RULES_SET, false),
-                    CKR_ATTRIBUTE_TYPE_INVALID);
+    CHECK_RV(CKR_ATTRIBUTE_TYPE_INVALID,
+             rules_apply(o, &lab, 1, RULES_SET, false));
     lab = (CK_ATTRIBUTE)ATTR(CKA_ENCRYPT, two);
-    CU_ASSERT_EQUAL(rules_apply(o, &lab, 1, RULES_SET, false),
-                    CKR_ATTRIBUTE_VALUE_INVALID);
+    CHECK_RV(CKR_ATTRIBUTE_VALUE_INVALID,
+             rules_apply(o, &lab, 1, RULES_SET, false));
     lab = (CK_ATTRIBUTE){ CKA_LABEL, NULL, 3 };
-    CU_ASSERT_EQUAL(rules_apply(o, &lab, 1, RULES_SET, false),
-                    CKR_ATTRIBUTE_VALUE_INVALID);
+    CHECK_RV(CKR_ATTRIBUTE_VALUE_INVALID,
+             rules_apply(o, &lab, 1, RULES_SET, false));
     CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "k", 1));
     object_free(o);
 }
@@ -575,12 +528,12 @@ static void test_rules_apply_asym_caps(void)
                             ATTR(CKA_PRIVATE_EXPONENT, mod) };
     object *o = NULL;
 
-    CU_ASSERT_EQUAL_FATAL(build(pub, 4, RULES_CREATE, false, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(pub, 4, RULES_CREATE, false, &o));
     check_drops_only(o, CKA_VERIFY_RECOVER, RULES_SET);
     check_drops_only(o, CKA_ENCRYPT, RULES_COPY);
     check_drops_only(o, CKA_WRAP, RULES_SET);
     object_free(o);
-    CU_ASSERT_EQUAL_FATAL(build(priv, 4, RULES_CREATE, false, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(priv, 4, RULES_CREATE, false, &o));
     check_drops_only(o, CKA_SIGN_RECOVER, RULES_SET);
     check_drops_only(o, CKA_SIGN, RULES_COPY);
     check_drops_only(o, CKA_UNWRAP, RULES_COPY);
@@ -592,27 +545,28 @@ static void test_rules_apply_copy(void)
     object *o = aes_key(true, false);
     CK_ATTRIBUTE ok[] = { ATTR(CKA_TOKEN, yes), ATTR(CKA_PRIVATE, no),
                           ATTR(CKA_MODIFIABLE, no), ATTRS(CKA_LABEL, "c") };
-    CK_ATTRIBUTE ro[] = { ATTR(CKA_LOCAL, yes), ATTR(CKA_NEVER_EXTRACTABLE, yes),
+    CK_ATTRIBUTE ro[] = { ATTR(CKA_LOCAL, yes),
+                          ATTR(CKA_NEVER_EXTRACTABLE, yes),
                           ATTR(CKA_ALWAYS_SENSITIVE, yes),
                           ATTR(CKA_DESTROYABLE, no), ATTR(CKA_VALUE, key32) };
 
     /* CKA_TOKEN changes on copy only. */
-    CU_ASSERT_EQUAL(set1(o, CKA_TOKEN, &yes, RULES_SET, false),
-                    CKR_ATTRIBUTE_READ_ONLY);
-    CU_ASSERT_EQUAL(rules_apply(o, ok, COUNT(ok), RULES_COPY, false), CKR_OK);
+    CHECK_RV(CKR_ATTRIBUTE_READ_ONLY,
+             set1(o, CKA_TOKEN, &yes, RULES_SET, false));
+    CHECK_RV(CKR_OK, rules_apply(o, ok, COUNT(ok), RULES_COPY, false));
     CHECK_BOOL(o, CKA_TOKEN, true);
     CHECK_BOOL(o, CKA_PRIVATE, false);
     CHECK_BOOL(o, CKA_MODIFIABLE, false);
     CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "c", 1));
     for (size_t i = 0; i < COUNT(ro); i++)
-        CU_ASSERT_EQUAL(rules_apply(o, &ro[i], 1, RULES_COPY, true),
-                        CKR_ATTRIBUTE_READ_ONLY);
-    CU_ASSERT_EQUAL(set1(o, CKA_SENSITIVE, &no, RULES_COPY, false),
-                    CKR_ATTRIBUTE_READ_ONLY);
-    CU_ASSERT_EQUAL(set1(o, CKA_EXTRACTABLE, &yes, RULES_COPY, false),
-                    CKR_ATTRIBUTE_READ_ONLY);
-    CU_ASSERT_EQUAL(set1(o, CKA_TRUSTED, &yes, RULES_COPY, false),
-                    CKR_ATTRIBUTE_READ_ONLY);
+        CHECK_RV(CKR_ATTRIBUTE_READ_ONLY,
+                 rules_apply(o, &ro[i], 1, RULES_COPY, true));
+    CHECK_RV(CKR_ATTRIBUTE_READ_ONLY,
+             set1(o, CKA_SENSITIVE, &no, RULES_COPY, false));
+    CHECK_RV(CKR_ATTRIBUTE_READ_ONLY,
+             set1(o, CKA_EXTRACTABLE, &yes, RULES_COPY, false));
+    CHECK_RV(CKR_ATTRIBUTE_READ_ONLY,
+             set1(o, CKA_TRUSTED, &yes, RULES_COPY, false));
     CHECK_BOOL(o, CKA_SENSITIVE, true);
     CHECK_BOOL(o, CKA_EXTRACTABLE, false);
     CHECK_BOOL(o, CKA_TRUSTED, false);
@@ -627,43 +581,43 @@ static void test_rules_get(void)
     CK_ATTRIBUTE a = { CKA_VALUE, buf, sizeof(buf) };
     object *o = aes_key(false, true);
 
-    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_OK);
+    CHECK_RV(CKR_OK, rules_get(o, &a));
     CU_ASSERT_EQUAL(a.ulValueLen, 32);
     CU_ASSERT_EQUAL(memcmp(buf, key32, 32), 0);
     a = (CK_ATTRIBUTE){ CKA_VALUE, NULL, 0 };
-    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_OK);
+    CHECK_RV(CKR_OK, rules_get(o, &a));
     CU_ASSERT_EQUAL(a.ulValueLen, 32);
     a = (CK_ATTRIBUTE){ CKA_VALUE, buf, 31 };
-    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_BUFFER_TOO_SMALL);
+    CHECK_RV(CKR_BUFFER_TOO_SMALL, rules_get(o, &a));
     CU_ASSERT_EQUAL(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
     a = (CK_ATTRIBUTE){ CKA_MODULUS, buf, sizeof(buf) };
-    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_ATTRIBUTE_TYPE_INVALID);
+    CHECK_RV(CKR_ATTRIBUTE_TYPE_INVALID, rules_get(o, &a));
     CU_ASSERT_EQUAL(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
     a = (CK_ATTRIBUTE){ CKA_CHECK_VALUE, buf, sizeof(buf) };
-    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_ATTRIBUTE_TYPE_INVALID);
+    CHECK_RV(CKR_ATTRIBUTE_TYPE_INVALID, rules_get(o, &a));
     a = (CK_ATTRIBUTE){ CKA_ID, buf, 0 };
-    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_OK);
+    CHECK_RV(CKR_OK, rules_get(o, &a));
     CU_ASSERT_EQUAL(a.ulValueLen, 0);
     /* Sealed values (nobody logged in) are never readable. */
     o->sealed = true;
     a = (CK_ATTRIBUTE){ CKA_VALUE, buf, sizeof(buf) };
-    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_ATTRIBUTE_SENSITIVE);
+    CHECK_RV(CKR_ATTRIBUTE_SENSITIVE, rules_get(o, &a));
     CU_ASSERT_EQUAL(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
     object_free(o);
     /* Sensitive or unextractable: hidden, even from a NULL-buffer query. */
     for (int i = 0; i < 3; i++) {
         o = aes_key(i != 1, i == 2);
         a = (CK_ATTRIBUTE){ CKA_VALUE, NULL, 0 };
-        CU_ASSERT_EQUAL(rules_get(o, &a), CKR_ATTRIBUTE_SENSITIVE);
+        CHECK_RV(CKR_ATTRIBUTE_SENSITIVE, rules_get(o, &a));
         CU_ASSERT_EQUAL(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
         a = (CK_ATTRIBUTE){ CKA_VALUE_LEN, buf, sizeof(buf) };
-        CU_ASSERT_EQUAL(rules_get(o, &a), CKR_OK);
+        CHECK_RV(CKR_OK, rules_get(o, &a));
         CU_ASSERT_EQUAL(a.ulValueLen, sizeof(CK_ULONG));
         object_free(o);
     }
 }
 
-/* ---- /array: nested templates ---------------------------------------------- */
+/* ---- /array: nested templates ------------------------------------------- */
 
 static CK_ULONG mechs[2] = { CKM_AES_CBC, CKM_AES_GCM };
 
@@ -676,14 +630,13 @@ static void test_array_roundtrip(void)
     unsigned char *flat = NULL;
     CK_ATTRIBUTE *out = NULL;
 
-    CU_ASSERT_EQUAL(attr_array_check(in, sizeof(in)), CKR_OK);
-    CU_ASSERT_EQUAL_FATAL(attr_array_serialize(in, sizeof(in), &flat,
-                                               &flat_len), CKR_OK);
+    CHECK_RV(CKR_OK, attr_array_check(in, sizeof(in)));
+    CHECK_RV_FATAL(CKR_OK,
+                   attr_array_serialize(in, sizeof(in), &flat, &flat_len));
     for (CK_ULONG i = 0; i < n; i++)
         want += 2 * sizeof(CK_ULONG) + in[i].ulValueLen;
     CU_ASSERT_EQUAL(flat_len, want);
-    CU_ASSERT_EQUAL_FATAL(attr_array_expand(flat, flat_len, &out, &count),
-                          CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, attr_array_expand(flat, flat_len, &out, &count));
     CU_ASSERT_EQUAL_FATAL(count, n);
     for (CK_ULONG i = 0; i < n; i++) {
         CU_ASSERT_EQUAL(out[i].type, in[i].type);
@@ -702,10 +655,9 @@ static void test_array_roundtrip(void)
     free(out);
     free(flat);
     /* The empty template. */
-    CU_ASSERT_EQUAL_FATAL(attr_array_serialize(in, 0, &flat, &flat_len),
-                          CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, attr_array_serialize(in, 0, &flat, &flat_len));
     CU_ASSERT_EQUAL(flat_len, 0);
-    CU_ASSERT_EQUAL(attr_array_expand(flat, 0, &out, &count), CKR_OK);
+    CHECK_RV(CKR_OK, attr_array_expand(flat, 0, &out, &count));
     CU_ASSERT_EQUAL(count, 0);
     free(out);
     free(flat);
@@ -721,15 +673,15 @@ static void test_array_get(void)
     CK_ULONG m[2] = { 0, 0 }, flat_len = 0;
     unsigned char *flat = NULL;
 
-    CU_ASSERT_EQUAL_FATAL(attr_array_serialize(in, sizeof(in), &flat,
-                                               &flat_len), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK,
+                   attr_array_serialize(in, sizeof(in), &flat, &flat_len));
     /* NULL pValue: the array's length. */
-    CU_ASSERT_EQUAL(attr_array_get(flat, flat_len, &a), CKR_OK);
+    CHECK_RV(CKR_OK, attr_array_get(flat, flat_len, &a));
     CU_ASSERT_EQUAL(a.ulValueLen, sizeof(in));
     /* NULL nested pValues: each entry's type and length. */
     memset(got, 0, sizeof(got));
     a = (CK_ATTRIBUTE){ CKA_WRAP_TEMPLATE, got, sizeof(got) };
-    CU_ASSERT_EQUAL(attr_array_get(flat, flat_len, &a), CKR_OK);
+    CHECK_RV(CKR_OK, attr_array_get(flat, flat_len, &a));
     for (int i = 0; i < 3; i++) {
         CU_ASSERT_EQUAL(got[i].type, in[i].type);
         CU_ASSERT_EQUAL(got[i].ulValueLen, in[i].ulValueLen);
@@ -739,18 +691,18 @@ static void test_array_get(void)
     got[1].pValue = label;
     got[1].ulValueLen = sizeof(label);
     got[2].pValue = m;
-    CU_ASSERT_EQUAL(attr_array_get(flat, flat_len, &a), CKR_OK);
+    CHECK_RV(CKR_OK, attr_array_get(flat, flat_len, &a));
     CU_ASSERT_EQUAL(cls, CKO_SECRET_KEY);
     CU_ASSERT_EQUAL(got[1].ulValueLen, 3);
     CU_ASSERT_EQUAL(memcmp(label, "lbl", 3), 0);
     CU_ASSERT_EQUAL(memcmp(m, mechs, sizeof(m)), 0);
     /* A short nested buffer, then a short outer one. */
     got[1].ulValueLen = 2;
-    CU_ASSERT_EQUAL(attr_array_get(flat, flat_len, &a), CKR_BUFFER_TOO_SMALL);
+    CHECK_RV(CKR_BUFFER_TOO_SMALL, attr_array_get(flat, flat_len, &a));
     CU_ASSERT_EQUAL(got[1].ulValueLen, CK_UNAVAILABLE_INFORMATION);
     CU_ASSERT_EQUAL(got[0].ulValueLen, sizeof(CK_OBJECT_CLASS));
     a.ulValueLen = 2 * sizeof(CK_ATTRIBUTE);
-    CU_ASSERT_EQUAL(attr_array_get(flat, flat_len, &a), CKR_BUFFER_TOO_SMALL);
+    CHECK_RV(CKR_BUFFER_TOO_SMALL, attr_array_get(flat, flat_len, &a));
     CU_ASSERT_EQUAL(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
     free(flat);
 }
@@ -766,22 +718,19 @@ static void test_array_malformed(void)
                          ATTR(CKA_VALUE, key32),
                          { CKA_WRAP_TEMPLATE, bad, sizeof(bad) } };
 
-    CU_ASSERT_EQUAL(attr_array_check(bad, sizeof(bad) - 1),
-                    CKR_ATTRIBUTE_VALUE_INVALID);
-    CU_ASSERT_EQUAL(attr_array_check(&nested, sizeof(nested)),
-                    CKR_ATTRIBUTE_VALUE_INVALID);
+    CHECK_RV(CKR_ATTRIBUTE_VALUE_INVALID,
+             attr_array_check(bad, sizeof(bad) - 1));
+    CHECK_RV(CKR_ATTRIBUTE_VALUE_INVALID,
+             attr_array_check(&nested, sizeof(nested)));
     bad[1] = (CK_ATTRIBUTE){ CKA_LABEL, NULL, 4 };
-    CU_ASSERT_EQUAL(attr_array_check(bad, sizeof(bad)),
-                    CKR_ATTRIBUTE_VALUE_INVALID);
-    CU_ASSERT_EQUAL(build_rv(t, 4, RULES_CREATE, false),
-                    CKR_ATTRIBUTE_VALUE_INVALID);
+    CHECK_RV(CKR_ATTRIBUTE_VALUE_INVALID, attr_array_check(bad, sizeof(bad)));
+    CHECK_RV(CKR_ATTRIBUTE_VALUE_INVALID, build_rv(t, 4, RULES_CREATE, false));
     bad[1] = (CK_ATTRIBUTE){ CKA_LABEL, key32, CK_UNAVAILABLE_INFORMATION };
-    CU_ASSERT_EQUAL(attr_array_check(bad, sizeof(bad)),
-                    CKR_ATTRIBUTE_VALUE_INVALID);
+    CHECK_RV(CKR_ATTRIBUTE_VALUE_INVALID, attr_array_check(bad, sizeof(bad)));
     /* Flattened bytes that do not end on a record boundary. */
     bad[1] = (CK_ATTRIBUTE)ATTRS(CKA_LABEL, "abcd");
-    CU_ASSERT_EQUAL_FATAL(attr_array_serialize(bad, sizeof(bad), &flat,
-                                               &flat_len), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK,
+                   attr_array_serialize(bad, sizeof(bad), &flat, &flat_len));
     CU_ASSERT_NOT_EQUAL(attr_array_expand(flat, flat_len - 1, &out, &count),
                         CKR_OK);
     CU_ASSERT_NOT_EQUAL(attr_array_expand(flat, 5, &out, &count), CKR_OK);
@@ -792,35 +741,7 @@ static void test_array_malformed(void)
     free(flat);
 }
 
-static void test_array_in_object(void)
-{
-    CK_ATTRIBUTE wt[] = { ATTR(CKA_EXTRACTABLE, yes), ATTRS(CKA_LABEL, "w") };
-    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
-                         ATTR(CKA_VALUE, key32),
-                         { CKA_WRAP_TEMPLATE, wt, sizeof(wt) } };
-    CK_ATTRIBUTE got[2], a = { CKA_WRAP_TEMPLATE, NULL, 0 };
-    CK_BBOOL x = CK_FALSE;
-    char l = 0;
-    object *o = NULL;
-
-    CU_ASSERT_EQUAL_FATAL(build(t, 4, RULES_CREATE, false, &o), CKR_OK);
-    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_OK);
-    CU_ASSERT_EQUAL(a.ulValueLen, sizeof(wt));
-    got[0] = (CK_ATTRIBUTE){ 0, &x, 1 };
-    got[1] = (CK_ATTRIBUTE){ 0, &l, 1 };
-    a = (CK_ATTRIBUTE){ CKA_WRAP_TEMPLATE, got, sizeof(got) };
-    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_OK);
-    CU_ASSERT_EQUAL(got[0].type, CKA_EXTRACTABLE);
-    CU_ASSERT_EQUAL(x, CK_TRUE);
-    CU_ASSERT_EQUAL(got[1].type, CKA_LABEL);
-    CU_ASSERT_EQUAL(l, 'w');
-    /* Absent array attributes are absent, not empty. */
-    a = (CK_ATTRIBUTE){ CKA_UNWRAP_TEMPLATE, NULL, 0 };
-    CU_ASSERT_EQUAL(rules_get(o, &a), CKR_ATTRIBUTE_TYPE_INVALID);
-    object_free(o);
-}
-
-/* ---- /object: attribute lists ------------------------------------------------ */
+/* ---- /object: attribute lists ------------------------------------------- */
 
 static void test_object_set_remove(void)
 {
@@ -828,14 +749,14 @@ static void test_object_set_remove(void)
     CK_ULONG size;
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
-    CU_ASSERT_EQUAL(object_set(o, CKA_LABEL, "a", 1, 0), CKR_OK);
-    CU_ASSERT_EQUAL(object_set(o, CKA_LABEL, "bcd", 3, 0), CKR_OK);
+    CHECK_RV(CKR_OK, object_set(o, CKA_LABEL, "a", 1, 0));
+    CHECK_RV(CKR_OK, object_set(o, CKA_LABEL, "bcd", 3, 0));
     CU_ASSERT_EQUAL(o->n, 1);
     CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "bcd", 3));
-    CU_ASSERT_EQUAL(object_set(o, CKA_ID, NULL, 0, 0), CKR_OK);
+    CHECK_RV(CKR_OK, object_set(o, CKA_ID, NULL, 0, 0));
     CU_ASSERT_PTR_NULL(object_find(o, CKA_ID)->value);
-    CU_ASSERT_EQUAL(object_set_bool(o, CKA_TOKEN, true), CKR_OK);
-    CU_ASSERT_EQUAL(object_set_ulong(o, CKA_CLASS, CKO_DATA), CKR_OK);
+    CHECK_RV(CKR_OK, object_set_bool(o, CKA_TOKEN, true));
+    CHECK_RV(CKR_OK, object_set_ulong(o, CKA_CLASS, CKO_DATA));
     CU_ASSERT_TRUE(object_bool(o, CKA_TOKEN, false));
     CU_ASSERT_TRUE(object_bool(o, CKA_PRIVATE, true));
     CU_ASSERT_FALSE(object_bool(o, CKA_PRIVATE, false));
@@ -856,8 +777,7 @@ static void test_object_set_remove(void)
     CU_ASSERT_EQUAL(object_ulong(o, CKA_CLASS), CKO_DATA);
     /* Growth past the first allocation. */
     for (CK_ULONG t = 0; t < 40; t++)
-        CU_ASSERT_EQUAL(object_set_ulong(o, CKA_VENDOR_DEFINED + t, t),
-                        CKR_OK);
+        CHECK_RV(CKR_OK, object_set_ulong(o, CKA_VENDOR_DEFINED + t, t));
     CU_ASSERT_EQUAL(o->n, 43);
     CU_ASSERT_EQUAL(object_ulong(o, CKA_VENDOR_DEFINED + 39), 39);
     CU_ASSERT_EQUAL(object_ulong(o, CKA_CLASS), CKO_DATA);
@@ -887,7 +807,7 @@ static void test_object_dup(void)
     cv = object_find(c, CKA_VALUE);
     CU_ASSERT_PTR_NOT_EQUAL(ov->value, cv->value);
     /* A deep copy: changing the source leaves the copy alone. */
-    CU_ASSERT_EQUAL(object_set(o, CKA_LABEL, "changed", 7, 0), CKR_OK);
+    CHECK_RV(CKR_OK, object_set(o, CKA_LABEL, "changed", 7, 0));
     ov->value[0] ^= 0xff;
     CHECK_EMPTY(c, CKA_LABEL);
     CU_ASSERT_TRUE(has_bytes(c, CKA_VALUE, key32, 32));
@@ -968,7 +888,7 @@ static void test_object_secret_equal(void)
     CU_ASSERT_TRUE(secret_equal(NULL, 0, NULL, 0));
 }
 
-/* ---- /policy: key separation and wrapping ----------------------------------- */
+/* ---- /policy: key separation and wrapping ------------------------------- */
 
 /* An AES key of `len` bytes from a template plus the usual three entries. */
 static object *policy_key(CK_ULONG len, const CK_ATTRIBUTE *extra, CK_ULONG n,
@@ -980,8 +900,8 @@ static object *policy_key(CK_ULONG len, const CK_ATTRIBUTE *extra, CK_ULONG n,
 
     CU_ASSERT_FATAL(n <= 9);
     memcpy(t + 3, extra, n * sizeof(*extra));
-    CU_ASSERT_EQUAL_FATAL(build(t, n + 3, RULES_CREATE, so, &o), CKR_OK);
-    CU_ASSERT_EQUAL_FATAL(policy_role_defaults(o, t, n + 3), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(t, n + 3, RULES_CREATE, so, &o));
+    CHECK_RV_FATAL(CKR_OK, policy_role_defaults(o, t, n + 3));
     return o;
 }
 
@@ -991,24 +911,24 @@ static void test_policy_check_key(void)
     object *o = aes_key(true, false), *d;
     CK_ATTRIBUTE dt[] = { ATTR(CKA_CLASS, c_data) };
 
-    CU_ASSERT_EQUAL(policy_check_key(o), CKR_OK);
+    CHECK_RV(CKR_OK, policy_check_key(o));
     object_set_bool(o, CKA_WRAP, true);
-    CU_ASSERT_EQUAL(policy_check_key(o), CKR_TEMPLATE_INCONSISTENT);
+    CHECK_RV(CKR_TEMPLATE_INCONSISTENT, policy_check_key(o));
     object_set_bool(o, CKA_DECRYPT, false);
-    CU_ASSERT_EQUAL(policy_check_key(o), CKR_OK);   /* wrap + encrypt */
+    CHECK_RV(CKR_OK, policy_check_key(o));   /* wrap + encrypt */
     object_set_bool(o, CKA_UNWRAP, true);
-    CU_ASSERT_EQUAL(policy_check_key(o), CKR_TEMPLATE_INCONSISTENT);
+    CHECK_RV(CKR_TEMPLATE_INCONSISTENT, policy_check_key(o));
     object_set_bool(o, CKA_ENCRYPT, false);
     object_set_bool(o, CKA_WRAP, false);
     object_set_bool(o, CKA_DECRYPT, true);
-    CU_ASSERT_EQUAL(policy_check_key(o), CKR_OK);   /* unwrap + decrypt */
+    CHECK_RV(CKR_OK, policy_check_key(o));   /* unwrap + decrypt */
     object_free(o);
     /* Only keys are concerned. */
-    CU_ASSERT_EQUAL_FATAL(build(dt, 1, RULES_CREATE, false, &d), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(dt, 1, RULES_CREATE, false, &d));
     object_set_bool(d, CKA_WRAP, true);
     object_set_bool(d, CKA_DECRYPT, true);
-    CU_ASSERT_EQUAL(policy_check_key(d), CKR_OK);
-    CU_ASSERT_EQUAL(policy_role_defaults(d, w, 1), CKR_OK);
+    CHECK_RV(CKR_OK, policy_check_key(d));
+    CHECK_RV(CKR_OK, policy_role_defaults(d, w, 1));
     CHECK_BOOL(d, CKA_DECRYPT, true);
     object_free(d);
 }
@@ -1032,7 +952,7 @@ static void test_policy_role_defaults(void)
     for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
         CHECK_BOOL(o, others[i], false);
     CHECK_BOOL(o, CKA_UNWRAP, false);
-    CU_ASSERT_EQUAL(policy_check_key(o), CKR_OK);
+    CHECK_RV(CKR_OK, policy_check_key(o));
     object_free(o);
     /* What the template names is kept. */
     o = policy_key(32, u, 2, false);
@@ -1040,11 +960,11 @@ static void test_policy_role_defaults(void)
     CHECK_BOOL(o, CKA_DECRYPT, true);
     CHECK_BOOL(o, CKA_ENCRYPT, false);
     CHECK_BOOL(o, CKA_SIGN, false);
-    CU_ASSERT_EQUAL(policy_check_key(o), CKR_OK);
+    CHECK_RV(CKR_OK, policy_check_key(o));
     object_free(o);
     o = policy_key(32, wd, 2, false);
     CHECK_BOOL(o, CKA_DECRYPT, true);
-    CU_ASSERT_EQUAL(policy_check_key(o), CKR_TEMPLATE_INCONSISTENT);
+    CHECK_RV(CKR_TEMPLATE_INCONSISTENT, policy_check_key(o));
     object_free(o);
     /* Without wrap or unwrap the class defaults stand. */
     o = policy_key(32, NULL, 0, false);
@@ -1052,8 +972,8 @@ static void test_policy_role_defaults(void)
         CHECK_BOOL(o, others[i], true);
     object_free(o);
     /* Public keys: verify-recover goes too. */
-    CU_ASSERT_EQUAL_FATAL(build(rsa, 5, RULES_CREATE, false, &o), CKR_OK);
-    CU_ASSERT_EQUAL(policy_role_defaults(o, rsa, 5), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, build(rsa, 5, RULES_CREATE, false, &o));
+    CHECK_RV(CKR_OK, policy_role_defaults(o, rsa, 5));
     CHECK_BOOL(o, CKA_ENCRYPT, false);
     CHECK_BOOL(o, CKA_VERIFY, false);
     CHECK_BOOL(o, CKA_VERIFY_RECOVER, false);
@@ -1068,51 +988,54 @@ static void test_policy_may_wrap(void)
     CK_ATTRIBUTE tmpl[] = { ATTRS(CKA_LABEL, "ok") };
     CK_ATTRIBUTE wtp[] = { ATTR(CKA_WRAP, yes),
                            { CKA_WRAP_TEMPLATE, tmpl, sizeof(tmpl) } };
-    CK_ATTRIBUTE plain[] = { ATTR(CKA_SENSITIVE, no), ATTR(CKA_EXTRACTABLE, yes) };
+    CK_ATTRIBUTE plain[] = { ATTR(CKA_SENSITIVE, no),
+                             ATTR(CKA_EXTRACTABLE, yes) };
     CK_ATTRIBUTE trusted_only[] = { ATTR(CKA_SENSITIVE, no),
                                     ATTR(CKA_EXTRACTABLE, yes),
                                     ATTR(CKA_WRAP_WITH_TRUSTED, yes) };
     CK_ATTRIBUTE labelled[] = { ATTR(CKA_SENSITIVE, no),
                                 ATTR(CKA_EXTRACTABLE, yes),
                                 ATTRS(CKA_LABEL, "ok") };
-    object *w32 = policy_key(32, w, 1, false), *w16 = policy_key(16, w, 1, false);
-    object *w24 = policy_key(24, w, 1, false), *trusted = policy_key(32, wt, 2, true);
+    object *w32 = policy_key(32, w, 1, false);
+    object *w16 = policy_key(16, w, 1, false);
+    object *w24 = policy_key(24, w, 1, false);
+    object *trusted = policy_key(32, wt, 2, true);
     object *wtmpl = policy_key(32, wtp, 2, false), *k, *d;
     CK_ATTRIBUTE dt[] = { ATTR(CKA_CLASS, c_data) };
 
     k = policy_key(16, plain, 2, false);
-    CU_ASSERT_EQUAL(policy_may_wrap(w32, k), CKR_OK);
-    CU_ASSERT_EQUAL(policy_may_wrap(w16, k), CKR_OK);
-    CU_ASSERT_EQUAL(policy_may_wrap(wtmpl, k), CKR_KEY_NOT_WRAPPABLE);
+    CHECK_RV(CKR_OK, policy_may_wrap(w32, k));
+    CHECK_RV(CKR_OK, policy_may_wrap(w16, k));
+    CHECK_RV(CKR_KEY_NOT_WRAPPABLE, policy_may_wrap(wtmpl, k));
     object_free(k);
     /* Never under a shorter key. */
     k = policy_key(32, plain, 2, false);
-    CU_ASSERT_EQUAL(policy_may_wrap(w16, k), CKR_WRAPPING_KEY_SIZE_RANGE);
-    CU_ASSERT_EQUAL(policy_may_wrap(w24, k), CKR_WRAPPING_KEY_SIZE_RANGE);
-    CU_ASSERT_EQUAL(policy_may_wrap(w32, k), CKR_OK);
+    CHECK_RV(CKR_WRAPPING_KEY_SIZE_RANGE, policy_may_wrap(w16, k));
+    CHECK_RV(CKR_WRAPPING_KEY_SIZE_RANGE, policy_may_wrap(w24, k));
+    CHECK_RV(CKR_OK, policy_may_wrap(w32, k));
     object_free(k);
     /* Sensitive or unextractable keys never leave. */
     k = policy_key(16, NULL, 0, false);
-    CU_ASSERT_EQUAL(policy_may_wrap(w32, k), CKR_KEY_UNEXTRACTABLE);
+    CHECK_RV(CKR_KEY_UNEXTRACTABLE, policy_may_wrap(w32, k));
     object_free(k);
     k = policy_key(16, plain + 1, 1, false);
-    CU_ASSERT_EQUAL(policy_may_wrap(w32, k), CKR_KEY_NOT_WRAPPABLE);
+    CHECK_RV(CKR_KEY_NOT_WRAPPABLE, policy_may_wrap(w32, k));
     object_free(k);
     k = policy_key(16, plain, 1, false);
-    CU_ASSERT_EQUAL(policy_may_wrap(w32, k), CKR_KEY_UNEXTRACTABLE);
+    CHECK_RV(CKR_KEY_UNEXTRACTABLE, policy_may_wrap(w32, k));
     object_free(k);
     /* CKA_WRAP_WITH_TRUSTED needs a CKA_TRUSTED wrapping key. */
     k = policy_key(16, trusted_only, 3, false);
-    CU_ASSERT_EQUAL(policy_may_wrap(w32, k), CKR_KEY_NOT_WRAPPABLE);
-    CU_ASSERT_EQUAL(policy_may_wrap(trusted, k), CKR_OK);
+    CHECK_RV(CKR_KEY_NOT_WRAPPABLE, policy_may_wrap(w32, k));
+    CHECK_RV(CKR_OK, policy_may_wrap(trusted, k));
     object_free(k);
     /* CKA_WRAP_TEMPLATE must match the wrapped key. */
     k = policy_key(16, labelled, 3, false);
-    CU_ASSERT_EQUAL(policy_may_wrap(wtmpl, k), CKR_OK);
+    CHECK_RV(CKR_OK, policy_may_wrap(wtmpl, k));
     object_free(k);
     /* Only secret and private keys are wrapped. */
-    CU_ASSERT_EQUAL_FATAL(build(dt, 1, RULES_CREATE, false, &d), CKR_OK);
-    CU_ASSERT_EQUAL(policy_may_wrap(w32, d), CKR_KEY_NOT_WRAPPABLE);
+    CHECK_RV_FATAL(CKR_OK, build(dt, 1, RULES_CREATE, false, &d));
+    CHECK_RV(CKR_KEY_NOT_WRAPPABLE, policy_may_wrap(w32, d));
     object_free(d);
     object_free(w32);
     object_free(w16);
@@ -1128,13 +1051,14 @@ static void test_policy_unwrap_template(void)
                          { CKA_UNWRAP_TEMPLATE, ut, sizeof(ut) } };
     CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
                          ATTR(CKA_SENSITIVE, yes), ATTR(CKA_ID, k_aes) };
-    object *uk = policy_key(32, u, 2, false), *plain = policy_key(32, u, 1, false);
+    object *uk = policy_key(32, u, 2, false);
+    object *plain = policy_key(32, u, 1, false);
     object *o = NULL;
     CK_ATTRIBUTE *merged = NULL, *imposed = NULL;
     CK_ULONG mn = 0;
 
-    CU_ASSERT_EQUAL_FATAL(policy_unwrap_template(uk, t, 4, &merged, &mn,
-                                                 &imposed), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK,
+                   policy_unwrap_template(uk, t, 4, &merged, &mn, &imposed));
     /* Imposed entries plus the caller's others, nothing twice. */
     CU_ASSERT_EQUAL(mn, 5);
     CU_ASSERT_EQUAL_FATAL(rules_build(merged, mn, RULES_UNWRAP, CKO_SECRET_KEY,
@@ -1148,15 +1072,15 @@ static void test_policy_unwrap_template(void)
     /* A caller value that disagrees with the imposed one. */
     t[2] = (CK_ATTRIBUTE)ATTR(CKA_SENSITIVE, no);
     merged = imposed = NULL;
-    CU_ASSERT_EQUAL(policy_unwrap_template(uk, t, 4, &merged, &mn, &imposed),
-                    CKR_TEMPLATE_INCONSISTENT);
+    CHECK_RV(CKR_TEMPLATE_INCONSISTENT,
+             policy_unwrap_template(uk, t, 4, &merged, &mn, &imposed));
     t[2] = (CK_ATTRIBUTE)ATTRS(CKA_LABEL, "mine");
-    CU_ASSERT_EQUAL(policy_unwrap_template(uk, t, 4, &merged, &mn, &imposed),
-                    CKR_TEMPLATE_INCONSISTENT);
+    CHECK_RV(CKR_TEMPLATE_INCONSISTENT,
+             policy_unwrap_template(uk, t, 4, &merged, &mn, &imposed));
     /* No unwrap template: the caller's template as it is. */
     t[2] = (CK_ATTRIBUTE)ATTR(CKA_SENSITIVE, no);
-    CU_ASSERT_EQUAL_FATAL(policy_unwrap_template(plain, t, 4, &merged, &mn,
-                                                 &imposed), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK,
+                   policy_unwrap_template(plain, t, 4, &merged, &mn, &imposed));
     CU_ASSERT_EQUAL(mn, 4);
     for (CK_ULONG i = 0; i < 4 && i < mn; i++)
         CU_ASSERT_EQUAL(merged[i].type, t[i].type);
@@ -1166,7 +1090,7 @@ static void test_policy_unwrap_template(void)
     object_free(plain);
 }
 
-/* ---- /engine: partitions, sessions, objects, keys --------------------------- */
+/* ---- /engine: partitions, sessions, objects, keys ----------------------- */
 
 #define SO_PIN "so-secret"
 #define USER_PIN "user-secret"
@@ -1180,7 +1104,7 @@ static engine *eng_open_max(unsigned long max_failures)
 
     ut_settings(&s, tmp);
     s.pin_max_failures = max_failures;
-    CU_ASSERT_EQUAL_FATAL(engine_open(&s, &e), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, engine_open(&s, &e));
     return e;
 }
 
@@ -1194,8 +1118,8 @@ static CK_SLOT_ID make_partition(engine *e, const char *name)
 {
     CK_SLOT_ID slot = CK_UNAVAILABLE_INFORMATION;
 
-    CU_ASSERT_EQUAL_FATAL(engine_partition_create(e, name, SO_PIN, USER_PIN,
-                                                  &slot), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK,
+                   engine_partition_create(e, name, SO_PIN, USER_PIN, &slot));
     return slot;
 }
 
@@ -1203,7 +1127,7 @@ static CK_SESSION_HANDLE open_rw(engine *e, CK_SLOT_ID slot, CK_USER_TYPE who)
 {
     CK_SESSION_HANDLE h = 0;
 
-    CU_ASSERT_EQUAL_FATAL(engine_session_open(e, slot, RW, &h), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, engine_session_open(e, slot, RW, &h));
     if (who != LOGIN_NONE)
         CU_ASSERT_EQUAL_FATAL(engine_login(e, h, who,
                                            PIN(who == CKU_SO ? SO_PIN
@@ -1216,7 +1140,7 @@ static token *tok_of(engine *e, CK_SESSION_HANDLE h)
 {
     session *s = NULL;
 
-    CU_ASSERT_EQUAL_FATAL(session_get(e, h, &s), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, session_get(e, h, &s));
     return s->tok;
 }
 
@@ -1224,7 +1148,7 @@ static CK_FLAGS token_flags(engine *e, CK_SLOT_ID slot)
 {
     CK_TOKEN_INFO info;
 
-    CU_ASSERT_EQUAL_FATAL(engine_token_info(e, slot, &info), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, engine_token_info(e, slot, &info));
     return info.flags;
 }
 
@@ -1239,7 +1163,7 @@ static CK_OBJECT_HANDLE token_aes(engine *e, CK_SESSION_HANDLE h, bool priv,
                          ATTR(CKA_EXTRACTABLE, x), ATTRS(CKA_LABEL, "aes") };
     CK_OBJECT_HANDLE k = CK_INVALID_HANDLE;
 
-    CU_ASSERT_EQUAL_FATAL(engine_object_create(e, h, t, COUNT(t), &k), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, engine_object_create(e, h, t, COUNT(t), &k));
     CU_ASSERT_TRUE(k > 0 && k < SESSION_OBJECT_BASE);
     return k;
 }
@@ -1252,9 +1176,9 @@ static CK_ULONG find_count(engine *e, CK_SESSION_HANDLE h,
     CK_OBJECT_HANDLE ids[8];
     CK_ULONG count = 0;
 
-    CU_ASSERT_EQUAL_FATAL(engine_find_init(e, h, t, n), CKR_OK);
-    CU_ASSERT_EQUAL(engine_find_next(e, h, ids, 8, &count), CKR_OK);
-    CU_ASSERT_EQUAL(engine_find_final(e, h), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, engine_find_init(e, h, t, n));
+    CHECK_RV(CKR_OK, engine_find_next(e, h, ids, 8, &count));
+    CHECK_RV(CKR_OK, engine_find_final(e, h));
     if (count > 0 && first != NULL)
         *first = ids[0];
     return count;
@@ -1272,25 +1196,25 @@ static void test_engine_open(void)
     struct stat st;
 
     ut_settings(&s, sub);
-    CU_ASSERT_EQUAL_FATAL(engine_open(&s, &e), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, engine_open(&s, &e));
     CU_ASSERT_TRUE(stat(sub, &st) == 0 && S_ISDIR(st.st_mode));
     /* An empty store offers just the free slot 0. */
-    CU_ASSERT_EQUAL(engine_slot_list(e, ids, &n), CKR_OK);
+    CHECK_RV(CKR_OK, engine_slot_list(e, ids, &n));
     CU_ASSERT_EQUAL(n, 1);
     CU_ASSERT_EQUAL(ids[0], 0);
-    CU_ASSERT_EQUAL(engine_slot_info(e, 0, &si), CKR_OK);
+    CHECK_RV(CKR_OK, engine_slot_info(e, 0, &si));
     CU_ASSERT_TRUE(si.flags & CKF_TOKEN_PRESENT);
-    CU_ASSERT_EQUAL(engine_slot_info(e, 1, &si), CKR_SLOT_ID_INVALID);
+    CHECK_RV(CKR_SLOT_ID_INVALID, engine_slot_info(e, 1, &si));
     engine_close(e);
     engine_close(NULL);
     /* Only the last path component is created; files are refused. */
     ut_settings(&s, deep);
     e = (engine *)0x1;
-    CU_ASSERT_EQUAL(engine_open(&s, &e), CKR_GENERAL_ERROR);
+    CHECK_RV(CKR_GENERAL_ERROR, engine_open(&s, &e));
     CU_ASSERT_PTR_EQUAL(e, (engine *)0x1);
     CU_ASSERT_EQUAL_FATAL(ut_write_text(file, "x"), 0);
     ut_settings(&s, file);
-    CU_ASSERT_EQUAL(engine_open(&s, &e), CKR_GENERAL_ERROR);
+    CHECK_RV(CKR_GENERAL_ERROR, engine_open(&s, &e));
     free(sub);
     free(deep);
     free(file);
@@ -1309,35 +1233,30 @@ static void test_engine_init_token(void)
 
     memset(label, ' ', sizeof(label));
     memcpy(label, "first", 5);
-    CU_ASSERT_EQUAL(engine_init_token(a, 0, PIN("abc"), label),
-                    CKR_PIN_LEN_RANGE);
+    CHECK_RV(CKR_PIN_LEN_RANGE, engine_init_token(a, 0, PIN("abc"), label));
     CU_ASSERT_NOT_EQUAL(stat(db, &st), 0);
-    CU_ASSERT_EQUAL(engine_init_token(a, 3, PIN(SO_PIN), label),
-                    CKR_SLOT_ID_INVALID);
-    CU_ASSERT_EQUAL_FATAL(engine_init_token(a, 0, PIN(SO_PIN), label),
-                          CKR_OK);
+    CHECK_RV(CKR_SLOT_ID_INVALID, engine_init_token(a, 3, PIN(SO_PIN), label));
+    CHECK_RV_FATAL(CKR_OK, engine_init_token(a, 0, PIN(SO_PIN), label));
     CU_ASSERT_TRUE(stat(db, &st) == 0 && (st.st_mode & 0777) == 0600);
     /* The other engine sees the partition; the free slot moved to 1. */
-    CU_ASSERT_EQUAL(engine_slot_list(b, ids, &n), CKR_OK);
+    CHECK_RV(CKR_OK, engine_slot_list(b, ids, &n));
     CU_ASSERT_EQUAL(n, 2);
     CU_ASSERT_TRUE(ids[0] == 0 && ids[1] == 1);
-    CU_ASSERT_EQUAL_FATAL(engine_token_info(b, 0, &info), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, engine_token_info(b, 0, &info));
     CU_ASSERT_EQUAL(memcmp(info.label, label, 32), 0);
     CU_ASSERT_TRUE(info.flags & CKF_TOKEN_INITIALIZED);
     CU_ASSERT_FALSE(info.flags & CKF_USER_PIN_INITIALIZED);
-    CU_ASSERT_EQUAL(engine_session_open(b, 1, RW, &h),
-                    CKR_TOKEN_NOT_RECOGNIZED);
-    CU_ASSERT_EQUAL(engine_session_open(b, 2, RW, &h), CKR_SLOT_ID_INVALID);
+    CHECK_RV(CKR_TOKEN_NOT_RECOGNIZED, engine_session_open(b, 1, RW, &h));
+    CHECK_RV(CKR_SLOT_ID_INVALID, engine_session_open(b, 2, RW, &h));
     /* Re-initialization: not with sessions open, not with a wrong PIN. */
     h = open_rw(a, 0, LOGIN_NONE);
-    CU_ASSERT_EQUAL(engine_init_token(a, 0, PIN(SO_PIN), label),
-                    CKR_SESSION_EXISTS);
-    CU_ASSERT_EQUAL(engine_session_close(a, h), CKR_OK);
-    CU_ASSERT_EQUAL(engine_init_token(a, 0, PIN("wrong-pin"), label),
-                    CKR_PIN_INCORRECT);
+    CHECK_RV(CKR_SESSION_EXISTS, engine_init_token(a, 0, PIN(SO_PIN), label));
+    CHECK_RV(CKR_OK, engine_session_close(a, h));
+    CHECK_RV(CKR_PIN_INCORRECT,
+             engine_init_token(a, 0, PIN("wrong-pin"), label));
     memcpy(label, "again", 5);
-    CU_ASSERT_EQUAL(engine_init_token(a, 0, PIN(SO_PIN), label), CKR_OK);
-    CU_ASSERT_EQUAL_FATAL(engine_token_info(b, 0, &info), CKR_OK);
+    CHECK_RV(CKR_OK, engine_init_token(a, 0, PIN(SO_PIN), label));
+    CHECK_RV_FATAL(CKR_OK, engine_token_info(b, 0, &info));
     CU_ASSERT_EQUAL(memcmp(info.label, "again", 5), 0);
     CU_ASSERT_FALSE(info.flags & CKF_SO_PIN_COUNT_LOW);
     engine_close(a);
@@ -1349,7 +1268,7 @@ static CK_STATE state_of(engine *e, CK_SESSION_HANDLE h)
 {
     CK_SESSION_INFO si;
 
-    CU_ASSERT_EQUAL_FATAL(engine_session_info(e, h, &si), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, engine_session_info(e, h, &si));
     return si.state;
 }
 
@@ -1361,62 +1280,57 @@ static void test_engine_sessions_login(void)
     CK_UTF8CHAR label[32];
 
     memset(label, ' ', sizeof(label));
-    CU_ASSERT_EQUAL_FATAL(engine_init_token(e, slot, PIN(SO_PIN), label),
-                          CKR_OK);
-    CU_ASSERT_EQUAL(engine_session_open(e, slot, CKF_RW_SESSION, &h),
-                    CKR_SESSION_PARALLEL_NOT_SUPPORTED);
-    CU_ASSERT_EQUAL_FATAL(engine_session_open(e, slot, CKF_SERIAL_SESSION,
-                                              &ro), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, engine_init_token(e, slot, PIN(SO_PIN), label));
+    CHECK_RV(CKR_SESSION_PARALLEL_NOT_SUPPORTED,
+             engine_session_open(e, slot, CKF_RW_SESSION, &h));
+    CHECK_RV_FATAL(CKR_OK,
+                   engine_session_open(e, slot, CKF_SERIAL_SESSION, &ro));
     rw = open_rw(e, slot, LOGIN_NONE);
     CU_ASSERT_NOT_EQUAL(ro, rw);
     CU_ASSERT_EQUAL(state_of(e, ro), CKS_RO_PUBLIC_SESSION);
     CU_ASSERT_EQUAL(state_of(e, rw), CKS_RW_PUBLIC_SESSION);
-    CU_ASSERT_EQUAL(engine_login(e, rw, CKU_USER, PIN(USER_PIN)),
-                    CKR_USER_PIN_NOT_INITIALIZED);
-    CU_ASSERT_EQUAL(engine_login(e, rw, CKU_SO, PIN(SO_PIN)),
-                    CKR_SESSION_READ_ONLY_EXISTS);
-    CU_ASSERT_EQUAL(engine_login(e, rw, 7, PIN(SO_PIN)),
-                    CKR_USER_TYPE_INVALID);
-    CU_ASSERT_EQUAL(engine_session_close(e, ro), CKR_OK);
-    CU_ASSERT_EQUAL(engine_session_close(e, ro), CKR_SESSION_HANDLE_INVALID);
-    CU_ASSERT_EQUAL(engine_init_pin(e, rw, PIN(USER_PIN)),
-                    CKR_USER_NOT_LOGGED_IN);
-    CU_ASSERT_EQUAL_FATAL(engine_login(e, rw, CKU_SO, PIN(SO_PIN)), CKR_OK);
+    CHECK_RV(CKR_USER_PIN_NOT_INITIALIZED,
+             engine_login(e, rw, CKU_USER, PIN(USER_PIN)));
+    CHECK_RV(CKR_SESSION_READ_ONLY_EXISTS,
+             engine_login(e, rw, CKU_SO, PIN(SO_PIN)));
+    CHECK_RV(CKR_USER_TYPE_INVALID, engine_login(e, rw, 7, PIN(SO_PIN)));
+    CHECK_RV(CKR_OK, engine_session_close(e, ro));
+    CHECK_RV(CKR_SESSION_HANDLE_INVALID, engine_session_close(e, ro));
+    CHECK_RV(CKR_USER_NOT_LOGGED_IN, engine_init_pin(e, rw, PIN(USER_PIN)));
+    CHECK_RV_FATAL(CKR_OK, engine_login(e, rw, CKU_SO, PIN(SO_PIN)));
     CU_ASSERT_EQUAL(state_of(e, rw), CKS_RW_SO_FUNCTIONS);
-    CU_ASSERT_EQUAL(engine_session_open(e, slot, CKF_SERIAL_SESSION, &ro),
-                    CKR_SESSION_READ_WRITE_SO_EXISTS);
-    CU_ASSERT_EQUAL(engine_init_pin(e, rw, PIN("123")), CKR_PIN_LEN_RANGE);
-    CU_ASSERT_EQUAL(engine_init_pin(e, rw, PIN(USER_PIN)), CKR_OK);
+    CHECK_RV(CKR_SESSION_READ_WRITE_SO_EXISTS,
+             engine_session_open(e, slot, CKF_SERIAL_SESSION, &ro));
+    CHECK_RV(CKR_PIN_LEN_RANGE, engine_init_pin(e, rw, PIN("123")));
+    CHECK_RV(CKR_OK, engine_init_pin(e, rw, PIN(USER_PIN)));
     CU_ASSERT_TRUE(token_flags(e, slot) & CKF_USER_PIN_INITIALIZED);
-    CU_ASSERT_EQUAL(engine_login(e, rw, CKU_USER, PIN(USER_PIN)),
-                    CKR_USER_ANOTHER_ALREADY_LOGGED_IN);
-    CU_ASSERT_EQUAL(engine_logout(e, rw), CKR_OK);
-    CU_ASSERT_EQUAL(engine_logout(e, rw), CKR_USER_NOT_LOGGED_IN);
+    CHECK_RV(CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
+             engine_login(e, rw, CKU_USER, PIN(USER_PIN)));
+    CHECK_RV(CKR_OK, engine_logout(e, rw));
+    CHECK_RV(CKR_USER_NOT_LOGGED_IN, engine_logout(e, rw));
     CU_ASSERT_PTR_NULL(tok_of(e, rw)->skey);
     /* The user: wrong PIN, then the right one, shared by all sessions. */
-    CU_ASSERT_EQUAL(engine_login(e, rw, CKU_USER, PIN("not-the-pin")),
-                    CKR_PIN_INCORRECT);
-    CU_ASSERT_EQUAL_FATAL(engine_session_open(e, slot, CKF_SERIAL_SESSION,
-                                              &ro), CKR_OK);
-    CU_ASSERT_EQUAL_FATAL(engine_login(e, ro, CKU_USER, PIN(USER_PIN)),
-                          CKR_OK);
+    CHECK_RV(CKR_PIN_INCORRECT,
+             engine_login(e, rw, CKU_USER, PIN("not-the-pin")));
+    CHECK_RV_FATAL(CKR_OK,
+                   engine_session_open(e, slot, CKF_SERIAL_SESSION, &ro));
+    CHECK_RV_FATAL(CKR_OK, engine_login(e, ro, CKU_USER, PIN(USER_PIN)));
     CU_ASSERT_PTR_NOT_NULL(tok_of(e, rw)->skey);
     CU_ASSERT_EQUAL(state_of(e, rw), CKS_RW_USER_FUNCTIONS);
     CU_ASSERT_EQUAL(state_of(e, ro), CKS_RO_USER_FUNCTIONS);
-    CU_ASSERT_EQUAL(engine_login(e, rw, CKU_USER, PIN(USER_PIN)),
-                    CKR_USER_ALREADY_LOGGED_IN);
-    CU_ASSERT_EQUAL(engine_set_pin(e, ro, PIN(USER_PIN), PIN("new-pin")),
-                    CKR_SESSION_READ_ONLY);
+    CHECK_RV(CKR_USER_ALREADY_LOGGED_IN,
+             engine_login(e, rw, CKU_USER, PIN(USER_PIN)));
+    CHECK_RV(CKR_SESSION_READ_ONLY,
+             engine_set_pin(e, ro, PIN(USER_PIN), PIN("new-pin")));
     /* Closing the last session logs out and drops the storage key. */
-    CU_ASSERT_EQUAL(engine_session_close_all(e, slot), CKR_OK);
-    CU_ASSERT_EQUAL(engine_session_info(e, rw, &(CK_SESSION_INFO){ 0 }),
-                    CKR_SESSION_HANDLE_INVALID);
+    CHECK_RV(CKR_OK, engine_session_close_all(e, slot));
+    CHECK_RV(CKR_SESSION_HANDLE_INVALID,
+             engine_session_info(e, rw, &(CK_SESSION_INFO){ 0 }));
     h = open_rw(e, slot, LOGIN_NONE);
     CU_ASSERT_EQUAL(state_of(e, h), CKS_RW_PUBLIC_SESSION);
     CU_ASSERT_PTR_NULL(tok_of(e, h)->skey);
-    CU_ASSERT_EQUAL(engine_set_pin(e, h, PIN(USER_PIN), PIN("new-pin")),
-                    CKR_OK);
-    CU_ASSERT_EQUAL(engine_login(e, h, CKU_USER, PIN("new-pin")), CKR_OK);
+    CHECK_RV(CKR_OK, engine_set_pin(e, h, PIN(USER_PIN), PIN("new-pin")));
+    CHECK_RV(CKR_OK, engine_login(e, h, CKU_USER, PIN("new-pin")));
     engine_close(e);
 }
 
@@ -1426,8 +1340,8 @@ static object *snapshot(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE id)
     session *s = NULL;
     object *o = NULL;
 
-    CU_ASSERT_EQUAL_FATAL(session_get(e, h, &s), CKR_OK);
-    CU_ASSERT_EQUAL_FATAL(object_lookup(s, id, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, session_get(e, h, &s));
+    CHECK_RV_FATAL(CKR_OK, object_lookup(s, id, &o));
     o = object_dup(o);
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
     return o;
@@ -1458,7 +1372,7 @@ static void test_engine_persist(void)
     object *before[3], *o = NULL;
     session *s = NULL;
 
-    CU_ASSERT_EQUAL_FATAL(engine_object_create(e, h, dt, 4, &ids[0]), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, engine_object_create(e, h, dt, 4, &ids[0]));
     ids[1] = token_aes(e, h, true, false, true);
     ids[2] = token_aes(e, h, true, true, false);
     for (int i = 0; i < 3; i++)
@@ -1467,9 +1381,9 @@ static void test_engine_persist(void)
     e = eng_open();
     h = open_rw(e, slot, LOGIN_NONE);
     /* Before login: the private keys are invisible. */
-    CU_ASSERT_EQUAL_FATAL(session_get(e, h, &s), CKR_OK);
-    CU_ASSERT_EQUAL(object_lookup(s, ids[1], &o), CKR_OBJECT_HANDLE_INVALID);
-    CU_ASSERT_EQUAL(engine_login(e, h, CKU_USER, PIN(USER_PIN)), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, session_get(e, h, &s));
+    CHECK_RV(CKR_OBJECT_HANDLE_INVALID, object_lookup(s, ids[1], &o));
+    CHECK_RV(CKR_OK, engine_login(e, h, CKU_USER, PIN(USER_PIN)));
     for (int i = 0; i < 3; i++) {
         object *after = snapshot(e, h, ids[i]);
 
@@ -1496,24 +1410,22 @@ static void test_engine_cache_second_engine(void)
 
     /* A has looked (and cached nothing matching) before B writes. */
     CU_ASSERT_EQUAL(find_count(a, ha, &by_label, 1, NULL), 0);
-    CU_ASSERT_EQUAL_FATAL(engine_object_create(b, hb, dt, 3, &obj), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, engine_object_create(b, hb, dt, 3, &obj));
     CU_ASSERT_EQUAL(find_count(a, ha, &by_label, 1, &found), 1);
     CU_ASSERT_EQUAL(found, obj);
-    CU_ASSERT_EQUAL(engine_attr_get(a, ha, obj, &get, 1), CKR_OK);
+    CHECK_RV(CKR_OK, engine_attr_get(a, ha, obj, &get, 1));
     CU_ASSERT_TRUE(get.ulValueLen == 5 && memcmp(buf, "fromB", 5) == 0);
     /* B changes it: A's cached copy must not be served. */
-    CU_ASSERT_EQUAL(engine_attr_set(b, hb, obj, &changed, 1), CKR_OK);
+    CHECK_RV(CKR_OK, engine_attr_set(b, hb, obj, &changed, 1));
     get.ulValueLen = sizeof(buf);
-    CU_ASSERT_EQUAL(engine_attr_get(a, ha, obj, &get, 1), CKR_OK);
+    CHECK_RV(CKR_OK, engine_attr_get(a, ha, obj, &get, 1));
     CU_ASSERT_TRUE(get.ulValueLen == 5 && memcmp(buf, "other", 5) == 0);
     CU_ASSERT_EQUAL(find_count(a, ha, &by_label, 1, NULL), 0);
     /* B destroys it: A's handle is gone. */
-    CU_ASSERT_EQUAL(engine_object_destroy(b, hb, obj), CKR_OK);
+    CHECK_RV(CKR_OK, engine_object_destroy(b, hb, obj));
     get.ulValueLen = sizeof(buf);
-    CU_ASSERT_EQUAL(engine_attr_get(a, ha, obj, &get, 1),
-                    CKR_OBJECT_HANDLE_INVALID);
-    CU_ASSERT_EQUAL(engine_object_destroy(a, ha, obj),
-                    CKR_OBJECT_HANDLE_INVALID);
+    CHECK_RV(CKR_OBJECT_HANDLE_INVALID, engine_attr_get(a, ha, obj, &get, 1));
+    CHECK_RV(CKR_OBJECT_HANDLE_INVALID, engine_object_destroy(a, ha, obj));
     CU_ASSERT_EQUAL(find_count(a, ha, &changed, 1, NULL), 0);
     engine_close(a);
     engine_close(b);
@@ -1530,32 +1442,29 @@ static void test_engine_pin_lockout(void)
     CK_FLAGS mask = after[0] | after[1] | after[2];
 
     /* A success resets the count. */
-    CU_ASSERT_EQUAL(engine_login(a, h, CKU_USER, PIN("bad-pin")),
-                    CKR_PIN_INCORRECT);
+    CHECK_RV(CKR_PIN_INCORRECT, engine_login(a, h, CKU_USER, PIN("bad-pin")));
     CU_ASSERT_EQUAL(token_flags(b, slot) & mask, CKF_USER_PIN_COUNT_LOW);
-    CU_ASSERT_EQUAL(engine_login(a, h, CKU_USER, PIN(USER_PIN)), CKR_OK);
+    CHECK_RV(CKR_OK, engine_login(a, h, CKU_USER, PIN(USER_PIN)));
     CU_ASSERT_EQUAL(token_flags(b, slot) & mask, 0);
-    CU_ASSERT_EQUAL(engine_logout(a, h), CKR_OK);
+    CHECK_RV(CKR_OK, engine_logout(a, h));
     for (int i = 0; i < 3; i++) {
-        CU_ASSERT_EQUAL(engine_login(a, h, CKU_USER, PIN("bad-pin")),
-                        CKR_PIN_INCORRECT);
+        CHECK_RV(CKR_PIN_INCORRECT,
+                 engine_login(a, h, CKU_USER, PIN("bad-pin")));
         /* The count is in the partition file: B sees it. */
         CU_ASSERT_EQUAL(token_flags(b, slot) & mask, after[i]);
     }
-    CU_ASSERT_EQUAL(engine_login(a, h, CKU_USER, PIN(USER_PIN)),
-                    CKR_PIN_LOCKED);
+    CHECK_RV(CKR_PIN_LOCKED, engine_login(a, h, CKU_USER, PIN(USER_PIN)));
     engine_close(a);
     a = eng_open_max(3);
     h = open_rw(a, slot, LOGIN_NONE);
-    CU_ASSERT_EQUAL(engine_login(a, h, CKU_USER, PIN(USER_PIN)),
-                    CKR_PIN_LOCKED);
+    CHECK_RV(CKR_PIN_LOCKED, engine_login(a, h, CKU_USER, PIN(USER_PIN)));
     CU_ASSERT_TRUE(token_flags(a, slot) & CKF_USER_PIN_LOCKED);
     /* The SO resets the user PIN and its count. */
-    CU_ASSERT_EQUAL(engine_login(a, h, CKU_SO, PIN(SO_PIN)), CKR_OK);
-    CU_ASSERT_EQUAL(engine_init_pin(a, h, PIN("fresh-pin")), CKR_OK);
-    CU_ASSERT_EQUAL(engine_logout(a, h), CKR_OK);
+    CHECK_RV(CKR_OK, engine_login(a, h, CKU_SO, PIN(SO_PIN)));
+    CHECK_RV(CKR_OK, engine_init_pin(a, h, PIN("fresh-pin")));
+    CHECK_RV(CKR_OK, engine_logout(a, h));
     CU_ASSERT_EQUAL(token_flags(b, slot) & mask, 0);
-    CU_ASSERT_EQUAL(engine_login(a, h, CKU_USER, PIN("fresh-pin")), CKR_OK);
+    CHECK_RV(CKR_OK, engine_login(a, h, CKU_USER, PIN("fresh-pin")));
     engine_close(a);
     engine_close(b);
 }
@@ -1574,33 +1483,30 @@ static void test_engine_logout_seals(void)
                            { CKA_LABEL, lab, sizeof(lab) } };
     CK_ATTRIBUTE by_value = ATTR(CKA_VALUE, key32);
 
-    CU_ASSERT_EQUAL(engine_attr_get(e, h, k, get, 2), CKR_OK);
+    CHECK_RV(CKR_OK, engine_attr_get(e, h, k, get, 2));
     CU_ASSERT_TRUE(get[0].ulValueLen == 32 && memcmp(buf, key32, 32) == 0);
     CU_ASSERT_PTR_NOT_NULL(tok_of(e, h)->skey);
     CU_ASSERT_EQUAL(find_count(e, h, &by_value, 1, NULL), 1);
-    CU_ASSERT_EQUAL(engine_logout(e, h), CKR_OK);
+    CHECK_RV(CKR_OK, engine_logout(e, h));
     CU_ASSERT_PTR_NULL(tok_of(e, h)->skey);
     /* Still visible (public), but its value is sealed again. */
     get[0].ulValueLen = sizeof(buf);
     get[1].ulValueLen = sizeof(lab);
-    CU_ASSERT_EQUAL(engine_attr_get(e, h, k, get, 2),
-                    CKR_ATTRIBUTE_SENSITIVE);
+    CHECK_RV(CKR_ATTRIBUTE_SENSITIVE, engine_attr_get(e, h, k, get, 2));
     CU_ASSERT_EQUAL(get[0].ulValueLen, CK_UNAVAILABLE_INFORMATION);
     CU_ASSERT_TRUE(get[1].ulValueLen == 3 && memcmp(lab, "aes", 3) == 0);
-    CU_ASSERT_EQUAL(engine_op_init(e, h, OP_ENCRYPT, &ecb, k),
-                    CKR_USER_NOT_LOGGED_IN);
+    CHECK_RV(CKR_USER_NOT_LOGGED_IN, engine_op_init(e, h, OP_ENCRYPT, &ecb, k));
     CU_ASSERT_EQUAL(find_count(e, h, &by_value, 1, NULL), 0);
     /* Nor does an engine that never logged in read it. */
     get[0].ulValueLen = sizeof(buf);
-    CU_ASSERT_EQUAL(engine_attr_get(b, hb, k, get, 1),
-                    CKR_ATTRIBUTE_SENSITIVE);
-    CU_ASSERT_EQUAL(engine_op_init(b, hb, OP_ENCRYPT, &ecb, k),
-                    CKR_USER_NOT_LOGGED_IN);
+    CHECK_RV(CKR_ATTRIBUTE_SENSITIVE, engine_attr_get(b, hb, k, get, 1));
+    CHECK_RV(CKR_USER_NOT_LOGGED_IN,
+             engine_op_init(b, hb, OP_ENCRYPT, &ecb, k));
     /* Log in again: usable. */
-    CU_ASSERT_EQUAL(engine_login(e, h, CKU_USER, PIN(USER_PIN)), CKR_OK);
+    CHECK_RV(CKR_OK, engine_login(e, h, CKU_USER, PIN(USER_PIN)));
     get[0].ulValueLen = sizeof(buf);
-    CU_ASSERT_EQUAL(engine_attr_get(e, h, k, get, 1), CKR_OK);
-    CU_ASSERT_EQUAL(engine_op_init(e, h, OP_ENCRYPT, &ecb, k), CKR_OK);
+    CHECK_RV(CKR_OK, engine_attr_get(e, h, k, get, 1));
+    CHECK_RV(CKR_OK, engine_op_init(e, h, OP_ENCRYPT, &ecb, k));
     engine_close(e);
     engine_close(b);
 }
@@ -1613,26 +1519,26 @@ static void test_engine_partitions(void)
     CK_ULONG n = 4;
     partition_summary *list = NULL;
     size_t count = 0;
-    char *db2 = ut_path(tmp, "partition-2.db"), *db1 = ut_path(tmp,
-                                                               "partition-1.db");
+    char *db2 = ut_path(tmp, "partition-2.db");
+    char *db1 = ut_path(tmp, "partition-1.db");
     CK_SESSION_HANDLE h;
     struct stat st;
 
     CU_ASSERT_TRUE(a == 0 && b == 1);
     /* A bad PIN leaves nothing behind. */
-    CU_ASSERT_EQUAL(engine_partition_create(e, "gamma", SO_PIN, "12", &c),
-                    CKR_PIN_LEN_RANGE);
-    CU_ASSERT_EQUAL(engine_partition_create(e, "gamma", "12", USER_PIN, &c),
-                    CKR_PIN_LEN_RANGE);
-    CU_ASSERT_EQUAL(engine_partition_create(e, "", SO_PIN, USER_PIN, &c),
-                    CKR_ARGUMENTS_BAD);
+    CHECK_RV(CKR_PIN_LEN_RANGE,
+             engine_partition_create(e, "gamma", SO_PIN, "12", &c));
+    CHECK_RV(CKR_PIN_LEN_RANGE,
+             engine_partition_create(e, "gamma", "12", USER_PIN, &c));
+    CHECK_RV(CKR_ARGUMENTS_BAD,
+             engine_partition_create(e, "", SO_PIN, USER_PIN, &c));
     CU_ASSERT_EQUAL(engine_partition_create(e, "123456789012345678901234567"
                                             "890123", SO_PIN, USER_PIN, &c),
                     CKR_ARGUMENTS_BAD);
     CU_ASSERT_NOT_EQUAL(stat(db2, &st), 0);
-    CU_ASSERT_EQUAL(engine_slot_list(e, ids, &n), CKR_OK);
+    CHECK_RV(CKR_OK, engine_slot_list(e, ids, &n));
     CU_ASSERT_EQUAL(n, 3);
-    CU_ASSERT_EQUAL_FATAL(engine_partition_list(e, &list, &count), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, engine_partition_list(e, &list, &count));
     CU_ASSERT_EQUAL_FATAL(count, 2);
     CU_ASSERT_STRING_EQUAL(list[0].name, "alpha");
     CU_ASSERT_STRING_EQUAL(list[1].name, "beta");
@@ -1645,17 +1551,17 @@ static void test_engine_partitions(void)
     /* Both PINs work; objects are counted. */
     h = open_rw(e, b, CKU_USER);
     token_aes(e, h, true, true, false);
-    CU_ASSERT_EQUAL_FATAL(engine_partition_list(e, &list, &count), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, engine_partition_list(e, &list, &count));
     CU_ASSERT_TRUE(count == 2 && list[1].objects == 1);
     free(list);
-    CU_ASSERT_EQUAL(engine_partition_delete(e, b), CKR_SESSION_EXISTS);
-    CU_ASSERT_EQUAL(engine_session_close(e, h), CKR_OK);
+    CHECK_RV(CKR_SESSION_EXISTS, engine_partition_delete(e, b));
+    CHECK_RV(CKR_OK, engine_session_close(e, h));
     h = open_rw(e, b, CKU_SO);
-    CU_ASSERT_EQUAL(engine_session_close(e, h), CKR_OK);
-    CU_ASSERT_EQUAL(engine_partition_delete(e, b), CKR_OK);
+    CHECK_RV(CKR_OK, engine_session_close(e, h));
+    CHECK_RV(CKR_OK, engine_partition_delete(e, b));
     CU_ASSERT_NOT_EQUAL(stat(db1, &st), 0);
-    CU_ASSERT_EQUAL(engine_partition_delete(e, 5), CKR_SLOT_ID_INVALID);
-    CU_ASSERT_EQUAL_FATAL(engine_partition_list(e, &list, &count), CKR_OK);
+    CHECK_RV(CKR_SLOT_ID_INVALID, engine_partition_delete(e, 5));
+    CHECK_RV_FATAL(CKR_OK, engine_partition_list(e, &list, &count));
     CU_ASSERT_TRUE(count == 1 && list[0].slot == 0);
     free(list);
     engine_close(e);
@@ -1673,7 +1579,7 @@ static CK_OBJECT_HANDLE gen_key(engine *e, CK_SESSION_HANDLE h,
     CK_OBJECT_HANDLE k = CK_INVALID_HANDLE;
 
     memcpy(t + 1, extra, n * sizeof(*extra));
-    CU_ASSERT_EQUAL_FATAL(engine_generate_key(e, h, &m, t, n + 1, &k), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, engine_generate_key(e, h, &m, t, n + 1, &k));
     CU_ASSERT_TRUE(k >= SESSION_OBJECT_BASE);
     return k;
 }
@@ -1683,8 +1589,8 @@ static object *peek(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k)
     session *s = NULL;
     object *o = NULL;
 
-    CU_ASSERT_EQUAL_FATAL(session_get(e, h, &s), CKR_OK);
-    CU_ASSERT_EQUAL_FATAL(object_lookup(s, k, &o), CKR_OK);
+    CHECK_RV_FATAL(CKR_OK, session_get(e, h, &s));
+    CHECK_RV_FATAL(CKR_OK, object_lookup(s, k, &o));
     return o;
 }
 
@@ -1698,7 +1604,8 @@ static void test_engine_wrap_roundtrip(void)
     CK_GCM_PARAMS gcm = { iv, sizeof(iv), 96, NULL, 0, 128 };
     CK_ATTRIBUTE wt[] = { ATTR(CKA_WRAP, yes), ATTR(CKA_UNWRAP, yes) };
     CK_ATTRIBUTE kt[] = { ATTR(CKA_SENSITIVE, no), ATTR(CKA_EXTRACTABLE, yes),
-                          ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_gen) };
+                          ATTR(CKA_CLASS, c_secret),
+                          ATTR(CKA_KEY_TYPE, k_gen) };
     CK_ATTRIBUTE ut[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
                           ATTR(CKA_SENSITIVE, no), ATTR(CKA_EXTRACTABLE, yes) };
     engine *e = eng_open();
@@ -1706,6 +1613,7 @@ static void test_engine_wrap_roundtrip(void)
     CK_SESSION_HANDLE h = open_rw(e, slot, CKU_USER);
     CK_OBJECT_HANDLE w = gen_key(e, h, CKM_AES_KEY_GEN, 32, wt, 2), k, u;
     object *wo = peek(e, h, w), *ko, *uo;
+    const attr *kv;
 
     /* A generated wrapping key: local, never extracted, and only wraps. */
     CHECK_BOOL(wo, CKA_LOCAL, true);
@@ -1732,108 +1640,30 @@ static void test_engine_wrap_roundtrip(void)
         k = gen_key(e, h, aes ? CKM_AES_KEY_GEN : CKM_GENERIC_SECRET_KEY_GEN,
                     klen, kt, 4);
         ko = object_dup(peek(e, h, k));
-        CU_ASSERT_EQUAL(engine_wrap_key(e, h, &m, w, k, NULL, &len), CKR_OK);
+        CHECK_RV(CKR_OK, engine_wrap_key(e, h, &m, w, k, NULL, &len));
         CU_ASSERT_TRUE(len >= klen + 8);
         len -= 1;
-        CU_ASSERT_EQUAL(engine_wrap_key(e, h, &m, w, k, blob, &len),
-                        CKR_BUFFER_TOO_SMALL);
-        CU_ASSERT_EQUAL(engine_wrap_key(e, h, &m, w, k, blob, &len), CKR_OK);
-        CU_ASSERT_PTR_NULL(ut_memmem(blob, len, object_find(ko, CKA_VALUE)->value,
-                                     klen));
-        CU_ASSERT_EQUAL_FATAL(engine_unwrap_key(e, h, &m, w, blob, len, ut, 4,
-                                                &u), CKR_OK);
+        CHECK_RV(CKR_BUFFER_TOO_SMALL,
+                 engine_wrap_key(e, h, &m, w, k, blob, &len));
+        CHECK_RV(CKR_OK, engine_wrap_key(e, h, &m, w, k, blob, &len));
+        kv = object_find(ko, CKA_VALUE);
+        CU_ASSERT_PTR_NULL(ut_memmem(blob, len, kv->value, klen));
+        CHECK_RV_FATAL(CKR_OK,
+                       engine_unwrap_key(e, h, &m, w, blob, len, ut, 4, &u));
         uo = peek(e, h, u);
-        CU_ASSERT_TRUE(has_bytes(uo, CKA_VALUE,
-                                 object_find(ko, CKA_VALUE)->value, klen));
+        CU_ASSERT_TRUE(has_bytes(uo, CKA_VALUE, kv->value, klen));
         CHECK_ULONG(uo, CKA_VALUE_LEN, klen);
         CHECK_BOOL(uo, CKA_LOCAL, false);
         CHECK_BOOL(uo, CKA_ALWAYS_SENSITIVE, false);
         CHECK_BOOL(uo, CKA_NEVER_EXTRACTABLE, false);
         /* A damaged blob is refused, and so is a truncated one. */
         blob[len / 2] ^= 0x40;
-        CU_ASSERT_EQUAL(engine_unwrap_key(e, h, &m, w, blob, len, ut, 4, &u),
-                        CKR_WRAPPED_KEY_INVALID);
-        CU_ASSERT_EQUAL(engine_unwrap_key(e, h, &m, w, blob, 4, ut, 4, &u),
-                        CKR_WRAPPED_KEY_LEN_RANGE);
+        CHECK_RV(CKR_WRAPPED_KEY_INVALID,
+                 engine_unwrap_key(e, h, &m, w, blob, len, ut, 4, &u));
+        CHECK_RV(CKR_WRAPPED_KEY_LEN_RANGE,
+                 engine_unwrap_key(e, h, &m, w, blob, 4, ut, 4, &u));
         object_free(ko);
     }
-    engine_close(e);
-}
-
-static void test_engine_wrap_vectors(void)
-{
-    /* RFC 3394 section 4.6 and RFC 5649 section 6 (first example). */
-    static const char *const v[][4] = {
-        { "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
-          "00112233445566778899aabbccddeeff000102030405060708090a0b0c0d0e0f",
-          "28c9f404c4b810f4cbccb35cfb87f8263f5786e2d80ed326cbc7f0e71a99f43b"
-          "fb988b9b7a02dd21", "kw" },
-        { "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8",
-          "c37b7e6492584340bed12207808941155068f738",
-          "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a",
-          "kwp" },
-    };
-    engine *e = eng_open();
-    CK_SLOT_ID slot = make_partition(e, "vectors");
-    CK_SESSION_HANDLE h = open_rw(e, slot, CKU_USER);
-
-    for (int i = 0; i < 2; i++) {
-        unsigned char kek[32], key[32], want[48], got[48];
-        long kl = ut_unhex(v[i][0], kek, 32), dl = ut_unhex(v[i][1], key, 32);
-        long wl = ut_unhex(v[i][2], want, 48);
-        CK_KEY_TYPE kt = dl % 8 == 0 ? CKK_AES : CKK_GENERIC_SECRET;
-        CK_ATTRIBUTE wt[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
-                              { CKA_VALUE, kek, (CK_ULONG)kl },
-                              ATTR(CKA_WRAP, yes) };
-        CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, kt),
-                             { CKA_VALUE, key, (CK_ULONG)dl },
-                             ATTR(CKA_SENSITIVE, no), ATTR(CKA_EXTRACTABLE, yes) };
-        CK_MECHANISM m = { i == 0 ? CKM_AES_KEY_WRAP : CKM_AES_KEY_WRAP_KWP,
-                           NULL, 0 };
-        CK_OBJECT_HANDLE w = 0, k = 0;
-        CK_ULONG len = sizeof(got);
-
-        CU_ASSERT_EQUAL_FATAL(engine_object_create(e, h, wt, 4, &w), CKR_OK);
-        CU_ASSERT_EQUAL_FATAL(engine_object_create(e, h, t, 5, &k), CKR_OK);
-        CU_ASSERT_EQUAL(engine_wrap_key(e, h, &m, w, k, got, &len), CKR_OK);
-        CU_ASSERT_EQUAL(len, (CK_ULONG)wl);
-        CU_ASSERT_EQUAL(memcmp(got, want, wl), 0);
-    }
-    engine_close(e);
-}
-
-static void test_engine_wrap_errors(void)
-{
-    CK_MECHANISM kw = { CKM_AES_KEY_WRAP, NULL, 0 };
-    CK_MECHANISM bad = { 0x8000FFFFUL, NULL, 0 };
-    CK_ATTRIBUTE wt[] = { ATTR(CKA_WRAP, yes) };
-    CK_ATTRIBUTE sens[] = { ATTR(CKA_EXTRACTABLE, yes) };
-    CK_ATTRIBUTE ut[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes) };
-    unsigned char blob[64];
-    CK_ULONG len = sizeof(blob);
-    engine *e = eng_open();
-    CK_SLOT_ID slot = make_partition(e, "wrap-errors");
-    CK_SESSION_HANDLE h = open_rw(e, slot, CKU_USER);
-    CK_OBJECT_HANDLE w = gen_key(e, h, CKM_AES_KEY_GEN, 32, wt, 1);
-    CK_OBJECT_HANDLE k = gen_key(e, h, CKM_AES_KEY_GEN, 16, NULL, 0);
-    CK_OBJECT_HANDLE s = gen_key(e, h, CKM_AES_KEY_GEN, 16, sens, 1), u;
-
-    CU_ASSERT_EQUAL(engine_wrap_key(e, h, &kw, w, k, blob, &len),
-                    CKR_KEY_UNEXTRACTABLE);
-    CU_ASSERT_EQUAL(engine_wrap_key(e, h, &kw, w, s, blob, &len),
-                    CKR_KEY_NOT_WRAPPABLE);
-    CU_ASSERT_EQUAL(engine_wrap_key(e, h, &kw, k, s, blob, &len),
-                    CKR_KEY_FUNCTION_NOT_PERMITTED);
-    CU_ASSERT_EQUAL(engine_wrap_key(e, h, &kw, 12345, s, blob, &len),
-                    CKR_WRAPPING_KEY_HANDLE_INVALID);
-    CU_ASSERT_EQUAL(engine_wrap_key(e, h, &kw, w, 12345, blob, &len),
-                    CKR_KEY_HANDLE_INVALID);
-    CU_ASSERT_EQUAL(engine_wrap_key(e, h, &bad, w, s, blob, &len),
-                    CKR_MECHANISM_INVALID);
-    CU_ASSERT_EQUAL(engine_unwrap_key(e, h, &kw, w, blob, 24, ut, 2, &u),
-                    CKR_KEY_FUNCTION_NOT_PERMITTED);
-    CU_ASSERT_EQUAL(engine_generate_key(e, h, &bad, wt, 1, &u),
-                    CKR_MECHANISM_INVALID);
     engine_close(e);
 }
 
@@ -1868,32 +1698,31 @@ static void test_engine_mech_lookup(void)
     CU_ASSERT_EQUAL(mech_lookup(CKM_SHA256)->out_len, 32);
     CU_ASSERT_TRUE(mech_lookup(CKM_SHA512_HMAC_GENERAL)->general);
     /* C_GetMechanismList reports exactly these. */
-    CU_ASSERT_EQUAL(engine_mechanism_list(e, 0, list, &count), CKR_OK);
+    CHECK_RV(CKR_OK, engine_mechanism_list(e, 0, list, &count));
     CU_ASSERT_EQUAL(count, n);
     for (CK_ULONG i = 0; i < count && i < 64; i++)
         CU_ASSERT_PTR_NOT_NULL(mech_lookup(list[i]));
-    CU_ASSERT_EQUAL(engine_mechanism_info(e, 0, 0x8000FFFFUL, &info),
-                    CKR_MECHANISM_INVALID);
-    CU_ASSERT_EQUAL(engine_mechanism_info(e, 0, CKM_AES_GCM, &info), CKR_OK);
+    CHECK_RV(CKR_MECHANISM_INVALID,
+             engine_mechanism_info(e, 0, 0x8000FFFFUL, &info));
+    CHECK_RV(CKR_OK, engine_mechanism_info(e, 0, CKM_AES_GCM, &info));
     CU_ASSERT_TRUE((info.flags & (CKF_WRAP | CKF_ENCRYPT)) ==
                    (CKF_WRAP | CKF_ENCRYPT));
     engine_close(e);
 }
 
 /*
- * A secret longer than 32 bytes through CKM_AES_GCM wrap and unwrap.  Run
- * in a child, so that memory corruption fails this test only.
+ * A 1 KiB secret through CKM_AES_GCM wrap and unwrap.  Run in a child, so
+ * that memory corruption fails this test only.
  */
 static int gcm_long_key_child(void)
 {
-    unsigned char iv[12] = { 7 }, blob[128];
+    unsigned char iv[12] = { 7 }, blob[1100], v1[1024], v2[1024];
     CK_GCM_PARAMS gcm = { iv, sizeof(iv), 96, NULL, 0, 128 };
     CK_MECHANISM m = { CKM_AES_GCM, &gcm, sizeof(gcm) };
     CK_ATTRIBUTE wt[] = { ATTR(CKA_WRAP, yes), ATTR(CKA_UNWRAP, yes) };
     CK_ATTRIBUTE kt[] = { ATTR(CKA_SENSITIVE, no), ATTR(CKA_EXTRACTABLE, yes) };
     CK_ATTRIBUTE ut[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_gen),
                           ATTR(CKA_SENSITIVE, no), ATTR(CKA_EXTRACTABLE, yes) };
-    unsigned char v1[64], v2[64];
     CK_ATTRIBUTE g1 = { CKA_VALUE, v1, sizeof(v1) };
     CK_ATTRIBUTE g2 = { CKA_VALUE, v2, sizeof(v2) };
     CK_ULONG len = sizeof(blob);
@@ -1904,13 +1733,13 @@ static int gcm_long_key_child(void)
     int bad = 0;
 
     w = gen_key(e, h, CKM_AES_KEY_GEN, 32, wt, 2);
-    k = gen_key(e, h, CKM_GENERIC_SECRET_KEY_GEN, 64, kt, 2);
+    k = gen_key(e, h, CKM_GENERIC_SECRET_KEY_GEN, 1024, kt, 2);
     bad |= engine_wrap_key(e, h, &m, w, k, blob, &len) != CKR_OK;
-    bad |= len != 64 + 16;
+    bad |= len != 1024 + 16;
     bad |= engine_unwrap_key(e, h, &m, w, blob, len, ut, 4, &u) != CKR_OK;
     bad |= engine_attr_get(e, h, k, &g1, 1) != CKR_OK;
     bad |= u == 0 || engine_attr_get(e, h, u, &g2, 1) != CKR_OK;
-    bad |= g2.ulValueLen != 64 || memcmp(v1, v2, 64) != 0;
+    bad |= g2.ulValueLen != 1024 || memcmp(v1, v2, 1024) != 0;
     engine_close(e);
     return bad;
 }
@@ -1930,7 +1759,7 @@ static void test_engine_gcm_long_key(void)
     CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* ---- main -------------------------------------------------------------------- */
+/* ---- main --------------------------------------------------------------- */
 
 typedef struct {
     const char *name;
@@ -1955,11 +1784,7 @@ static const test_def rules_tests[] = {
     { "/rules/build-x509-cert", test_rules_cert },
     { "/rules/build-secret-keys", test_rules_secret },
     { "/rules/build-rsa-ec-keys", test_rules_asymmetric },
-    { "/rules/build-template-incomplete", test_rules_incomplete },
-    { "/rules/build-type-invalid", test_rules_type_invalid },
-    { "/rules/build-value-invalid", test_rules_value_invalid },
-    { "/rules/build-read-only", test_rules_read_only },
-    { "/rules/build-template-inconsistent", test_rules_inconsistent },
+    { "/rules/build-create-errors", test_rules_create_errors },
     { "/rules/build-generate", test_rules_generate },
     { "/rules/apply-set", test_rules_apply_set },
     { "/rules/apply-asymmetric-capabilities", test_rules_apply_asym_caps },
@@ -1972,7 +1797,6 @@ static const test_def array_tests[] = {
     { "/array/serialize-expand-roundtrip", test_array_roundtrip },
     { "/array/get-nested-lengths", test_array_get },
     { "/array/malformed-rejected", test_array_malformed },
-    { "/array/wrap-template-in-object", test_array_in_object },
     { NULL, NULL }
 };
 
@@ -2003,11 +1827,9 @@ static const test_def engine_tests[] = {
     { "/engine/logout-seals-public-key", test_engine_logout_seals },
     { "/engine/partition-create-list-delete", test_engine_partitions },
     { "/engine/generate-wrap-unwrap", test_engine_wrap_roundtrip },
-    { "/engine/wrap-rfc-vectors", test_engine_wrap_vectors },
-    { "/engine/wrap-errors", test_engine_wrap_errors },
     { "/engine/mech-lookup", test_engine_mech_lookup },
     /* Last: its child process would run any tests after it on a crash. */
-    { "/engine/gcm-unwrap-64-byte-key", test_engine_gcm_long_key },
+    { "/engine/gcm-unwrap-1k-key", test_engine_gcm_long_key },
     { NULL, NULL }
 };
 
