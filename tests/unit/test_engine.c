@@ -77,7 +77,9 @@ static bool has_bytes(const object *o, CK_ATTRIBUTE_TYPE t, const void *v,
 {
     const attr *a = object_find(o, t);
 
-    return a != NULL && a->len == len && memcmp(a->value, v, len) == 0;
+    /* memcmp may not be given NULL, even for zero bytes. */
+    return a != NULL && a->len == len &&
+           (len == 0 || memcmp(a->value, v, len) == 0);
 }
 
 #define CHECK_BOOL(o, t, v) CU_ASSERT_TRUE(has_bool((o), (t), (v)))
@@ -899,7 +901,8 @@ static object *policy_key(CK_ULONG len, const CK_ATTRIBUTE *extra, CK_ULONG n,
     object *o = NULL;
 
     CU_ASSERT_FATAL(n <= 9);
-    memcpy(t + 3, extra, n * sizeof(*extra));
+    if (n > 0)
+        memcpy(t + 3, extra, n * sizeof(*extra));
     CHECK_RV_FATAL(CKR_OK, build(t, n + 3, RULES_CREATE, so, &o));
     CHECK_RV_FATAL(CKR_OK, policy_role_defaults(o, t, n + 3));
     return o;
@@ -1578,7 +1581,8 @@ static CK_OBJECT_HANDLE gen_key(engine *e, CK_SESSION_HANDLE h,
     CK_ATTRIBUTE t[8] = { ATTR(CKA_VALUE_LEN, len) };
     CK_OBJECT_HANDLE k = CK_INVALID_HANDLE;
 
-    memcpy(t + 1, extra, n * sizeof(*extra));
+    if (n > 0)
+        memcpy(t + 1, extra, n * sizeof(*extra));
     CHECK_RV_FATAL(CKR_OK, engine_generate_key(e, h, &m, t, n + 1, &k));
     CU_ASSERT_TRUE(k >= SESSION_OBJECT_BASE);
     return k;
