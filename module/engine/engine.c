@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 CK_RV engine_open(const settings *cfg, engine **out)
@@ -40,6 +41,7 @@ CK_RV engine_open(const settings *cfg, engine **out)
 
 static void session_free(session *s)
 {
+    EVP_CIPHER_CTX_free(s->spare_cipher);   /* cleanses the key schedule */
     free(s->find.ids);
     for (int k = 0; k < OP_KIND_COUNT; k++)
         op_state_free(s->op[k]);

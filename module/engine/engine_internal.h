@@ -29,6 +29,9 @@ typedef struct session {
     CK_FLAGS flags;
     find_state find;
     struct op_state *op[OP_KIND_COUNT];
+    /* A finished operation's cipher context, re-keyed by the next one:
+     * OpenSSL then keeps its provider state instead of rebuilding it. */
+    struct evp_cipher_ctx_st *spare_cipher;
     struct session *next;
 } session;
 

@@ -117,26 +117,31 @@ static CK_RV cipher_init(struct op_state *op, const CK_MECHANISM *m,
     }
     if (rv != CKR_OK)
         return rv;
-    op->cipher = EVP_CIPHER_CTX_new();
+    /* The session's spare context may be handed in (operation.c). */
+    if (op->cipher == NULL)
+        op->cipher = EVP_CIPHER_CTX_new();
     if (op->cipher == NULL)
         return CKR_HOST_MEMORY;
-    if (EVP_CipherInit_ex2(op->cipher, c, NULL, NULL, op->encrypt,
-                           NULL) != 1)
-        goto fail;
-    if (gcm != NULL) {
+    if (gcm != NULL && gcm->ulIvLen != 12) {
+        /* Only a non-default GCM IV length needs a second init step. */
         size_t ivlen = gcm->ulIvLen;
         OSSL_PARAM params[2] = {
             OSSL_PARAM_construct_size_t("ivlen", &ivlen), OSSL_PARAM_END
         };
 
-        if (EVP_CIPHER_CTX_set_params(op->cipher, params) != 1)
+        if (EVP_CipherInit_ex2(op->cipher, c, NULL, NULL, op->encrypt,
+                               NULL) != 1 ||
+            EVP_CIPHER_CTX_set_params(op->cipher, params) != 1)
             goto fail;
-        iv = gcm->pIv;
+        c = NULL;
     }
-    if (EVP_CipherInit_ex2(op->cipher, NULL, key, iv, op->encrypt,
-                           NULL) != 1)
+    if (gcm != NULL)
+        iv = gcm->pIv;
+    if (EVP_CipherInit_ex2(op->cipher, c, key, iv, op->encrypt, NULL) != 1)
         goto fail;
-    EVP_CIPHER_CTX_set_padding(op->cipher, op->pad);
+    /* Only the block modes pad; asking costs a parameter lookup. */
+    if (mech == CKM_AES_ECB || mech == CKM_AES_CBC || mech == CKM_AES_CBC_PAD)
+        EVP_CIPHER_CTX_set_padding(op->cipher, op->pad);
     if (gcm != NULL && gcm->ulAADLen > 0 &&
         EVP_CipherUpdate(op->cipher, NULL, &n, gcm->pAAD,
                          (int)gcm->ulAADLen) != 1)
@@ -293,9 +298,20 @@ static CK_RV cipher_final(struct op_state *op, unsigned char **out,
     return CKR_OK;
 }
 
+static CK_ULONG cipher_oneshot_size(const struct op_state *op, CK_ULONG in)
+{
+    if (is_gcm(op))
+        return op->encrypt ? in + op->mac_len
+                           : (in >= op->mac_len ? in - op->mac_len : 0);
+    if (op->pad && op->encrypt)
+        return (in / AES_BLOCK + 1) * AES_BLOCK;
+    return in;
+}
+
 const mech_family mech_family_cipher = {
     .init = cipher_init,
     .update_size = cipher_update_size,
     .update = cipher_update,
     .final = cipher_final,
+    .oneshot_size = cipher_oneshot_size,
 };

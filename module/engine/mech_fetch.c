@@ -26,7 +26,9 @@ static void *fetch(struct fetched *tab, const char *name,
 
     pthread_mutex_lock(&fetch_lock);
     for (int i = 0; i < FETCH_SLOTS; i++) {
-        if (tab[i].name != NULL && strcmp(tab[i].name, name) == 0) {
+        /* Callers pass string literals: the pointer usually matches. */
+        if (tab[i].name == name ||
+            (tab[i].name != NULL && strcmp(tab[i].name, name) == 0)) {
             alg = tab[i].alg;
             break;
         }

@@ -55,6 +55,8 @@ typedef struct mech_family {
     CK_RV (*update)(struct op_state *op, const CK_BYTE *in, CK_ULONG in_len,
                     CK_BYTE *out, CK_ULONG *out_len);
     CK_RV (*final)(struct op_state *op, unsigned char **out, size_t *len);
+    /* Ciphers: the most a single-part call can output (NULL: unknown). */
+    CK_ULONG (*oneshot_size)(const struct op_state *op, CK_ULONG in_len);
     CK_RV (*verify_final)(struct op_state *op, const CK_BYTE *sig,
                           CK_ULONG sig_len);
 } mech_family;

@@ -21,7 +21,13 @@ void op_state_free(struct op_state *op)
 
 static void op_end(session *s, enum op_kind kind)
 {
-    op_state_free(s->op[kind]);
+    struct op_state *op = s->op[kind];
+
+    if (op != NULL && op->cipher != NULL && s->spare_cipher == NULL) {
+        s->spare_cipher = op->cipher;
+        op->cipher = NULL;
+    }
+    op_state_free(op);
     s->op[kind] = NULL;
 }
 
@@ -172,6 +178,10 @@ CK_RV engine_op_init(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
         return CKR_HOST_MEMORY;
     op->kind = kind;
     op->desc = d;
+    if (d->family == &mech_family_cipher) {
+        op->cipher = s->spare_cipher;
+        s->spare_cipher = NULL;
+    }
     rv = d->family->init(op, m, value ? value->value : NULL,
                          value ? value->len : 0);
     if (rv != CKR_OK) {
@@ -244,6 +254,36 @@ static CK_RV deliver(session *s, struct op_state *op, CK_BYTE *out,
     return CKR_OK;
 }
 
+/*
+ * A single-part cipher call whose buffer holds the largest possible output
+ * writes straight into it: no copy of the data is made or left behind.
+ * On failure the written part is wiped (decryption leaves no plaintext).
+ */
+static CK_RV run_direct(session *s, struct op_state *op, const CK_BYTE *in,
+                        CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+{
+    const mech_family *f = op->desc->family;
+    CK_ULONG n1 = 0;
+    unsigned char *tail = NULL;
+    size_t n2 = 0;
+    CK_RV rv = f->update(op, in, in_len, out, &n1);
+
+    if (rv == CKR_OK)
+        rv = f->final(op, &tail, &n2);
+    if (rv == CKR_OK && n1 + n2 > *out_len)
+        rv = CKR_GENERAL_ERROR;     /* oneshot_size was wrong */
+    if (rv == CKR_OK) {
+        if (n2 > 0)
+            memcpy(out + n1, tail, n2);
+        *out_len = n1 + n2;
+    } else {
+        OPENSSL_cleanse(out, n1);
+    }
+    mech_result_free(tail, n2);
+    op_end(s, op->kind);
+    return rv;
+}
+
 CK_RV engine_op_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                         const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                         CK_ULONG *out_len)
@@ -263,6 +303,9 @@ CK_RV engine_op_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
         op_end(s, kind);
         return rv;
     }
+    if (op->result == NULL && out != NULL && is_cipher(kind) &&
+        op->desc->family->oneshot_size(op, in_len) <= *out_len)
+        return run_direct(s, op, in, in_len, out, out_len);
     if (op->result == NULL) {
         rv = run_whole(op, in, in_len);
         if (rv != CKR_OK) {

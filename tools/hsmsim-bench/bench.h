@@ -7,16 +7,16 @@
 #include <stddef.h>
 #include "pkcs11/hsmsim_pkcs11.h"
 
-#define BENCH_REPEATS 5            /* runs per case; the median is shown */
+#define BENCH_REPEATS 5 /* runs per case; the median is shown */
 #define BENCH_MAX_CASES 128
-#define BENCH_MAX_TARGETS 8        /* modules plus the OpenSSL floor */
+#define BENCH_MAX_TARGETS 8 /* modules plus the OpenSSL floor */
 #define BENCH_MAX_THREADS 64
-#define BENCH_MAX_FIND 4           /* object counts for the find rows */
+#define BENCH_MAX_FIND 4 /* object counts for the find rows */
 #define BENCH_NOTES 4096
 #define BENCH_GCM_SMALL 32
 #define BENCH_GCM_LARGE 4096
-#define BENCH_KEY_LEN 32           /* AES-256 everywhere */
-#define BENCH_WRAPPED_LEN 40       /* RFC 3394 output for a 32-byte key */
+#define BENCH_KEY_LEN 32     /* AES-256 everywhere */
+#define BENCH_WRAPPED_LEN 40 /* RFC 3394 output for a 32-byte key */
 
 /* The measured operations, in the order they run and are reported. */
 enum bench_op {
@@ -34,17 +34,17 @@ enum bench_op {
 /* One table row: an operation, its object count and its thread count. */
 typedef struct bench_case {
     enum bench_op op;
-    unsigned long objects;         /* BOP_FIND: token objects; else 0 */
+    unsigned long objects; /* BOP_FIND: token objects; else 0 */
     unsigned threads;
 } bench_case;
 
 typedef struct bench_opts {
-    const char *label;             /* token label to use or create */
+    const char *label; /* token label to use or create */
     const char *pin;
     const char *so_pin;
-    bool init;                     /* initialize a free slot if needed */
-    double seconds;                /* length of one timed run */
-    bool verbose;                  /* progress on stderr */
+    bool init;      /* initialize a free slot if needed */
+    double seconds; /* length of one timed run */
+    bool verbose;   /* progress on stderr */
 } bench_opts;
 
 typedef struct bench_target bench_target;
@@ -70,7 +70,7 @@ struct bench_target {
     const bench_target_ops *ops;
     const char *name;
     void *priv;
-    char *notes;                   /* BENCH_NOTES bytes, appended to */
+    char *notes; /* BENCH_NOTES bytes, appended to */
 };
 
 /* Short name (for --ops and JSON) and table label of an operation. */

@@ -24,14 +24,14 @@ static const struct {
     const char *name;
     const char *label;
 } op_names[BOP_COUNT] = {
-    [BOP_KEYGEN_SESSION] = { "keygen-session", "AES-256 keygen, session" },
-    [BOP_KEYGEN_TOKEN] = { "keygen-token", "AES-256 keygen, token" },
-    [BOP_WRAP] = { "wrap", "AES key wrap (RFC 3394)" },
-    [BOP_UNWRAP] = { "unwrap", "AES key unwrap (RFC 3394)" },
-    [BOP_GCM_SMALL] = { "gcm-32", "AES-256-GCM encrypt 32 B" },
-    [BOP_GCM_LARGE] = { "gcm-4k", "AES-256-GCM encrypt 4 KiB" },
-    [BOP_SESSION] = { "session", "C_OpenSession+C_CloseSession" },
-    [BOP_FIND] = { "find", "find 1 by label among" },
+    [BOP_KEYGEN_SESSION] = {"keygen-session", "AES-256 keygen, session"},
+    [BOP_KEYGEN_TOKEN] = {"keygen-token", "AES-256 keygen, token"},
+    [BOP_WRAP] = {"wrap", "AES key wrap (RFC 3394)"},
+    [BOP_UNWRAP] = {"unwrap", "AES key unwrap (RFC 3394)"},
+    [BOP_GCM_SMALL] = {"gcm-32", "AES-256-GCM encrypt 32 B"},
+    [BOP_GCM_LARGE] = {"gcm-4k", "AES-256-GCM encrypt 4 KiB"},
+    [BOP_SESSION] = {"session", "C_OpenSession+C_CloseSession"},
+    [BOP_FIND] = {"find", "find 1 by label among"},
 };
 
 /* What the parent learns from the process that measured one target. */
@@ -45,14 +45,14 @@ typedef struct bench_result {
 
 typedef struct target_spec {
     const char *name;
-    const char *path;              /* NULL: the OpenSSL floor */
+    const char *path; /* NULL: the OpenSSL floor */
 } target_spec;
 
 struct config {
     bench_opts o;
     target_spec targets[BENCH_MAX_TARGETS];
     unsigned n_targets;
-    unsigned n_modules;            /* targets[0..n_modules) are modules */
+    unsigned n_modules; /* targets[0..n_modules) are modules */
     unsigned threads[BENCH_MAX_THREADS];
     unsigned n_threads;
     unsigned long find[BENCH_MAX_FIND];
@@ -79,9 +79,8 @@ void bench_fail_rv(const char *target, const char *what, const char *fn,
 {
     const char *name = bench_rv_name(rv);
 
-    fprintf(stderr, "hsmsim-bench: %s: %s: %s: %s (0x%08lx)\n", target,
-            what, fn, name != NULL ? name : "unknown CK_RV",
-            (unsigned long)rv);
+    fprintf(stderr, "hsmsim-bench: %s: %s: %s: %s (0x%08lx)\n", target, what,
+            fn, name != NULL ? name : "unknown CK_RV", (unsigned long)rv);
 }
 
 void bench_fail(const char *target, const char *what, const char *fmt, ...)
@@ -245,25 +244,36 @@ static int cmp_ulong(const void *a, const void *b)
 
 static int parse_args(struct config *cfg, int argc, char **argv)
 {
-    enum { O_OPENSSL = 256, O_LABEL, O_PIN, O_SO_PIN, O_INIT, O_THREADS,
-           O_SECONDS, O_QUICK, O_FIND, O_OPS, O_JSON, O_MODULE };
-    static const struct option longopts[] = {
-        { "module", required_argument, NULL, O_MODULE },
-        { "openssl", no_argument, NULL, O_OPENSSL },
-        { "slot-label", required_argument, NULL, O_LABEL },
-        { "pin", required_argument, NULL, O_PIN },
-        { "so-pin", required_argument, NULL, O_SO_PIN },
-        { "init", no_argument, NULL, O_INIT },
-        { "threads", required_argument, NULL, O_THREADS },
-        { "seconds", required_argument, NULL, O_SECONDS },
-        { "quick", no_argument, NULL, O_QUICK },
-        { "find-objects", required_argument, NULL, O_FIND },
-        { "ops", required_argument, NULL, O_OPS },
-        { "json", no_argument, NULL, O_JSON },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
+    enum {
+        O_OPENSSL = 256,
+        O_LABEL,
+        O_PIN,
+        O_SO_PIN,
+        O_INIT,
+        O_THREADS,
+        O_SECONDS,
+        O_QUICK,
+        O_FIND,
+        O_OPS,
+        O_JSON,
+        O_MODULE
     };
+    static const struct option longopts[] = {
+        {"module", required_argument, NULL, O_MODULE},
+        {"openssl", no_argument, NULL, O_OPENSSL},
+        {"slot-label", required_argument, NULL, O_LABEL},
+        {"pin", required_argument, NULL, O_PIN},
+        {"so-pin", required_argument, NULL, O_SO_PIN},
+        {"init", no_argument, NULL, O_INIT},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"seconds", required_argument, NULL, O_SECONDS},
+        {"quick", no_argument, NULL, O_QUICK},
+        {"find-objects", required_argument, NULL, O_FIND},
+        {"ops", required_argument, NULL, O_OPS},
+        {"json", no_argument, NULL, O_JSON},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     unsigned long list[BENCH_MAX_THREADS];
     double seconds = 0;
     bool quick = false, openssl = false;
@@ -355,7 +365,8 @@ static int parse_args(struct config *cfg, int argc, char **argv)
         return -1;
     }
     cfg->o.seconds = seconds > 0 ? seconds
-                                 : quick ? QUICK_SECONDS : DEFAULT_SECONDS;
+                     : quick     ? QUICK_SECONDS
+                                 : DEFAULT_SECONDS;
     cfg->n_targets = cfg->n_modules;
     if (openssl) {
         cfg->targets[cfg->n_targets].name = "OpenSSL";
@@ -401,7 +412,7 @@ struct run_shared {
     bench_target *t;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    bool go;                       /* under lock: start the clock */
+    bool go; /* under lock: start the clock */
     double deadline;
     atomic_int failed;
 };
@@ -443,7 +454,7 @@ static int run_once(bench_target *t, const bench_case *c, double seconds,
                     double *rate)
 {
     struct worker w[BENCH_MAX_THREADS];
-    struct run_shared sh = { .t = t };
+    struct run_shared sh = {.t = t};
     unsigned n = c->threads, started = 0;
     unsigned long long total = 0;
     double start, end = 0;
@@ -458,8 +469,8 @@ static int run_once(bench_target *t, const bench_case *c, double seconds,
             return -1;
     }
     for (; started < n; started++) {
-        if (pthread_create(&w[started].th, NULL, worker_main,
-                           &w[started]) != 0) {
+        if (pthread_create(&w[started].th, NULL, worker_main, &w[started]) !=
+            0) {
             bench_fail(t->name, bench_op_name(c->op), "pthread_create failed");
             atomic_store(&sh.failed, 1);
             break;
@@ -510,7 +521,7 @@ static int measure_target(const struct config *cfg, unsigned ti,
                           bench_result *res)
 {
     const target_spec *ts = &cfg->targets[ti];
-    bench_target t = { .name = ts->name, .notes = res->notes };
+    bench_target t = {.name = ts->name, .notes = res->notes};
     int rc;
 
     if (ts->path != NULL)
@@ -546,8 +557,7 @@ static int measure_target(const struct config *cfg, unsigned ti,
 }
 
 /* Fork, measure target ti in the child, read its results back. */
-static int run_target(const struct config *cfg, unsigned ti,
-                      bench_result *res)
+static int run_target(const struct config *cfg, unsigned ti, bench_result *res)
 {
     int fds[2], status = 0;
     size_t got = 0;
@@ -599,8 +609,8 @@ static int run_target(const struct config *cfg, unsigned ti,
     close(fds[0]);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    if (got != sizeof(*res) || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0 || res->status != 0) {
+    if (got != sizeof(*res) || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+        res->status != 0) {
         if (WIFSIGNALED(status))
             fprintf(stderr, "hsmsim-bench: %s: killed by signal %d\n",
                     cfg->targets[ti].name, WTERMSIG(status));
@@ -614,7 +624,7 @@ static int run_target(const struct config *cfg, unsigned ti,
 /* ---- report ------------------------------------------------------------- */
 
 struct ratio {
-    unsigned num, den;             /* target indexes */
+    unsigned num, den; /* target indexes */
     char title[80];
 };
 
@@ -625,8 +635,8 @@ static unsigned ratios(const struct config *cfg, struct ratio *r)
     for (unsigned i = 1; i < cfg->n_modules; i++) {
         r[n].num = 0;
         r[n].den = i;
-        snprintf(r[n].title, sizeof(r[n].title), "%s/%s",
-                 cfg->targets[0].name, cfg->targets[i].name);
+        snprintf(r[n].title, sizeof(r[n].title), "%s/%s", cfg->targets[0].name,
+                 cfg->targets[i].name);
         n++;
     }
     if (cfg->n_modules > 0 && cfg->n_targets > cfg->n_modules) {
@@ -639,8 +649,8 @@ static unsigned ratios(const struct config *cfg, struct ratio *r)
     return n;
 }
 
-static bool ratio_of(const bench_result *res, const struct ratio *r,
-                     unsigned k, double *out)
+static bool ratio_of(const bench_result *res, const struct ratio *r, unsigned k,
+                     double *out)
 {
     if (!res[r->num].measured[k] || !res[r->den].measured[k] ||
         res[r->den].median[k] <= 0)
@@ -672,8 +682,7 @@ static void print_table(const struct config *cfg, const bench_result *res)
     for (unsigned i = 0; i < cfg->n_targets; i++)
         printf(" %12s", cfg->targets[i].name);
     for (unsigned i = 0; i < nr; i++)
-        printf(" %*s", (int)(strlen(r[i].title) > 8 ? strlen(r[i].title)
-                                                     : 8),
+        printf(" %*s", (int)(strlen(r[i].title) > 8 ? strlen(r[i].title) : 8),
                r[i].title);
     printf("\n");
     for (unsigned k = 0; k < cfg->n_cases; k++) {
@@ -696,8 +705,8 @@ static void print_table(const struct config *cfg, const bench_result *res)
                 snprintf(cell, sizeof(cell), "%.2f", v);
             else
                 strcpy(cell, "-");
-            printf(" %*s", (int)(strlen(r[i].title) > 8 ? strlen(r[i].title)
-                                                         : 8),
+            printf(" %*s",
+                   (int)(strlen(r[i].title) > 8 ? strlen(r[i].title) : 8),
                    cell);
         }
         printf("\n");

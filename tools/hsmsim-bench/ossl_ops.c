@@ -14,24 +14,21 @@
 const unsigned char bench_kek[BENCH_KEY_LEN] = {
     0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
     0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
-    0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f
-};
+    0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f};
 const unsigned char bench_wrapped_key[BENCH_KEY_LEN] = {
     0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa,
     0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05,
-    0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f
-};
+    0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f};
 const unsigned char bench_gcm_key[BENCH_KEY_LEN] = {
     0xfe, 0xff, 0xe9, 0x92, 0x86, 0x65, 0x73, 0x1c, 0x6d, 0x6a, 0x8f,
     0x94, 0x67, 0x30, 0x83, 0x08, 0xfe, 0xff, 0xe9, 0x92, 0x86, 0x65,
-    0x73, 0x1c, 0x6d, 0x6a, 0x8f, 0x94, 0x67, 0x30, 0x83, 0x08
-};
+    0x73, 0x1c, 0x6d, 0x6a, 0x8f, 0x94, 0x67, 0x30, 0x83, 0x08};
 
 #define GCM_TAG 16
 
 struct ossl_target {
-    EVP_CIPHER *wrap;              /* AES-256-WRAP, fetched once */
-    EVP_CIPHER *gcm;               /* AES-256-GCM, fetched once */
+    EVP_CIPHER *wrap; /* AES-256-WRAP, fetched once */
+    EVP_CIPHER *gcm;  /* AES-256-GCM, fetched once */
     unsigned char wrapped[BENCH_WRAPPED_LEN];
 };
 
@@ -82,10 +79,8 @@ static int gcm_once(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *c,
 
     if (EVP_EncryptInit_ex2(ctx, c, key, iv, NULL) != 1 ||
         EVP_EncryptUpdate(ctx, out, &n, in, (int)len) != 1 ||
-        EVP_EncryptFinal_ex(ctx, out + n, &f) != 1 ||
-        (size_t)(n + f) != len ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG,
-                            out + len) != 1)
+        EVP_EncryptFinal_ex(ctx, out + n, &f) != 1 || (size_t)(n + f) != len ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG, out + len) != 1)
         return -1;
     return 0;
 }
@@ -114,8 +109,8 @@ int ossl_ref_gcm(const unsigned char *key, const unsigned char *iv,
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int rc = -1;
 
-    if (c != NULL && ctx != NULL && gcm_once(ctx, c, key, iv, in, len,
-                                             out) == 0)
+    if (c != NULL && ctx != NULL &&
+        gcm_once(ctx, c, key, iv, in, len, out) == 0)
         rc = 0;
     ERR_clear_error();
     EVP_CIPHER_CTX_free(ctx);
@@ -144,8 +139,8 @@ static int ossl_prepare(bench_target *t, const bench_case *c)
     return 0;
 }
 
-static int ossl_thread_start(bench_target *t, const bench_case *c,
-                             unsigned idx, void **out)
+static int ossl_thread_start(bench_target *t, const bench_case *c, unsigned idx,
+                             void **out)
 {
     struct ossl_thread *th = calloc(1, sizeof(*th));
 
@@ -164,8 +159,8 @@ static int ossl_thread_start(bench_target *t, const bench_case *c,
     }
     /* RFC 3394 ciphers refuse to run unless this flag is set. */
     EVP_CIPHER_CTX_set_flags(th->ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-    memcpy(th->key, c->op == BOP_WRAP || c->op == BOP_UNWRAP ? bench_kek
-                                                             : bench_gcm_key,
+    memcpy(th->key,
+           c->op == BOP_WRAP || c->op == BOP_UNWRAP ? bench_kek : bench_gcm_key,
            BENCH_KEY_LEN);
     memset(th->in, 0x5a, sizeof(th->in));
     *out = th;
@@ -188,7 +183,8 @@ static int ossl_step(void *arg)
                     BENCH_KEY_LEN, th->out, &len) != 0)
             return ossl_fail(th->name, th->op, "AES-256-WRAP encrypt");
         if (len != BENCH_WRAPPED_LEN) {
-            bench_fail(th->name, bench_op_name(th->op), "wrapped %d bytes, not 40", len);
+            bench_fail(th->name, bench_op_name(th->op),
+                       "wrapped %d bytes, not 40", len);
             return -1;
         }
         return 0;
@@ -197,7 +193,8 @@ static int ossl_step(void *arg)
                     BENCH_WRAPPED_LEN, th->out, &len) != 0)
             return ossl_fail(th->name, th->op, "AES-256-WRAP decrypt");
         if (len != BENCH_KEY_LEN) {
-            bench_fail(th->name, bench_op_name(th->op), "unwrapped %d bytes, not 32", len);
+            bench_fail(th->name, bench_op_name(th->op),
+                       "unwrapped %d bytes, not 32", len);
             return -1;
         }
         return 0;
@@ -270,7 +267,8 @@ int ossl_target_open(const bench_opts *opts, bench_target *t)
         ossl_close(t);
         return -1;
     }
-    bench_note(t, "%s; each operation re-keys a reused EVP_CIPHER_CTX "
+    bench_note(t,
+               "%s; each operation re-keys a reused EVP_CIPHER_CTX "
                "(cipher fetched once); keygen = RAND_priv_bytes(32)",
                OpenSSL_version(OPENSSL_VERSION));
     return 0;

@@ -21,17 +21,17 @@ struct p11_target {
     const bench_opts *o;
     const char *name;
     CK_SLOT_ID slot;
-    CK_SESSION_HANDLE anchor;      /* keeps the user logged in */
-    bool initialized;              /* C_Initialize succeeded */
+    CK_SESSION_HANDLE anchor; /* keeps the user logged in */
+    bool initialized;         /* C_Initialize succeeded */
     bool keys_ready;
-    CK_OBJECT_HANDLE kek;          /* CKA_WRAP/CKA_UNWRAP, no ENCRYPT */
-    CK_OBJECT_HANDLE key;          /* extractable, not sensitive */
+    CK_OBJECT_HANDLE kek; /* CKA_WRAP/CKA_UNWRAP, no ENCRYPT */
+    CK_OBJECT_HANDLE key; /* extractable, not sensitive */
     CK_OBJECT_HANDLE gcm_key;
     unsigned char wrapped[BENCH_WRAPPED_LEN];
     bool find_counted;
-    unsigned long find_total;      /* token objects the user sees */
-    char find_tag[16];             /* makes this run's labels unique */
-    char find_label[48];           /* the object the find rows look for */
+    unsigned long find_total; /* token objects the user sees */
+    char find_tag[16];        /* makes this run's labels unique */
+    char find_label[48];      /* the object the find rows look for */
     CK_OBJECT_HANDLE find_handle;
 };
 
@@ -42,13 +42,16 @@ struct p11_thread {
     CK_SESSION_HANDLE s;
     bool open;
     unsigned long long iv_ctr;
-    CK_OBJECT_HANDLE *made;        /* token keys to destroy afterwards */
+    CK_OBJECT_HANDLE *made; /* token keys to destroy afterwards */
     size_t n_made, cap_made;
     unsigned char in[BENCH_GCM_LARGE];
     unsigned char out[BENCH_GCM_LARGE + 32];
 };
 
-#define RV(x) { x, #x }
+#define RV(x)                                                                  \
+    {                                                                          \
+        x, #x                                                                  \
+    }
 static const struct {
     CK_RV rv;
     const char *name;
@@ -175,7 +178,10 @@ static CK_OBJECT_CLASS class_data = CKO_DATA;
 static CK_KEY_TYPE type_aes = CKK_AES;
 static CK_ULONG key_len = BENCH_KEY_LEN;
 
-#define ATTR(type, ptr, len) { type, (void *)(ptr), len }
+#define ATTR(type, ptr, len)                                                   \
+    {                                                                          \
+        type, (void *)(ptr), len                                               \
+    }
 #define BOOL(type, v) ATTR(type, &(v), sizeof(CK_BBOOL))
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -244,8 +250,10 @@ static int init_token(struct p11_target *t, CK_SLOT_ID free_slot)
     if (scan_slots(t, &found, &have_free, &ignored) != 0)
         return -1;
     if (!found) {
-        bench_fail(t->name, "setup", "no token labelled '%s' after "
-                   "C_InitToken", t->o->label);
+        bench_fail(t->name, "setup",
+                   "no token labelled '%s' after "
+                   "C_InitToken",
+                   t->o->label);
         return -1;
     }
     if (ck(t, "setup", "C_OpenSession",
@@ -256,9 +264,9 @@ static int init_token(struct p11_target *t, CK_SLOT_ID free_slot)
             t->f->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)t->o->so_pin,
                           strlen(t->o->so_pin)));
     if (rc == 0)
-        rc = ck(t, "setup", "C_InitPIN",
-                t->f->C_InitPIN(s, (CK_UTF8CHAR_PTR)t->o->pin,
-                                strlen(t->o->pin)));
+        rc = ck(
+            t, "setup", "C_InitPIN",
+            t->f->C_InitPIN(s, (CK_UTF8CHAR_PTR)t->o->pin, strlen(t->o->pin)));
     if (rc == 0)
         rc = ck(t, "setup", "C_Logout", t->f->C_Logout(s));
     if (ck(t, "setup", "C_CloseSession", t->f->C_CloseSession(s)) != 0)
@@ -285,16 +293,15 @@ static void note_module(bench_target *bt, struct p11_target *t,
         space_trim(man, 32);
         memcpy(desc, info.libraryDescription, 32);
         space_trim(desc, 32);
-        bench_note(bt, "%s: %s, %s, library %u.%u, Cryptoki %u.%u", path,
-                   man, desc, info.libraryVersion.major,
-                   info.libraryVersion.minor, info.cryptokiVersion.major,
-                   info.cryptokiVersion.minor);
+        bench_note(bt, "%s: %s, %s, library %u.%u, Cryptoki %u.%u", path, man,
+                   desc, info.libraryVersion.major, info.libraryVersion.minor,
+                   info.cryptokiVersion.major, info.cryptokiVersion.minor);
     }
     if (t->f->C_GetTokenInfo(t->slot, &ti) == CKR_OK) {
         memcpy(model, ti.model, 16);
         space_trim(model, 16);
-        bench_note(bt, "token '%s' (model %s) in slot %lu", t->o->label,
-                   model, (unsigned long)t->slot);
+        bench_note(bt, "token '%s' (model %s) in slot %lu", t->o->label, model,
+                   (unsigned long)t->slot);
     }
 }
 
@@ -345,10 +352,10 @@ static int check_gcm(struct p11_target *t, size_t len)
     unsigned char iv[IV_LEN];
     unsigned long long ctr = 0;
     CK_GCM_PARAMS p;
-    CK_MECHANISM m = { CKM_AES_GCM, &p, sizeof(p) };
+    CK_MECHANISM m = {CKM_AES_GCM, &p, sizeof(p)};
     CK_ULONG out_len = sizeof(out);
-    const char *what = bench_op_name(len == BENCH_GCM_SMALL ? BOP_GCM_SMALL
-                                                            : BOP_GCM_LARGE);
+    const char *what =
+        bench_op_name(len == BENCH_GCM_SMALL ? BOP_GCM_SMALL : BOP_GCM_LARGE);
 
     memset(in, 0x5a, sizeof(in));
     bench_next_iv(iv, 0xffffffffu, &ctr);
@@ -363,8 +370,10 @@ static int check_gcm(struct p11_target *t, size_t len)
         return -1;
     }
     if (out_len != len + GCM_TAG || memcmp(out, ref, len + GCM_TAG) != 0) {
-        bench_fail(t->name, what, "C_Encrypt output (%lu bytes) differs "
-                   "from OpenSSL AES-256-GCM", (unsigned long)out_len);
+        bench_fail(t->name, what,
+                   "C_Encrypt output (%lu bytes) differs "
+                   "from OpenSSL AES-256-GCM",
+                   (unsigned long)out_len);
         return -1;
     }
     return 0;
@@ -374,7 +383,7 @@ static int check_gcm(struct p11_target *t, size_t len)
 static int check_wrap(struct p11_target *t)
 {
     unsigned char ref[BENCH_WRAPPED_LEN], value[BENCH_KEY_LEN];
-    CK_MECHANISM m = { CKM_AES_KEY_WRAP, NULL, 0 };
+    CK_MECHANISM m = {CKM_AES_KEY_WRAP, NULL, 0};
     CK_ULONG len = sizeof(t->wrapped);
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     CK_ATTRIBUTE tmpl[] = {
@@ -389,16 +398,18 @@ static int check_wrap(struct p11_target *t)
     int rc;
 
     if (ck(t, what, "C_WrapKey",
-           t->f->C_WrapKey(t->anchor, &m, t->kek, t->key, t->wrapped,
-                           &len)) != 0)
+           t->f->C_WrapKey(t->anchor, &m, t->kek, t->key, t->wrapped, &len)) !=
+        0)
         return -1;
     if (ossl_ref_wrap(bench_kek, bench_wrapped_key, ref) != 0) {
         bench_fail(t->name, what, "OpenSSL reference wrap failed");
         return -1;
     }
     if (len != BENCH_WRAPPED_LEN || memcmp(ref, t->wrapped, len) != 0) {
-        bench_fail(t->name, what, "C_WrapKey output (%lu bytes) differs "
-                   "from OpenSSL AES-256-WRAP", (unsigned long)len);
+        bench_fail(t->name, what,
+                   "C_WrapKey output (%lu bytes) differs "
+                   "from OpenSSL AES-256-WRAP",
+                   (unsigned long)len);
         return -1;
     }
     what = bench_op_name(BOP_UNWRAP);
@@ -410,12 +421,13 @@ static int check_wrap(struct p11_target *t)
             t->f->C_GetAttributeValue(t->anchor, h, &get, 1));
     if (rc == 0 && (get.ulValueLen != BENCH_KEY_LEN ||
                     memcmp(value, bench_wrapped_key, BENCH_KEY_LEN) != 0)) {
-        bench_fail(t->name, what, "the unwrapped CKA_VALUE differs from "
+        bench_fail(t->name, what,
+                   "the unwrapped CKA_VALUE differs from "
                    "the key that was wrapped");
         rc = -1;
     }
-    if (ck(t, what, "C_DestroyObject",
-           t->f->C_DestroyObject(t->anchor, h)) != 0)
+    if (ck(t, what, "C_DestroyObject", t->f->C_DestroyObject(t->anchor, h)) !=
+        0)
         rc = -1;
     return rc;
 }
@@ -425,12 +437,12 @@ static int make_keys(struct p11_target *t)
 {
     if (t->keys_ready)
         return 0;
-    if (make_secret(t, bench_op_name(BOP_WRAP), bench_kek, true, false,
-                    false, &t->kek) != 0 ||
-        make_secret(t, bench_op_name(BOP_WRAP), bench_wrapped_key, false,
-                    false, true, &t->key) != 0 ||
-        make_secret(t, bench_op_name(BOP_GCM_SMALL), bench_gcm_key, false,
-                    true, false, &t->gcm_key) != 0)
+    if (make_secret(t, bench_op_name(BOP_WRAP), bench_kek, true, false, false,
+                    &t->kek) != 0 ||
+        make_secret(t, bench_op_name(BOP_WRAP), bench_wrapped_key, false, false,
+                    true, &t->key) != 0 ||
+        make_secret(t, bench_op_name(BOP_GCM_SMALL), bench_gcm_key, false, true,
+                    false, &t->gcm_key) != 0)
         return -1;
     if (check_wrap(t) != 0 || check_gcm(t, BENCH_GCM_SMALL) != 0 ||
         check_gcm(t, BENCH_GCM_LARGE) != 0)
@@ -442,7 +454,7 @@ static int make_keys(struct p11_target *t)
 /* How many token objects the logged-in user sees. */
 static int count_token_objects(struct p11_target *t, unsigned long *count)
 {
-    CK_ATTRIBUTE tmpl[] = { BOOL(CKA_TOKEN, yes) };
+    CK_ATTRIBUTE tmpl[] = {BOOL(CKA_TOKEN, yes)};
     CK_OBJECT_HANDLE h[FIND_CHUNK];
     CK_ULONG n = 0;
     const char *what = bench_op_name(BOP_FIND);
@@ -468,12 +480,11 @@ static int count_token_objects(struct p11_target *t, unsigned long *count)
  * with its own label; the one in the middle of this batch is the one the
  * find rows look for.
  */
-static int populate(bench_target *bt, struct p11_target *t,
-                    unsigned long want)
+static int populate(bench_target *bt, struct p11_target *t, unsigned long want)
 {
     const char *what = bench_op_name(BOP_FIND);
     unsigned long first, target_at;
-    unsigned char value[4] = { 'b', 'e', 'n', 'c' };
+    unsigned char value[4] = {'b', 'e', 'n', 'c'};
     char label[48];
     CK_ATTRIBUTE tmpl[] = {
         ATTR(CKA_CLASS, &class_data, sizeof(class_data)),
@@ -489,16 +500,17 @@ static int populate(bench_target *bt, struct p11_target *t,
         if (count_token_objects(t, &t->find_total) != 0)
             return -1;
         snprintf(t->find_tag, sizeof(t->find_tag), "%08lx",
-                 ((unsigned long)time(NULL) ^
-                  ((unsigned long)getpid() << 16)) & 0xffffffffUL);
+                 ((unsigned long)time(NULL) ^ ((unsigned long)getpid() << 16)) &
+                     0xffffffffUL);
         t->find_counted = true;
     }
     if (t->find_total == want && t->find_label[0] != '\0')
         return 0;
     if (t->find_total >= want) {
-        bench_fail(t->name, what, "the token already holds %lu objects; "
-                   "%lu are wanted (use an empty token)", t->find_total,
-                   want);
+        bench_fail(t->name, what,
+                   "the token already holds %lu objects; "
+                   "%lu are wanted (use an empty token)",
+                   t->find_total, want);
         return -1;
     }
     first = t->find_total;
@@ -521,7 +533,8 @@ static int populate(bench_target *bt, struct p11_target *t,
             fprintf(stderr, "hsmsim-bench: %s: %lu token objects, %.1f s\n",
                     t->name, i + 1, bench_now() - start);
     }
-    bench_note(bt, "find: created %lu token data objects (%lu to %lu) "
+    bench_note(bt,
+               "find: created %lu token data objects (%lu to %lu) "
                "in %.1f s, %.0f per second, outside the timing",
                want - first, first, want, bench_now() - start,
                (double)(want - first) / (bench_now() - start));
@@ -552,8 +565,8 @@ static int p11_prepare(bench_target *bt, const bench_case *c)
     }
 }
 
-static int p11_thread_start(bench_target *bt, const bench_case *c,
-                            unsigned idx, void **out)
+static int p11_thread_start(bench_target *bt, const bench_case *c, unsigned idx,
+                            void **out)
 {
     struct p11_target *t = bt->priv;
     struct p11_thread *th = calloc(1, sizeof(*th));
@@ -597,7 +610,7 @@ static int remember(struct p11_thread *th, CK_OBJECT_HANDLE h)
 static int step_keygen(struct p11_thread *th, bool token)
 {
     struct p11_target *t = th->t;
-    CK_MECHANISM m = { CKM_AES_KEY_GEN, NULL, 0 };
+    CK_MECHANISM m = {CKM_AES_KEY_GEN, NULL, 0};
     CK_BBOOL tok = token ? CK_TRUE : CK_FALSE;
     CK_ATTRIBUTE tmpl[] = {
         ATTR(CKA_CLASS, &class_secret, sizeof(class_secret)),
@@ -621,14 +634,15 @@ static int step_keygen(struct p11_thread *th, bool token)
 static int step_wrap(struct p11_thread *th)
 {
     struct p11_target *t = th->t;
-    CK_MECHANISM m = { CKM_AES_KEY_WRAP, NULL, 0 };
+    CK_MECHANISM m = {CKM_AES_KEY_WRAP, NULL, 0};
     CK_ULONG len = sizeof(th->out);
 
     if (ck(t, bench_op_name(th->op), "C_WrapKey",
            t->f->C_WrapKey(th->s, &m, t->kek, t->key, th->out, &len)) != 0)
         return -1;
     if (len != BENCH_WRAPPED_LEN || memcmp(th->out, t->wrapped, len) != 0) {
-        bench_fail(t->name, bench_op_name(th->op), "C_WrapKey gave %lu "
+        bench_fail(t->name, bench_op_name(th->op),
+                   "C_WrapKey gave %lu "
                    "bytes that differ from the first result",
                    (unsigned long)len);
         return -1;
@@ -639,7 +653,7 @@ static int step_wrap(struct p11_thread *th)
 static int step_unwrap(struct p11_thread *th)
 {
     struct p11_target *t = th->t;
-    CK_MECHANISM m = { CKM_AES_KEY_WRAP, NULL, 0 };
+    CK_MECHANISM m = {CKM_AES_KEY_WRAP, NULL, 0};
     CK_ATTRIBUTE tmpl[] = {
         ATTR(CKA_CLASS, &class_secret, sizeof(class_secret)),
         ATTR(CKA_KEY_TYPE, &type_aes, sizeof(type_aes)),
@@ -662,7 +676,7 @@ static int step_gcm(struct p11_thread *th, CK_ULONG len)
     struct p11_target *t = th->t;
     unsigned char iv[IV_LEN];
     CK_GCM_PARAMS p;
-    CK_MECHANISM m = { CKM_AES_GCM, &p, sizeof(p) };
+    CK_MECHANISM m = {CKM_AES_GCM, &p, sizeof(p)};
     CK_ULONG out_len = sizeof(th->out);
     const char *what = bench_op_name(th->op);
 
@@ -696,11 +710,11 @@ static int step_find(struct p11_thread *th)
            t->f->C_FindObjectsInit(th->s, tmpl, COUNT(tmpl))) != 0)
         return -1;
     rc = ck(t, what, "C_FindObjects", t->f->C_FindObjects(th->s, h, 2, &n));
-    if (ck(t, what, "C_FindObjectsFinal",
-           t->f->C_FindObjectsFinal(th->s)) != 0)
+    if (ck(t, what, "C_FindObjectsFinal", t->f->C_FindObjectsFinal(th->s)) != 0)
         rc = -1;
     if (rc == 0 && (n != 1 || h[0] != t->find_handle)) {
-        bench_fail(t->name, what, "C_FindObjects found %lu objects "
+        bench_fail(t->name, what,
+                   "C_FindObjects found %lu objects "
                    "(first %lu), expected exactly handle %lu",
                    (unsigned long)n, n ? (unsigned long)h[0] : 0UL,
                    (unsigned long)t->find_handle);
@@ -759,8 +773,8 @@ static int p11_thread_end(bench_target *bt, void *arg)
     for (size_t i = 0; i < th->n_made && rc == 0; i++)
         rc = ck(t, what, "C_DestroyObject",
                 t->f->C_DestroyObject(th->s, th->made[i]));
-    if (th->open && ck(t, what, "C_CloseSession",
-                       t->f->C_CloseSession(th->s)) != 0)
+    if (th->open &&
+        ck(t, what, "C_CloseSession", t->f->C_CloseSession(th->s)) != 0)
         rc = -1;
     free(th->made);
     free(th);
@@ -837,8 +851,10 @@ int p11_target_open(const bench_opts *o, const char *name, const char *path,
         return -1;
     }
     if (!found && !have_free) {
-        bench_fail(name, "setup", "no token labelled '%s' and no free "
-                   "slot to initialize", o->label);
+        bench_fail(name, "setup",
+                   "no token labelled '%s' and no free "
+                   "slot to initialize",
+                   o->label);
         return -1;
     }
     if (!found && init_token(t, free_slot) != 0)
