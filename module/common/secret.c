@@ -6,9 +6,15 @@
 #include <string.h>
 #include <openssl/crypto.h>
 
-/* 1 MiB of locked memory holds every live key of a busy partition. */
-#define SECURE_HEAP_SIZE (1u << 20)
+/*
+ * The secure heap is shared with OpenSSL itself, whose random generators
+ * take their seed buffers from it with no fallback.  Keys use at most
+ * three quarters of it; past that they go to the ordinary heap (still
+ * wiped on free), so RAND_bytes never starves.
+ */
+#define SECURE_HEAP_SIZE (4u << 20)
 #define SECURE_HEAP_MIN 16
+#define SECURE_HEAP_KEY_SHARE (SECURE_HEAP_SIZE / 4 * 3)
 
 bool secret_heap_init(void)
 {
@@ -19,13 +25,15 @@ bool secret_heap_init(void)
 
 void *secret_alloc(size_t len)
 {
-    void *p;
+    void *p = NULL;
 
     if (len == 0)
         len = 1;
-    /* When the secure heap is full, fall back to the ordinary heap:
-     * OPENSSL_secure_clear_free tells the two apart and scrubs both. */
-    p = OPENSSL_secure_zalloc(len);
+    /* The buddy allocator rounds up to a power of two: count twice. */
+    if (CRYPTO_secure_malloc_initialized() &&
+        CRYPTO_secure_used() + 2 * len <= SECURE_HEAP_KEY_SHARE)
+        p = OPENSSL_secure_zalloc(len);
+    /* OPENSSL_secure_clear_free tells the two heaps apart and wipes both. */
     if (p == NULL)
         p = OPENSSL_zalloc(len);
     return p;

@@ -12,6 +12,7 @@
 /* Session-object handles live above every token-object row id. */
 #define SESSION_OBJECT_BASE ((CK_OBJECT_HANDLE)1 << 31)
 #define OBJECT_CACHE_SIZE 1024
+#define SESSION_OBJECT_BUCKETS 4096
 #define PIN_MIN_LEN 4
 #define PIN_MAX_LEN 255
 
@@ -43,7 +44,8 @@ typedef struct token {
     unsigned char uuid[16];
     CK_USER_TYPE login;          /* shared by all sessions of the token */
     secret_buf *skey;            /* storage key, only while logged in */
-    object *session_objects;
+    object *session_objects;     /* every session object, newest first */
+    object *session_buckets[SESSION_OBJECT_BUCKETS];   /* by handle */
     CK_ULONG sessions, rw_sessions;
     object *cache[OBJECT_CACHE_SIZE];
     long long data_version;
@@ -112,6 +114,8 @@ CK_RV object_lookup(session *s, CK_OBJECT_HANDLE h, object **out);
 CK_RV object_store_new(session *s, object *o, CK_OBJECT_HANDLE *out);
 /* Session objects of a closing session. */
 void session_objects_drop(session *s);
+/* Remove one session object from its token's list and table, and free it. */
+void session_object_remove(token *t, object *o);
 
 /* ---- operation.c -------------------------------------------------------- */
 

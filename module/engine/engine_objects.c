@@ -20,6 +20,40 @@ static bool visible(const session *s, const object *o)
     return !object_bool(o, CKA_PRIVATE, true) || user_logged_in(s->tok);
 }
 
+static object **bucket_of(token *t, CK_OBJECT_HANDLE h)
+{
+    return &t->session_buckets[h % SESSION_OBJECT_BUCKETS];
+}
+
+static void session_object_link(token *t, object *o)
+{
+    object **b = bucket_of(t, o->handle);
+
+    o->prev = NULL;
+    o->next = t->session_objects;
+    if (o->next != NULL)
+        o->next->prev = o;
+    t->session_objects = o;
+    o->hnext = *b;
+    *b = o;
+}
+
+void session_object_remove(token *t, object *o)
+{
+    object **pp = bucket_of(t, o->handle);
+
+    while (*pp != o)
+        pp = &(*pp)->hnext;
+    *pp = o->hnext;
+    if (o->prev != NULL)
+        o->prev->next = o->next;
+    else
+        t->session_objects = o->next;
+    if (o->next != NULL)
+        o->next->prev = o->prev;
+    object_free(o);
+}
+
 CK_RV object_lookup(session *s, CK_OBJECT_HANDLE h, object **out)
 {
     token *t = s->tok;
@@ -29,7 +63,7 @@ CK_RV object_lookup(session *s, CK_OBJECT_HANDLE h, object **out)
     if (h == CK_INVALID_HANDLE)
         return CKR_OBJECT_HANDLE_INVALID;
     if (h >= SESSION_OBJECT_BASE) {
-        for (o = t->session_objects; o != NULL; o = o->next)
+        for (o = *bucket_of(t, h); o != NULL; o = o->hnext)
             if (o->handle == h)
                 break;
         if (o == NULL)
@@ -87,25 +121,19 @@ CK_RV object_store_new(session *s, object *o, CK_OBJECT_HANDLE *out)
     o->handle = t->eng->next_session_object++;
     o->is_token = false;
     o->owner = s->handle;
-    o->next = t->session_objects;
-    t->session_objects = o;
+    session_object_link(t, o);
     *out = o->handle;
     return CKR_OK;
 }
 
 void session_objects_drop(session *s)
 {
-    object **pp = &s->tok->session_objects;
+    object *o = s->tok->session_objects, *next;
 
-    while (*pp != NULL) {
-        object *o = *pp;
-
-        if (o->owner == s->handle) {
-            *pp = o->next;
-            object_free(o);
-        } else {
-            pp = &o->next;
-        }
+    for (; o != NULL; o = next) {
+        next = o->next;
+        if (o->owner == s->handle)
+            session_object_remove(s->tok, o);
     }
 }
 
@@ -168,7 +196,7 @@ CK_RV engine_object_copy(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
     copy = object_dup(src);
     if (copy == NULL)
         return CKR_HOST_MEMORY;
-    copy->next = NULL;
+    copy->next = copy->prev = copy->hnext = NULL;
     rv = rules_apply(copy, t, n, RULES_COPY, s->tok->login == CKU_SO);
     if (rv == CKR_OK)
         rv = policy_check_key(copy);
@@ -198,12 +226,7 @@ CK_RV engine_object_destroy(engine *e, CK_SESSION_HANDLE h,
         return CKR_ACTION_PROHIBITED;
     if (o->is_token)
         return token_object_remove(s->tok, obj);
-    for (object **pp = &s->tok->session_objects; *pp; pp = &(*pp)->next)
-        if (*pp == o) {
-            *pp = o->next;
-            break;
-        }
-    object_free(o);
+    session_object_remove(s->tok, o);
     return CKR_OK;
 }
 

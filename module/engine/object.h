@@ -24,7 +24,8 @@ typedef struct object {
     bool sealed;                   /* secrets not loaded: nobody logged in */
     size_t n, cap;
     attr *attrs;
-    struct object *next;           /* session-object list of a token */
+    struct object *next, *prev;    /* session-object list of a token */
+    struct object *hnext;          /* session-object hash chain */
 } object;
 
 object *object_new(void);

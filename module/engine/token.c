@@ -171,12 +171,8 @@ void token_close(token *t)
     if (t == NULL)
         return;
     token_forget_keys(t);
-    while (t->session_objects != NULL) {
-        object *o = t->session_objects;
-
-        t->session_objects = o->next;
-        object_free(o);
-    }
+    while (t->session_objects != NULL)
+        session_object_remove(t, t->session_objects);
     store_close(t->db);
     free(t);
 }

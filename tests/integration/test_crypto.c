@@ -2693,6 +2693,33 @@ static void test_generate_token_persists(void)
         BLOB_EQ("token key encrypts as before", back, ct);
 }
 
+/*
+ * Many live keys must not starve OpenSSL's random generators, which take
+ * their seeds from the same secure heap as key values (regression: the
+ * 65,536th C_GenerateKey used to fail with CKR_FUNCTION_FAILED).
+ */
+static void test_generate_many_live(void)
+{
+    enum { LIVE = 70000 };
+    CK_ULONG len = 32;
+    CK_ATTRIBUTE t[] = { { CKA_VALUE_LEN, &len, sizeof(len) } };
+    CK_MECHANISM m = { CKM_AES_KEY_GEN, NULL, 0 };
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_BYTE r[64];
+    CK_RV rv = CKR_OK;
+    int made = 0;
+
+    FIXTURE();
+    while (made < LIVE && rv == CKR_OK) {
+        rv = p11->C_GenerateKey(sess, &m, t, N(t), &h);
+        made += rv == CKR_OK;
+    }
+    CHECK_RV(CKR_OK, rv);
+    CU_ASSERT_EQUAL(made, LIVE);
+    CHECK_RV(CKR_OK, p11->C_GenerateRandom(sess, r, sizeof(r)));
+    CHECK_RV(CKR_OK, p11->C_GenerateKey(sess, &m, t, N(t), &h));
+}
+
 /* ---- randomness --------------------------------------------------------- */
 
 static void test_random(void)
@@ -2814,6 +2841,7 @@ static const struct test_def generate_tests[] = {
     { "/generate/generic-secret", test_generate_generic },
     { "/generate/use", test_generate_use },
     { "/generate/token-key-persists", test_generate_token_persists },
+    { "/generate/many-live-keys", test_generate_many_live },
 };
 
 static const struct test_def random_tests[] = {
