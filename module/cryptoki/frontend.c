@@ -11,17 +11,15 @@
 #include <stdlib.h>
 
 /*
- * One module lock serializes every call into the device (p11-kit and
- * OpenSC start the same way); it is either a pthread mutex or the
- * application's own mutex callbacks, as C_Initialize was told.
+ * Locking lives in the device (engine lock, session locks); what the
+ * front end decides is whose mutexes those are: pthread mutexes, or the
+ * application's callbacks when C_Initialize gives them without
+ * CKF_OS_LOCKING_OK (2.40 section 5.4, case 3).
  */
 static struct {
     volatile bool initialized;
     device *dev;
-    bool app_locking;
-    CK_C_INITIALIZE_ARGS app;
-    void *app_mutex;
-    pthread_mutex_t os_mutex;
+    lock_provider locks;
     device *orphan;          /* the parent's device, left behind by fork */
 } fe;
 
@@ -37,9 +35,6 @@ static void child_after_fork(void)
     fe.initialized = false;
     fe.orphan = fe.dev;
     fe.dev = NULL;
-    fe.app_locking = false;
-    fe.app_mutex = NULL;
-    pthread_mutex_init(&fe.os_mutex, NULL);
 }
 
 static void register_atfork(void)
@@ -57,26 +52,13 @@ static CK_RV parse_args(const CK_C_INITIALIZE_ARGS *a)
     if (given != 0 && given != 4)
         return CKR_ARGUMENTS_BAD;
     /* With both offered we may choose; OS locking is then used. */
-    fe.app_locking = given == 4 && !(a->flags & CKF_OS_LOCKING_OK);
-    fe.app = *a;
+    if (given == 4 && !(a->flags & CKF_OS_LOCKING_OK)) {
+        fe.locks.create = a->CreateMutex;
+        fe.locks.destroy = a->DestroyMutex;
+        fe.locks.lock = a->LockMutex;
+        fe.locks.unlock = a->UnlockMutex;
+    }
     return CKR_OK;
-}
-
-static CK_RV lock_create(void)
-{
-    if (fe.app_locking)
-        return fe.app.CreateMutex(&fe.app_mutex);
-    return pthread_mutex_init(&fe.os_mutex, NULL) == 0 ? CKR_OK
-                                                       : CKR_CANT_LOCK;
-}
-
-static void lock_destroy(void)
-{
-    if (fe.app_locking)
-        fe.app.DestroyMutex(fe.app_mutex);
-    else
-        pthread_mutex_destroy(&fe.os_mutex);
-    fe.app_mutex = NULL;
 }
 
 static CK_RV load_settings(settings *cfg)
@@ -104,7 +86,7 @@ CK_RV frontend_initialize(CK_VOID_PTR args)
         rv = CKR_CRYPTOKI_ALREADY_INITIALIZED;
         goto out;
     }
-    fe.app_locking = false;
+    fe.locks = lock_provider_os;
     if (args != NULL) {
         rv = parse_args(args);
         if (rv != CKR_OK)
@@ -116,14 +98,9 @@ CK_RV frontend_initialize(CK_VOID_PTR args)
     rv = load_settings(&cfg);
     if (rv != CKR_OK)
         goto out;
-    rv = lock_create();
+    rv = device_local_open(&cfg, &fe.locks, &fe.dev);
     if (rv != CKR_OK)
         goto out;
-    rv = device_local_open(&cfg, &fe.dev);
-    if (rv != CKR_OK) {
-        lock_destroy();
-        goto out;
-    }
     fe.initialized = true;
 out:
     pthread_mutex_unlock(&init_mutex);
@@ -132,21 +109,20 @@ out:
 
 CK_RV frontend_finalize(CK_VOID_PTR reserved)
 {
-    device *dev = NULL;
-    CK_RV rv;
+    CK_RV rv = CKR_OK;
 
     if (!fe.initialized)
         return CKR_CRYPTOKI_NOT_INITIALIZED;
     if (reserved != NULL)
         return CKR_ARGUMENTS_BAD;
     pthread_mutex_lock(&init_mutex);
-    rv = frontend_lock(&dev);
-    if (rv == CKR_OK) {
+    if (fe.initialized) {
+        /* 2.40 section 5.4: no other call may still be running now. */
         fe.initialized = false;
+        device_close(fe.dev);
         fe.dev = NULL;
-        device_close(dev);
-        frontend_unlock();
-        lock_destroy();
+    } else {
+        rv = CKR_CRYPTOKI_NOT_INITIALIZED;
     }
     pthread_mutex_unlock(&init_mutex);
     return rv;
@@ -157,28 +133,12 @@ CK_RV frontend_ready(void)
     return fe.initialized ? CKR_OK : CKR_CRYPTOKI_NOT_INITIALIZED;
 }
 
-CK_RV frontend_lock(device **dev)
+CK_RV frontend_device(device **dev)
 {
-    if (!fe.initialized)
-        return CKR_CRYPTOKI_NOT_INITIALIZED;
-    if (fe.app_locking) {
-        if (fe.app.LockMutex(fe.app_mutex) != CKR_OK)
-            return CKR_CANT_LOCK;
-    } else if (pthread_mutex_lock(&fe.os_mutex) != 0) {
-        return CKR_CANT_LOCK;
-    }
-    if (!fe.initialized) {
-        frontend_unlock();
-        return CKR_CRYPTOKI_NOT_INITIALIZED;
-    }
-    *dev = fe.dev;
-    return CKR_OK;
-}
+    device *d = fe.dev;
 
-void frontend_unlock(void)
-{
-    if (fe.app_locking)
-        fe.app.UnlockMutex(fe.app_mutex);
-    else
-        pthread_mutex_unlock(&fe.os_mutex);
+    if (!fe.initialized || d == NULL)
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    *dev = d;
+    return CKR_OK;
 }

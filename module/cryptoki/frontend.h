@@ -14,21 +14,18 @@ CK_RV frontend_finalize(CK_VOID_PTR reserved);
 CK_RV frontend_ready(void);
 
 /*
- * Take the module lock and return the device; every call into the device
- * happens between frontend_lock and frontend_unlock.
+ * The device, once initialized.  Devices lock for themselves (with the
+ * mutexes C_Initialize chose), so the front end takes no lock of its own.
  */
-CK_RV frontend_lock(device **dev);
-void frontend_unlock(void);
+CK_RV frontend_device(device **dev);
 
-/* Check, lock, call one device operation, unlock: the body of most C_*. */
+/* Check, then call one device operation: the body of most C_* functions. */
 #define FE_CALL(rv, op, ...)                                    \
     do {                                                        \
         device *dev_ = NULL;                                    \
-        (rv) = frontend_lock(&dev_);                            \
-        if ((rv) == CKR_OK) {                                   \
+        (rv) = frontend_device(&dev_);                          \
+        if ((rv) == CKR_OK)                                     \
             (rv) = dev_->ops->op(dev_->impl, __VA_ARGS__);      \
-            frontend_unlock();                                  \
-        }                                                       \
     } while (0)
 
 #endif

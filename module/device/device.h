@@ -121,8 +121,13 @@ typedef struct device {
     void *impl;
 } device;
 
-/* Embedded mode: a device backed by an engine in this process. */
-CK_RV device_local_open(const settings *cfg, device **out);
+/*
+ * Embedded mode: a device backed by an engine in this process, locking
+ * with `locks` (the OS's, or the application's from C_Initialize).
+ * Devices are thread-safe: the front end calls them without a lock.
+ */
+CK_RV device_local_open(const settings *cfg, const lock_provider *locks,
+                        device **out);
 
 /* NULL is fine. */
 void device_close(device *d);

@@ -14,8 +14,35 @@
 
 CK_RV engine_open(const settings *cfg, engine **out)
 {
+    return engine_open_with_locks(cfg, &lock_provider_os, out);
+}
+
+CK_RV engine_lock(engine *e)
+{
+    return e->locks.lock(e->mutex);
+}
+
+void engine_unlock(engine *e)
+{
+    e->locks.unlock(e->mutex);
+}
+
+CK_RV session_lock(session *s)
+{
+    return s->tok->eng->locks.lock(s->mutex);
+}
+
+void session_unlock(session *s)
+{
+    s->tok->eng->locks.unlock(s->mutex);
+}
+
+CK_RV engine_open_with_locks(const settings *cfg, const lock_provider *locks,
+                             engine **out)
+{
     struct stat st;
     engine *e;
+    CK_RV rv;
 
     if (stat(cfg->store, &st) != 0) {
         /* The configured directory itself may be made; its parents not. */
@@ -32,6 +59,12 @@ CK_RV engine_open(const settings *cfg, engine **out)
     e = calloc(1, sizeof(*e));
     if (e == NULL)
         return CKR_HOST_MEMORY;
+    e->locks = *locks;
+    rv = e->locks.create(&e->mutex);
+    if (rv != CKR_OK) {
+        free(e);
+        return rv;
+    }
     e->cfg = *cfg;
     e->next_session = 1;
     e->next_session_object = SESSION_OBJECT_BASE;
@@ -39,8 +72,11 @@ CK_RV engine_open(const settings *cfg, engine **out)
     return CKR_OK;
 }
 
-static void session_free(session *s)
+/* `keep_lock`: after fork the mutex may be held by a vanished thread. */
+static void session_free(session *s, bool keep_lock)
 {
+    if (s->mutex != NULL && !keep_lock)
+        s->tok->eng->locks.destroy(s->mutex);
     EVP_CIPHER_CTX_free(s->spare_cipher);   /* cleanses the key schedule */
     free(s->find.ids);
     for (int k = 0; k < OP_KIND_COUNT; k++)
@@ -56,7 +92,7 @@ void engine_close(engine *e)
         session *s = e->sessions;
 
         e->sessions = s->next;
-        session_free(s);
+        session_free(s, false);
     }
     while (e->tokens != NULL) {
         token *t = e->tokens;
@@ -64,6 +100,7 @@ void engine_close(engine *e)
         e->tokens = t->next;
         token_close(t);
     }
+    e->locks.destroy(e->mutex);
     free(e);
 }
 
@@ -71,11 +108,12 @@ void engine_abandon(engine *e)
 {
     if (e == NULL)
         return;
+    /* Locks and SQLite handles stay as they are: they are not ours. */
     while (e->sessions != NULL) {
         session *s = e->sessions;
 
         e->sessions = s->next;
-        session_free(s);
+        session_free(s, true);
     }
     while (e->tokens != NULL) {
         token *t = e->tokens;
@@ -233,6 +271,11 @@ CK_RV engine_session_open(engine *e, CK_SLOT_ID slot, CK_FLAGS flags,
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return CKR_HOST_MEMORY;
+    rv = e->locks.create(&s->mutex);
+    if (rv != CKR_OK) {
+        free(s);
+        return rv;
+    }
     s->handle = e->next_session++;
     if (e->next_session == 0)
         e->next_session = 1;
@@ -269,7 +312,10 @@ CK_RV engine_session_close(engine *e, CK_SESSION_HANDLE h)
         token_forget_keys(t);
         t->login = LOGIN_NONE;
     }
-    session_free(s);
+    /* Unlinked, so no new call can find it: wait out one in flight. */
+    if (session_lock(s) == CKR_OK)
+        session_unlock(s);
+    session_free(s, false);
     return CKR_OK;
 }
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "pkcs11/hsmsim_pkcs11.h"
+#include "common/lock.h"
 #include "common/settings.h"
 
 /*
@@ -13,8 +14,17 @@
  * is a slot with a token, and one more, free slot is offered so that
  * C_InitToken can create a partition.  Sessions, login state and session
  * objects live here, on the device side of the seam; so does all key
- * material.  The engine is not thread-safe: its caller serializes calls
- * (the cryptoki front end holds its module lock around each call).
+ * material.
+ *
+ * Locking: one engine lock guards the engine's state (partitions,
+ * sessions, objects, the store); each session has a lock of its own for
+ * its running operations.  The caller holds the engine lock
+ * (engine_lock) around every call below EXCEPT the data calls of running
+ * operations and their set-up (engine_op_init, engine_op_oneshot,
+ * engine_op_update, engine_op_final and engine_msg_*): those take the
+ * engine lock just long enough to find the session (and copy the key),
+ * then work under the session's lock alone, so cryptography on different
+ * sessions runs in parallel.  Lock order: engine, then session.
  *
  * Functions follow the PKCS#11 semantics of the C_ function of the same
  * name and return its error codes; pointers have been checked by the
@@ -22,7 +32,13 @@
  */
 typedef struct engine engine;
 
+/* An engine with pthread mutexes. */
 CK_RV engine_open(const settings *cfg, engine **out);
+/* An engine whose mutexes come from `locks` (the application's, say). */
+CK_RV engine_open_with_locks(const settings *cfg, const lock_provider *locks,
+                             engine **out);
+CK_RV engine_lock(engine *e);
+void engine_unlock(engine *e);
 /* Closes every session and wipes every key; NULL is fine. */
 void engine_close(engine *e);
 /*

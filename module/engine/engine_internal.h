@@ -33,6 +33,7 @@ typedef struct session {
     /* A finished operation's cipher context, re-keyed by the next one:
      * OpenSSL then keeps its provider state instead of rebuilding it. */
     struct evp_cipher_ctx_st *spare_cipher;
+    void *mutex;                 /* guards op[] and spare_cipher */
     struct session *next;
 } session;
 
@@ -54,6 +55,8 @@ typedef struct token {
 
 struct engine {
     settings cfg;
+    lock_provider locks;
+    void *mutex;
     token *tokens;
     session *sessions;
     CK_SESSION_HANDLE next_session;
@@ -104,6 +107,8 @@ CK_RV token_object_find(token *t, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
 /* ---- engine.c: sessions ------------------------------------------------- */
 
 CK_RV session_get(engine *e, CK_SESSION_HANDLE h, session **out);
+CK_RV session_lock(session *s);
+void session_unlock(session *s);
 bool session_is_rw(const session *s);
 
 /* ---- engine_objects.c --------------------------------------------------- */

@@ -425,15 +425,8 @@ CK_RV engine_digest_key(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
     const attr *v;
     CK_RV rv = session_get(e, h, &s);
 
-    if (rv != CKR_OK)
-        return rv;
-    op = s->op[OP_DIGEST];
-    if (op == NULL)
-        return CKR_OPERATION_NOT_INITIALIZED;
-    /* A final value already computed waits for its buffer. */
-    if (op->result != NULL)
-        return CKR_OPERATION_ACTIVE;
-    rv = object_lookup(s, key, &k);
+    if (rv == CKR_OK)
+        rv = object_lookup(s, key, &k);
     if (rv == CKR_OBJECT_HANDLE_INVALID)
         rv = CKR_KEY_HANDLE_INVALID;
     /* A digest of a sensitive key would be a fingerprint of its value. */
@@ -442,16 +435,24 @@ CK_RV engine_digest_key(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
                          !object_bool(k, CKA_EXTRACTABLE, false) ||
                          k->sealed))
         rv = CKR_KEY_INDIGESTIBLE;
-    if (rv == CKR_OK) {
+    if (rv == CKR_SESSION_HANDLE_INVALID || session_lock(s) != CKR_OK)
+        return rv == CKR_OK ? CKR_CANT_LOCK : rv;
+    op = s->op[OP_DIGEST];
+    if (op == NULL) {
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    } else if (op->result != NULL) {
+        /* A final value already computed waits for its buffer. */
+        rv = CKR_OPERATION_ACTIVE;
+    } else if (rv == CKR_OK) {
         v = object_find(k, CKA_VALUE);
         rv = op->desc->family->update(op, v ? v->value : NULL,
                                       v ? v->len : 0, NULL, NULL);
         op->multipart = true;
+        if (rv != CKR_OK) {
+            op_state_free(op);
+            s->op[OP_DIGEST] = NULL;
+        }
     }
-    if (rv != CKR_OK && rv != CKR_KEY_HANDLE_INVALID &&
-        rv != CKR_KEY_INDIGESTIBLE) {
-        op_state_free(op);
-        s->op[OP_DIGEST] = NULL;
-    }
+    session_unlock(s);
     return rv;
 }

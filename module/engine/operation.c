@@ -137,59 +137,114 @@ CK_RV mech_key(session *s, CK_OBJECT_HANDLE h, const mech_desc *d,
     return CKR_OK;
 }
 
-static CK_RV op_get(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
-                    session **s, struct op_state **op)
+/*
+ * The entry of every data call: the engine lock is held only to find the
+ * session and take its lock, so the work that follows runs beside calls
+ * on other sessions.  On CKR_OK the caller must session_unlock(*s).
+ */
+static CK_RV op_enter(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+                      session **s, struct op_state **op)
 {
-    CK_RV rv = session_get(e, h, s);
+    CK_RV rv = engine_lock(e);
 
     if (rv != CKR_OK)
         return rv;
+    rv = session_get(e, h, s);
+    if (rv == CKR_OK)
+        rv = session_lock(*s);
+    engine_unlock(e);
+    if (rv != CKR_OK)
+        return rv;
     *op = (*s)->op[kind];
-    return *op != NULL ? CKR_OK : CKR_OPERATION_NOT_INITIALIZED;
+    if (*op == NULL) {
+        session_unlock(*s);
+        return CKR_OPERATION_NOT_INITIALIZED;
+    }
+    return CKR_OK;
+}
+
+/*
+ * Find and check the key under the engine lock, keeping a copy of its
+ * value; the cipher set-up (the key schedule) then runs under the
+ * session's lock only.
+ */
+static CK_RV init_lookup(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+                         const mech_desc *d, CK_OBJECT_HANDLE key,
+                         session **s, secret_buf **value)
+{
+    object *k = NULL;
+    const attr *v;
+    CK_RV rv = engine_lock(e);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = session_get(e, h, s);
+    /* The order of 2.40's checks: running operation, mechanism, key. */
+    if (rv == CKR_OK && (*s)->op[kind] != NULL)
+        rv = CKR_OPERATION_ACTIVE;
+    if (rv == CKR_OK && d == NULL)
+        rv = CKR_MECHANISM_INVALID;
+    if (rv == CKR_OK && kind != OP_DIGEST) {
+        rv = mech_key(*s, key, d, usage_attr(kind), &k);
+        if (rv == CKR_OBJECT_HANDLE_INVALID)
+            rv = CKR_KEY_HANDLE_INVALID;
+    }
+    if (rv == CKR_OK && k != NULL) {
+        v = object_find(k, CKA_VALUE);
+        *value = secret_buf_dup(v->value, v->len);
+        if (*value == NULL)
+            rv = CKR_HOST_MEMORY;
+    }
+    if (rv == CKR_OK)
+        rv = session_lock(*s);
+    engine_unlock(e);
+    return rv;
 }
 
 CK_RV engine_op_init(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                      const CK_MECHANISM *m, CK_OBJECT_HANDLE key)
 {
+    const mech_desc *d = mech_lookup(m->mechanism);
+    secret_buf *value = NULL;
+    struct op_state *op = NULL;
     session *s = NULL;
-    object *k = NULL;
-    const mech_desc *d;
-    struct op_state *op;
-    const attr *value = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv;
 
-    if (rv != CKR_OK)
+    if (d != NULL && (d->family == NULL || !(d->info.flags & kind_flag(kind))))
+        d = NULL;
+    rv = init_lookup(e, h, kind, d, key, &s, &value);
+    if (rv != CKR_OK) {
+        secret_buf_free(value);
         return rv;
-    if (s->op[kind] != NULL)
-        return CKR_OPERATION_ACTIVE;
-    d = mech_lookup(m->mechanism);
-    if (d == NULL || d->family == NULL || !(d->info.flags & kind_flag(kind)))
-        return CKR_MECHANISM_INVALID;
-    if (kind != OP_DIGEST) {
-        rv = mech_key(s, key, d, usage_attr(kind), &k);
-        if (rv == CKR_OBJECT_HANDLE_INVALID)
-            rv = CKR_KEY_HANDLE_INVALID;
-        if (rv != CKR_OK)
-            return rv;
-        value = object_find(k, CKA_VALUE);
+    }
+    /* From here on the session's lock is held; another thread may have
+     * started an operation since the check. */
+    if (s->op[kind] != NULL) {
+        rv = CKR_OPERATION_ACTIVE;
+        goto out;
     }
     op = calloc(1, sizeof(*op));
-    if (op == NULL)
-        return CKR_HOST_MEMORY;
+    if (op == NULL) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
     op->kind = kind;
     op->desc = d;
     if (d->family == &mech_family_cipher) {
         op->cipher = s->spare_cipher;
         s->spare_cipher = NULL;
     }
-    rv = d->family->init(op, m, value ? value->value : NULL,
+    rv = d->family->init(op, m, value ? value->data : NULL,
                          value ? value->len : 0);
-    if (rv != CKR_OK) {
-        op_state_free(op);
-        return rv;
+    if (rv == CKR_OK) {
+        s->op[kind] = op;
+        op = NULL;
     }
-    s->op[kind] = op;
-    return CKR_OK;
+out:
+    session_unlock(s);
+    op_state_free(op);
+    secret_buf_free(value);
+    return rv;
 }
 
 static bool is_cipher(enum op_kind kind)
@@ -284,16 +339,12 @@ static CK_RV run_direct(session *s, struct op_state *op, const CK_BYTE *in,
     return rv;
 }
 
-CK_RV engine_op_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
-                        const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
-                        CK_ULONG *out_len)
+static CK_RV oneshot_inlock(session *s, struct op_state *op,
+                            enum op_kind kind, const CK_BYTE *in,
+                            CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
 {
-    session *s = NULL;
-    struct op_state *op = NULL;
-    CK_RV rv = op_get(e, h, kind, &s, &op);
+    CK_RV rv;
 
-    if (rv != CKR_OK)
-        return rv;
     if (op->multipart)
         return CKR_OPERATION_ACTIVE;
     if (kind == OP_VERIFY) {
@@ -316,17 +367,28 @@ CK_RV engine_op_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     return deliver(s, op, out, out_len);
 }
 
-CK_RV engine_op_update(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
-                       const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
-                       CK_ULONG *out_len)
+CK_RV engine_op_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+                        const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
+                        CK_ULONG *out_len)
 {
     session *s = NULL;
     struct op_state *op = NULL;
-    CK_ULONG need;
-    CK_RV rv = op_get(e, h, kind, &s, &op);
+    CK_RV rv = op_enter(e, h, kind, &s, &op);
 
     if (rv != CKR_OK)
         return rv;
+    rv = oneshot_inlock(s, op, kind, in, in_len, out, out_len);
+    session_unlock(s);
+    return rv;
+}
+
+static CK_RV update_inlock(session *s, struct op_state *op,
+                           enum op_kind kind, const CK_BYTE *in,
+                           CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+{
+    CK_ULONG need;
+    CK_RV rv;
+
     if (op->result != NULL)
         return CKR_OPERATION_ACTIVE;
     if (is_cipher(kind)) {
@@ -351,15 +413,26 @@ CK_RV engine_op_update(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     return rv;
 }
 
-CK_RV engine_op_final(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
-                      CK_BYTE *out, CK_ULONG *out_len)
+CK_RV engine_op_update(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+                       const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
+                       CK_ULONG *out_len)
 {
     session *s = NULL;
     struct op_state *op = NULL;
-    CK_RV rv = op_get(e, h, kind, &s, &op);
+    CK_RV rv = op_enter(e, h, kind, &s, &op);
 
     if (rv != CKR_OK)
         return rv;
+    rv = update_inlock(s, op, kind, in, in_len, out, out_len);
+    session_unlock(s);
+    return rv;
+}
+
+static CK_RV final_inlock(session *s, struct op_state *op, enum op_kind kind,
+                          CK_BYTE *out, CK_ULONG *out_len)
+{
+    CK_RV rv;
+
     if (kind == OP_VERIFY) {
         rv = op->desc->family->verify_final(op, out, *out_len);
         op_end(s, kind);
@@ -384,6 +457,20 @@ CK_RV engine_op_final(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     return deliver(s, op, out, out_len);
 }
 
+CK_RV engine_op_final(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+                      CK_BYTE *out, CK_ULONG *out_len)
+{
+    session *s = NULL;
+    struct op_state *op = NULL;
+    CK_RV rv = op_enter(e, h, kind, &s, &op);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = final_inlock(s, op, kind, out, out_len);
+    session_unlock(s);
+    return rv;
+}
+
 CK_RV engine_msg_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                          const void *param, CK_ULONG param_len,
                          const CK_BYTE *aad, CK_ULONG aad_len,
@@ -392,8 +479,14 @@ CK_RV engine_msg_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
 {
     session *s = NULL;
     struct op_state *op = NULL;
+    CK_RV rv = op_enter(e, h, kind, &s, &op);
 
-    return op_get(e, h, kind, &s, &op);
+    /* No mechanism offers the message-based API yet. */
+    if (rv == CKR_OK) {
+        session_unlock(s);
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    }
+    return rv;
 }
 
 CK_RV engine_msg_begin(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
@@ -402,8 +495,14 @@ CK_RV engine_msg_begin(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
 {
     session *s = NULL;
     struct op_state *op = NULL;
+    CK_RV rv = op_enter(e, h, kind, &s, &op);
 
-    return op_get(e, h, kind, &s, &op);
+    /* No mechanism offers the message-based API yet. */
+    if (rv == CKR_OK) {
+        session_unlock(s);
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    }
+    return rv;
 }
 
 CK_RV engine_msg_next(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
@@ -413,8 +512,14 @@ CK_RV engine_msg_next(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
 {
     session *s = NULL;
     struct op_state *op = NULL;
+    CK_RV rv = op_enter(e, h, kind, &s, &op);
 
-    return op_get(e, h, kind, &s, &op);
+    /* No mechanism offers the message-based API yet. */
+    if (rv == CKR_OK) {
+        session_unlock(s);
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    }
+    return rv;
 }
 
 CK_RV engine_session_cancel(engine *e, CK_SESSION_HANDLE h, CK_FLAGS flags)
@@ -422,11 +527,14 @@ CK_RV engine_session_cancel(engine *e, CK_SESSION_HANDLE h, CK_FLAGS flags)
     session *s = NULL;
     CK_RV rv = session_get(e, h, &s);
 
+    if (rv == CKR_OK)
+        rv = session_lock(s);
     if (rv != CKR_OK)
         return rv;
     for (int k = 0; k < OP_KIND_COUNT; k++)
         if (flags & kind_flag(k))
             op_end(s, k);
+    session_unlock(s);
     if (flags & CKF_FIND_OBJECTS) {
         free(s->find.ids);
         memset(&s->find, 0, sizeof(s->find));
