@@ -117,6 +117,13 @@ bool session_is_rw(const session *s);
 CK_RV object_lookup(session *s, CK_OBJECT_HANDLE h, object **out);
 /* Store a new object built by the rules, as a token or session object. */
 CK_RV object_store_new(session *s, object *o, CK_OBJECT_HANDLE *out);
+/*
+ * The last steps of every call that makes a key or object: role defaults
+ * from the template `t`, the key-separation check, then storing it.  On
+ * CKR_OK the object is the store's; otherwise it is still the caller's.
+ */
+CK_RV object_finish_new(session *s, object *o, const CK_ATTRIBUTE *t,
+                        CK_ULONG n, CK_OBJECT_HANDLE *out);
 /* Session objects of a closing session. */
 void session_objects_drop(session *s);
 /* Remove one session object from its token's list and table, and free it. */

@@ -126,6 +126,18 @@ CK_RV object_store_new(session *s, object *o, CK_OBJECT_HANDLE *out)
     return CKR_OK;
 }
 
+CK_RV object_finish_new(session *s, object *o, const CK_ATTRIBUTE *t,
+                        CK_ULONG n, CK_OBJECT_HANDLE *out)
+{
+    CK_RV rv = policy_role_defaults(o, t, n);
+
+    if (rv == CKR_OK)
+        rv = policy_check_key(o);
+    if (rv == CKR_OK)
+        rv = object_store_new(s, o, out);
+    return rv;
+}
+
 void session_objects_drop(session *s)
 {
     object *o = s->tok->session_objects, *next;
@@ -154,11 +166,7 @@ CK_RV engine_object_create(engine *e, CK_SESSION_HANDLE h,
         rv = rules_build(t, n, RULES_CREATE, cls, sub,
                          s->tok->login == CKU_SO, &o);
     if (rv == CKR_OK)
-        rv = policy_role_defaults(o, t, n);
-    if (rv == CKR_OK)
-        rv = policy_check_key(o);
-    if (rv == CKR_OK)
-        rv = object_store_new(s, o, out);
+        rv = object_finish_new(s, o, t, n, out);
     if (rv != CKR_OK)
         object_free(o);
     return rv;

@@ -59,11 +59,7 @@ CK_RV engine_generate_key(engine *e, CK_SESSION_HANDLE h,
     if (rv == CKR_OK)
         rv = object_set_ulong(o, CKA_KEY_GEN_MECHANISM, m->mechanism);
     if (rv == CKR_OK)
-        rv = policy_role_defaults(o, t, n);
-    if (rv == CKR_OK)
-        rv = policy_check_key(o);
-    if (rv == CKR_OK)
-        rv = object_store_new(s, o, out);
+        rv = object_finish_new(s, o, t, n, out);
     if (rv == CKR_OK)
         o = NULL;
 out:
@@ -400,11 +396,7 @@ CK_RV engine_unwrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
     if (rv == CKR_OK)
         rv = object_set_ulong(o, CKA_VALUE_LEN, clear_len);
     if (rv == CKR_OK)
-        rv = policy_role_defaults(o, merged, merged_n);
-    if (rv == CKR_OK)
-        rv = policy_check_key(o);
-    if (rv == CKR_OK)
-        rv = object_store_new(s, o, out);
+        rv = object_finish_new(s, o, merged, merged_n, out);
     if (rv == CKR_OK)
         o = NULL;
 out:
