@@ -6,9 +6,10 @@
 #                                   HSMSIM_BENCH and HSMSIM_TEST_TMP)
 #
 # A correctness check, not a timing check: every operation must produce a
-# row with a number for each module and the ratio columns, and a failing
-# PKCS#11 call must make the tool exit 1 naming the call and its CK_RV.
-# No check compares speeds.
+# row with a number for each module and the ratio columns, the JSON must
+# hold every round (ratios: the median of the per-round ratios; rounds in
+# a rotating order), and a failing PKCS#11 call must make the tool exit 1
+# naming the call and its CK_RV.  No check compares speeds.
 
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -22,7 +23,7 @@ require_tool python3
 [ -f "$SOFTHSM2_MODULE" ] ||
     bail_out "SoftHSMv2 ($SOFTHSM2_MODULE) is not installed"
 
-# The quick run: 5 x 0.2 s per row on two modules and OpenSSL.
+# The quick run: 5 rounds x 0.2 s per row on two modules and OpenSSL.
 INTEROP_TIMEOUT=600
 
 mkdir "$TEST_DIR/softhsm-tokens"
@@ -41,6 +42,10 @@ check_output "--threads 0 is refused" '!0' 'invalid --threads' \
     "$B" --openssl --threads 0
 check_output "an unknown --ops name is refused" '!0' 'invalid --ops' \
     "$B" --openssl --ops encrypt
+check_output "--rounds 0 is refused" '!0' 'invalid --rounds' \
+    "$B" --openssl --rounds 0
+check_output "--rounds 101 is refused" '!0' 'invalid --rounds' \
+    "$B" --openssl --rounds 101
 check_output "a module name used twice is refused" '!0' 'used twice' \
     "$B" --module "$HS" --module "$HS"
 check_output "a missing token without --init names the label" 1 \
@@ -110,15 +115,45 @@ check_output "JSON output parses and has the ratios" 0 \
     --quick --threads 1 --ops gcm-32,wrap --json
 cp "$OUT" "$TEST_DIR/report.json"
 check_output "the JSON document is valid" 0 '^ok$' python3 -c '
+import json, statistics, sys
+d = json.load(open(sys.argv[1]))
+T = d["targets"]
+assert T == ["hsmsim", "SoftHSMv2", "OpenSSL"], T
+assert d["rounds"] == 5, d["rounds"]
+assert [r["operation"] for r in d["results"]] == ["wrap", "gcm-32"]
+pairs = {"hsmsim/SoftHSMv2": ("hsmsim", "SoftHSMv2"),
+         "OpenSSL/hsmsim": ("OpenSSL", "hsmsim")}
+for r in d["results"]:
+    runs = r["runs_ops_per_second"]
+    for t in T:
+        assert len(runs[t]) == 5, r
+        assert all(v > 0 for v in runs[t]), r
+        med = statistics.median(runs[t])
+        assert abs(r["ops_per_second"][t] - med) <= 0.002, (t, r)
+    # Round k runs every target once, starting with target k mod 3.
+    assert r["round_order"] == [T[k:] + T[:k] for k in (0, 1, 2, 0, 1)], r
+    assert sorted(r["ratios"]) == sorted(pairs), r
+    for name, (num, den) in pairs.items():
+        per = [a / b for a, b in zip(runs[num], runs[den])]
+        got = r["runs_ratios"][name]
+        assert len(got) == 5, r
+        assert all(abs(x - y) <= 1e-4 + 1e-3 * y
+                   for x, y in zip(got, per)), r
+        assert abs(r["ratios"][name] - statistics.median(per)) <= 0.006, r
+        rom = r["ops_per_second"][num] / r["ops_per_second"][den]
+        assert abs(r["ratios_of_medians"][name] - rom) <= 0.006, r
+print("ok")' "$TEST_DIR/report.json"
+
+check_output "--rounds 3 runs three rounds" 0 '"rounds": 3,' \
+    "$B" --openssl --rounds 3 --seconds 0.02 --threads 1 --ops gcm-32 --json
+cp "$OUT" "$TEST_DIR/rounds3.json"
+check_output "--rounds 3 keeps three values per target" 0 '^ok$' python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["targets"] == ["hsmsim", "SoftHSMv2", "OpenSSL"], d["targets"]
-assert [r["operation"] for r in d["results"]] == ["wrap", "gcm-32"]
-for r in d["results"]:
-    for t in d["targets"]:
-        assert r["ops_per_second"][t] > 0, r
-        assert len(r["runs_ops_per_second"][t]) == 5, r
-print("ok")' "$TEST_DIR/report.json"
+(r,) = d["results"]
+assert len(r["runs_ops_per_second"]["OpenSSL"]) == 3, r
+assert r["round_order"] == [["OpenSSL"]] * 3, r
+print("ok")' "$TEST_DIR/rounds3.json"
 
 # A failing call is reported with its function and CK_RV, exit status 1.
 check_output "a wrong PIN fails loudly" 1 \

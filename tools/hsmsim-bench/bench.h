@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include "pkcs11/hsmsim_pkcs11.h"
 
-#define BENCH_REPEATS 5 /* runs per case; the median is shown */
+#define BENCH_ROUNDS 5       /* default rounds per case (--rounds) */
+#define BENCH_MAX_ROUNDS 100 /* each round runs every target once */
 #define BENCH_MAX_CASES 128
 #define BENCH_MAX_TARGETS 8 /* modules plus the OpenSSL floor */
 #define BENCH_MAX_THREADS 64
@@ -54,7 +55,9 @@ typedef struct bench_target bench_target;
  * the failing call (see bench_fail_rv); a failure ends the benchmark.
  * prepare runs once per case before its runs (e.g. to create the objects
  * a find searches); thread_start and thread_end run around each timed
- * run, outside the timing; step is the one timed operation.
+ * run, outside the timing; step is the one timed operation.  A target
+ * lives in its own process for the whole benchmark: it is opened once,
+ * prepared once per case and then runs once per round.
  */
 typedef struct bench_target_ops {
     bool (*supports)(enum bench_op op);

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* main.c - hsmsim-bench: options, timed runs, one process per target. */
+/* main.c - hsmsim-bench: options, interleaved rounds of runs, the report. */
 #include "config.h"
 #include "bench.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,11 +35,10 @@ static const struct {
     [BOP_FIND] = {"find", "find 1 by label among"},
 };
 
-/* What the parent learns from the process that measured one target. */
+/* What the parent learns about one target, round by round. */
 typedef struct bench_result {
-    int status;
     bool measured[BENCH_MAX_CASES];
-    double samples[BENCH_MAX_CASES][BENCH_REPEATS];
+    double runs[BENCH_MAX_CASES][BENCH_MAX_ROUNDS]; /* by round */
     double median[BENCH_MAX_CASES];
     char notes[BENCH_NOTES];
 } bench_result;
@@ -57,6 +57,7 @@ struct config {
     unsigned n_threads;
     unsigned long find[BENCH_MAX_FIND];
     unsigned n_find;
+    unsigned rounds;
     bool ops[BOP_COUNT];
     bool json;
     bool verbose;
@@ -132,9 +133,13 @@ static void usage(FILE *f)
     fputs("usage: hsmsim-bench --module NAME=PATH [--module NAME=PATH...]\n"
           "           [--openssl] [--slot-label L] [--pin P] [--so-pin P]\n"
           "           [--init] [--threads N[,N...]] [--seconds S] [--quick]\n"
-          "           [--find-objects N[,N...]] [--ops LIST] [--json] [-v]\n"
-          "Measures operations per second of PKCS#11 modules side by side\n"
-          "(median of 5 runs of S seconds, default 2; --quick: 0.2).\n"
+          "           [--rounds N] [--find-objects N[,N...]] [--ops LIST]\n"
+          "           [--json] [-v]\n"
+          "Measures operations per second of PKCS#11 modules side by side.\n"
+          "Each row takes N rounds (default 5); a round runs every target\n"
+          "once for S seconds (default 2; --quick: 0.2), starting with a\n"
+          "different target each round.  Shown: the median per target and\n"
+          "the median of the ratios within each round.\n"
           "  --module NAME=PATH  a PKCS#11 module to measure (up to 7)\n"
           "  --openssl           also measure the same crypto with EVP\n"
           "  --slot-label L      token to use (default hsmsim-bench)\n"
@@ -142,6 +147,7 @@ static void usage(FILE *f)
           "                      bench-so-pin)\n"
           "  --init              initialize a free slot when no token has\n"
           "                      the label\n"
+          "  --rounds N          rounds per row, 1 to 100 (default 5)\n"
           "  --threads LIST      thread counts (default 1,2); each thread\n"
           "                      has its own session, totals are reported\n"
           "  --find-objects LIST token object counts for the find rows\n"
@@ -256,6 +262,7 @@ static int parse_args(struct config *cfg, int argc, char **argv)
         O_FIND,
         O_OPS,
         O_JSON,
+        O_ROUNDS,
         O_MODULE
     };
     static const struct option longopts[] = {
@@ -271,10 +278,12 @@ static int parse_args(struct config *cfg, int argc, char **argv)
         {"find-objects", required_argument, NULL, O_FIND},
         {"ops", required_argument, NULL, O_OPS},
         {"json", no_argument, NULL, O_JSON},
+        {"rounds", required_argument, NULL, O_ROUNDS},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     unsigned long list[BENCH_MAX_THREADS];
+    unsigned n;
     double seconds = 0;
     bool quick = false, openssl = false;
     int c;
@@ -288,6 +297,7 @@ static int parse_args(struct config *cfg, int argc, char **argv)
     cfg->find[0] = 1000;
     cfg->find[1] = 100000;
     cfg->n_find = 2;
+    cfg->rounds = BENCH_ROUNDS;
     for (int i = 0; i < BOP_COUNT; i++)
         cfg->ops[i] = true;
 
@@ -344,6 +354,11 @@ static int parse_args(struct config *cfg, int argc, char **argv)
             break;
         case O_JSON:
             cfg->json = true;
+            break;
+        case O_ROUNDS:
+            if (parse_list(optarg, 1, BENCH_MAX_ROUNDS, list, 1, &n) != 0)
+                return bad_option("--rounds (1 to 100)", optarg);
+            cfg->rounds = (unsigned)list[0];
             break;
         case 'v':
             cfg->verbose = true;
@@ -508,6 +523,16 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The median of v[0..n), n >= 1, without changing v. */
+static double median_of(const double *v, unsigned n)
+{
+    double s[BENCH_MAX_ROUNDS];
+
+    memcpy(s, v, n * sizeof(s[0]));
+    qsort(s, n, sizeof(s[0]), cmp_double);
+    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
 static void case_title(const bench_case *c, char *buf, size_t len)
 {
     if (c->op == BOP_FIND)
@@ -516,55 +541,130 @@ static void case_title(const bench_case *c, char *buf, size_t len)
         snprintf(buf, len, "%s", bench_op_label(c->op));
 }
 
-/* Measure every case on one target; runs in its own process. */
-static int measure_target(const struct config *cfg, unsigned ti,
-                          bench_result *res)
+/* ---- one process per target --------------------------------------------- */
+
+/*
+ * Each target lives in its own process (no module or OpenSSL state is
+ * shared) for the whole benchmark, so initialization, login and object
+ * population happen once, outside every timed run.  The parent writes a
+ * command to a child and reads its one reply; only one child works at a
+ * time and the others wait in read(), so the targets never compete for
+ * the CPU.  CMD_QUIT is answered by a reply followed by the target's
+ * notes (BENCH_NOTES bytes).  The first reply, before any command, says
+ * whether the target opened and which operations it supports.
+ */
+enum cmd_type { CMD_PREPARE = 1, CMD_RUN, CMD_QUIT };
+
+struct cmd {
+    int type;       /* enum cmd_type */
+    unsigned k;     /* case index */
+    double seconds; /* CMD_RUN: length of the run */
+};
+
+struct reply {
+    int status;         /* 0, or -1 after the child printed why */
+    unsigned supported; /* first reply: bit (1u << op) per operation */
+    double rate;        /* CMD_RUN: operations per second */
+};
+
+struct proc {
+    pid_t pid; /* 0: not running */
+    int cmd_fd;
+    int reply_fd;
+    unsigned supported;
+};
+
+static int write_all(int fd, const void *buf, size_t len)
 {
-    const target_spec *ts = &cfg->targets[ti];
-    bench_target t = {.name = ts->name, .notes = res->notes};
-    int rc;
+    const char *p = buf;
 
-    if (ts->path != NULL)
-        rc = p11_target_open(&cfg->o, ts->name, ts->path, &t);
-    else
-        rc = ossl_target_open(&cfg->o, &t);
-    if (rc != 0)
-        return -1;
-    for (unsigned k = 0; k < cfg->n_cases && rc == 0; k++) {
-        const bench_case *c = &cfg->cases[k];
-        double sorted[BENCH_REPEATS];
-        char title[64];
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
 
-        if (!t.ops->supports(c->op))
+        if (w < 0 && errno == EINTR)
             continue;
-        rc = t.ops->prepare(&t, c);
-        for (int r = 0; r < BENCH_REPEATS && rc == 0; r++)
-            rc = run_once(&t, c, cfg->o.seconds, &res->samples[k][r]);
-        if (rc != 0)
-            break;
-        memcpy(sorted, res->samples[k], sizeof(sorted));
-        qsort(sorted, BENCH_REPEATS, sizeof(sorted[0]), cmp_double);
-        res->median[k] = sorted[BENCH_REPEATS / 2];
-        res->measured[k] = true;
-        if (cfg->verbose) {
-            case_title(c, title, sizeof(title));
-            fprintf(stderr, "hsmsim-bench: %s: %s, %u thread(s): %.1f/s\n",
-                    ts->name, title, c->threads, res->median[k]);
-        }
+        if (w <= 0)
+            return -1;
+        p += w;
+        len -= (size_t)w;
     }
-    t.ops->close(&t);
-    return rc;
+    return 0;
 }
 
-/* Fork, measure target ti in the child, read its results back. */
-static int run_target(const struct config *cfg, unsigned ti, bench_result *res)
+/* 0 once len bytes are read; -1 on an error or an early end of file. */
+static int read_all(int fd, void *buf, size_t len)
 {
-    int fds[2], status = 0;
-    size_t got = 0;
+    char *p = buf;
+
+    while (len > 0) {
+        ssize_t r = read(fd, p, len);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        p += r;
+        len -= (size_t)r;
+    }
+    return 0;
+}
+
+/* The child of target ti: open it, then obey until CMD_QUIT or EOF. */
+static void child_main(const struct config *cfg, unsigned ti, int cmd_fd,
+                       int reply_fd)
+{
+    static char notes[BENCH_NOTES];
+    const target_spec *ts = &cfg->targets[ti];
+    bench_target t = {.name = ts->name, .notes = notes};
+    struct reply rep = {0};
+    struct cmd cmd = {0};
+    bool failed;
+
+    if (ts->path != NULL)
+        rep.status = p11_target_open(&cfg->o, ts->name, ts->path, &t);
+    else
+        rep.status = ossl_target_open(&cfg->o, &t);
+    for (int op = 0; op < BOP_COUNT && rep.status == 0; op++)
+        if (t.ops->supports((enum bench_op)op))
+            rep.supported |= 1u << op;
+    failed = rep.status != 0 || write_all(reply_fd, &rep, sizeof(rep)) != 0;
+    while (!failed && read_all(cmd_fd, &cmd, sizeof(cmd)) == 0 &&
+           cmd.type != CMD_QUIT) {
+        const bench_case *c = &cfg->cases[cmd.k % cfg->n_cases];
+
+        memset(&rep, 0, sizeof(rep));
+        if (cmd.type == CMD_PREPARE)
+            rep.status = t.ops->prepare(&t, c);
+        else
+            rep.status = run_once(&t, c, cmd.seconds, &rep.rate);
+        if (rep.status != 0 || write_all(reply_fd, &rep, sizeof(rep)) != 0)
+            failed = true;
+    }
+    if (t.ops != NULL)
+        t.ops->close(&t);
+    if (!failed && cmd.type == CMD_QUIT) {
+        memset(&rep, 0, sizeof(rep));
+        if (write_all(reply_fd, &rep, sizeof(rep)) != 0 ||
+            write_all(reply_fd, notes, sizeof(notes)) != 0)
+            failed = true;
+    }
+    exit(failed ? 1 : 0);
+}
+
+/* Fork the process of target ti; procs[0..ti) are already running. */
+static int start_proc(const struct config *cfg, unsigned ti, struct proc *procs)
+{
+    int cmd[2], rep[2];
     pid_t pid;
 
-    if (pipe(fds) != 0) {
+    if (pipe(cmd) != 0) {
         perror("hsmsim-bench: pipe");
+        return -1;
+    }
+    if (pipe(rep) != 0) {
+        perror("hsmsim-bench: pipe");
+        close(cmd[0]);
+        close(cmd[1]);
         return -1;
     }
     fflush(stdout);
@@ -572,51 +672,178 @@ static int run_target(const struct config *cfg, unsigned ti, bench_result *res)
     pid = fork();
     if (pid < 0) {
         perror("hsmsim-bench: fork");
-        close(fds[0]);
-        close(fds[1]);
+        close(cmd[0]);
+        close(cmd[1]);
+        close(rep[0]);
+        close(rep[1]);
         return -1;
     }
     if (pid == 0) {
-        /* A process per target: no module or OpenSSL state is shared. */
-        const char *p = (const char *)res;
-        size_t off = 0;
-
-        close(fds[0]);
-        memset(res, 0, sizeof(*res));
-        res->status = measure_target(cfg, ti, res);
-        while (off < sizeof(*res)) {
-            ssize_t w = write(fds[1], p + off, sizeof(*res) - off);
-
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                _exit(1);
-            off += (size_t)w;
+        /* Keep only our own pipe ends: EOF must reach every child. */
+        for (unsigned i = 0; i < ti; i++) {
+            close(procs[i].cmd_fd);
+            close(procs[i].reply_fd);
         }
-        close(fds[1]);
-        exit(res->status == 0 ? 0 : 1);
+        close(cmd[1]);
+        close(rep[0]);
+        child_main(cfg, ti, cmd[0], rep[1]);
     }
-    close(fds[1]);
-    while (got < sizeof(*res)) {
-        ssize_t r = read(fds[0], (char *)res + got, sizeof(*res) - got);
+    close(cmd[0]);
+    close(rep[1]);
+    procs[ti].pid = pid;
+    procs[ti].cmd_fd = cmd[1];
+    procs[ti].reply_fd = rep[0];
+    return 0;
+}
 
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fds[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+/* Close target ti's pipes, reap it and say how it ended if it failed. */
+static int reap(const struct config *cfg, struct proc *p, unsigned ti,
+                bool quiet)
+{
+    int status = 0;
+
+    if (p->pid == 0)
+        return 0;
+    if (p->cmd_fd >= 0)
+        close(p->cmd_fd);
+    close(p->reply_fd);
+    while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
         ;
-    if (got != sizeof(*res) || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-        res->status != 0) {
-        if (WIFSIGNALED(status))
-            fprintf(stderr, "hsmsim-bench: %s: killed by signal %d\n",
-                    cfg->targets[ti].name, WTERMSIG(status));
+    p->pid = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "hsmsim-bench: %s: killed by signal %d\n",
+                cfg->targets[ti].name, WTERMSIG(status));
+    if (!quiet)
         fprintf(stderr, "hsmsim-bench: %s: the benchmark failed\n",
                 cfg->targets[ti].name);
-        return -1;
+    return -1;
+}
+
+/*
+ * Stop every child after a failure of target `bad` (none if bad >=
+ * n_targets): EOF on the command pipes makes each close its target and
+ * exit.
+ */
+static void abort_all(const struct config *cfg, struct proc *procs,
+                      unsigned bad)
+{
+    if (bad < cfg->n_targets)
+        reap(cfg, &procs[bad], bad, false);
+    for (unsigned i = 0; i < cfg->n_targets; i++)
+        if (procs[i].pid != 0) {
+            close(procs[i].cmd_fd);
+            procs[i].cmd_fd = -1;
+        }
+    for (unsigned i = 0; i < cfg->n_targets; i++)
+        reap(cfg, &procs[i], i, true);
+}
+
+/* Send target ti one command and read the reply; -1 if it failed. */
+static int ask(const struct config *cfg, struct proc *procs, unsigned ti,
+               const struct cmd *cmd, struct reply *rep)
+{
+    struct proc *p = &procs[ti];
+
+    if (write_all(p->cmd_fd, cmd, sizeof(*cmd)) == 0 &&
+        read_all(p->reply_fd, rep, sizeof(*rep)) == 0 && rep->status == 0)
+        return 0;
+    abort_all(cfg, procs, ti);
+    return -1;
+}
+
+/* Start every target and wait until each is open and logged in. */
+static int start_all(const struct config *cfg, struct proc *procs)
+{
+    for (unsigned i = 0; i < cfg->n_targets; i++)
+        if (start_proc(cfg, i, procs) != 0) {
+            abort_all(cfg, procs, cfg->n_targets);
+            return -1;
+        }
+    /* They set up side by side; nothing is timed yet. */
+    for (unsigned i = 0; i < cfg->n_targets; i++) {
+        struct reply rep;
+
+        if (read_all(procs[i].reply_fd, &rep, sizeof(rep)) != 0 ||
+            rep.status != 0) {
+            abort_all(cfg, procs, i);
+            return -1;
+        }
+        procs[i].supported = rep.supported;
+    }
+    return 0;
+}
+
+/* CMD_QUIT to every target: each closes, sends its notes and exits. */
+static int quit_all(const struct config *cfg, struct proc *procs,
+                    bench_result *res)
+{
+    struct cmd cmd = {.type = CMD_QUIT};
+
+    for (unsigned i = 0; i < cfg->n_targets; i++) {
+        struct reply rep;
+
+        if (write_all(procs[i].cmd_fd, &cmd, sizeof(cmd)) != 0 ||
+            read_all(procs[i].reply_fd, &rep, sizeof(rep)) != 0 ||
+            read_all(procs[i].reply_fd, res[i].notes, BENCH_NOTES) != 0 ||
+            reap(cfg, &procs[i], i, false) != 0) {
+            abort_all(cfg, procs, i);
+            return -1;
+        }
+        res[i].notes[BENCH_NOTES - 1] = '\0';
+    }
+    return 0;
+}
+
+/*
+ * Every case: prepare it on each target that supports it, then run
+ * cfg->rounds rounds.  A round runs each of those targets once, round r
+ * starting with the (r mod n)-th of them, so a burst of load from
+ * elsewhere hits one round rather than one column, and no target always
+ * runs right after the same other one.
+ */
+static int measure(const struct config *cfg, struct proc *procs,
+                   bench_result *res)
+{
+    for (unsigned k = 0; k < cfg->n_cases; k++) {
+        const bench_case *c = &cfg->cases[k];
+        unsigned part[BENCH_MAX_TARGETS], np = 0;
+        struct cmd cmd = {.type = CMD_PREPARE, .k = k};
+        struct reply rep;
+
+        for (unsigned i = 0; i < cfg->n_targets; i++)
+            if (procs[i].supported & (1u << c->op))
+                part[np++] = i;
+        for (unsigned j = 0; j < np; j++)
+            if (ask(cfg, procs, part[j], &cmd, &rep) != 0)
+                return -1;
+        cmd.type = CMD_RUN;
+        cmd.seconds = cfg->o.seconds;
+        for (unsigned r = 0; r < cfg->rounds; r++)
+            for (unsigned j = 0; j < np; j++) {
+                unsigned ti = part[(r + j) % np];
+
+                if (ask(cfg, procs, ti, &cmd, &rep) != 0)
+                    return -1;
+                res[ti].runs[k][r] = rep.rate;
+            }
+        for (unsigned j = 0; j < np; j++) {
+            bench_result *t = &res[part[j]];
+
+            t->measured[k] = true;
+            t->median[k] = median_of(t->runs[k], cfg->rounds);
+            if (cfg->verbose) {
+                char title[64];
+
+                case_title(c, title, sizeof(title));
+                fprintf(stderr,
+                        "hsmsim-bench: %s: %s, %u thread(s): "
+                        "%.1f/s\n",
+                        cfg->targets[part[j]].name, title, c->threads,
+                        t->median[k]);
+            }
+        }
     }
     return 0;
 }
@@ -649,13 +876,25 @@ static unsigned ratios(const struct config *cfg, struct ratio *r)
     return n;
 }
 
-static bool ratio_of(const bench_result *res, const struct ratio *r, unsigned k,
-                     double *out)
+/*
+ * Ratio r of case k: the ratio within each round (runs[0..rounds)) and
+ * their median (*med), which cancels load that slows a whole round.
+ * False when either side was not measured.
+ */
+static bool ratio_of(const struct config *cfg, const bench_result *res,
+                     const struct ratio *r, unsigned k, double *runs,
+                     double *med)
 {
-    if (!res[r->num].measured[k] || !res[r->den].measured[k] ||
-        res[r->den].median[k] <= 0)
+    const bench_result *num = &res[r->num], *den = &res[r->den];
+
+    if (!num->measured[k] || !den->measured[k])
         return false;
-    *out = res[r->num].median[k] / res[r->den].median[k];
+    for (unsigned j = 0; j < cfg->rounds; j++) {
+        if (!(den->runs[k][j] > 0))
+            return false;
+        runs[j] = num->runs[k][j] / den->runs[k][j];
+    }
+    *med = median_of(runs, cfg->rounds);
     return true;
 }
 
@@ -664,15 +903,26 @@ static void format_rate(char *buf, size_t len, double v)
     snprintf(buf, len, v >= 100 ? "%.0f" : "%.2f", v);
 }
 
+static int ratio_width(const struct ratio *r)
+{
+    return (int)(strlen(r->title) > 8 ? strlen(r->title) : 8);
+}
+
 static void print_table(const struct config *cfg, const bench_result *res)
 {
     struct ratio r[BENCH_MAX_TARGETS];
     unsigned nr = ratios(cfg, r);
+    double runs[BENCH_MAX_ROUNDS];
     char cell[64];
 
-    printf("hsmsim-bench: operations per second, median of %d runs of "
-           "%.2f s each (higher is better)\n",
-           BENCH_REPEATS, cfg->o.seconds);
+    printf("hsmsim-bench: operations per second, median of %u rounds; a "
+           "round runs\n"
+           "each target once for %.2f s, in turn, starting with a "
+           "different target\n"
+           "each round (higher is better).  Ratio columns: the median of "
+           "the ratios\n"
+           "within each round.\n",
+           cfg->rounds, cfg->o.seconds);
     for (unsigned i = 0; i < nr; i++)
         printf("  %s: %s\n", r[i].title,
                r[i].num == 0 ? "how many times faster the first module is"
@@ -682,8 +932,7 @@ static void print_table(const struct config *cfg, const bench_result *res)
     for (unsigned i = 0; i < cfg->n_targets; i++)
         printf(" %12s", cfg->targets[i].name);
     for (unsigned i = 0; i < nr; i++)
-        printf(" %*s", (int)(strlen(r[i].title) > 8 ? strlen(r[i].title) : 8),
-               r[i].title);
+        printf(" %*s", ratio_width(&r[i]), r[i].title);
     printf("\n");
     for (unsigned k = 0; k < cfg->n_cases; k++) {
         const bench_case *c = &cfg->cases[k];
@@ -701,13 +950,11 @@ static void print_table(const struct config *cfg, const bench_result *res)
         for (unsigned i = 0; i < nr; i++) {
             double v;
 
-            if (ratio_of(res, &r[i], k, &v))
+            if (ratio_of(cfg, res, &r[i], k, runs, &v))
                 snprintf(cell, sizeof(cell), "%.2f", v);
             else
                 strcpy(cell, "-");
-            printf(" %*s",
-                   (int)(strlen(r[i].title) > 8 ? strlen(r[i].title) : 8),
-                   cell);
+            printf(" %*s", ratio_width(&r[i]), cell);
         }
         printf("\n");
     }
@@ -741,14 +988,70 @@ static void json_string(const char *s, size_t len)
     putchar('"');
 }
 
+static void json_list(const double *v, unsigned n, int decimals)
+{
+    printf("[");
+    for (unsigned j = 0; j < n; j++)
+        printf("%s%.*f", j ? ", " : "", decimals, v[j]);
+    printf("]");
+}
+
+/* The targets of case k in the order round r ran them. */
+static void json_round_order(const struct config *cfg, const bench_result *res,
+                             unsigned k, unsigned r)
+{
+    unsigned part[BENCH_MAX_TARGETS], np = 0;
+
+    for (unsigned i = 0; i < cfg->n_targets; i++)
+        if (res[i].measured[k])
+            part[np++] = i;
+    printf("[");
+    for (unsigned j = 0; j < np; j++) {
+        printf(j ? ", " : "");
+        json_string(cfg->targets[part[(r + j) % np]].name, 64);
+    }
+    printf("]");
+}
+
+/* Which figure json_ratios prints for each ratio. */
+enum ratio_field { RF_MEDIAN, RF_RUNS, RF_OF_MEDIANS };
+
+static void json_ratios(const struct config *cfg, const bench_result *res,
+                        const struct ratio *r, unsigned nr, unsigned k,
+                        enum ratio_field what)
+{
+    double runs[BENCH_MAX_ROUNDS], med;
+
+    printf("{");
+    for (unsigned i = 0; i < nr; i++) {
+        const bench_result *num = &res[r[i].num], *den = &res[r[i].den];
+
+        printf(i ? ", " : "");
+        json_string(r[i].title, sizeof(r[i].title));
+        if (!ratio_of(cfg, res, &r[i], k, runs, &med)) {
+            printf(": null");
+        } else if (what == RF_MEDIAN) {
+            printf(": %.2f", med);
+        } else if (what == RF_RUNS) {
+            printf(": ");
+            json_list(runs, cfg->rounds, 4);
+        } else {
+            printf(": %.2f", num->median[k] / den->median[k]);
+        }
+    }
+    printf("}");
+}
+
 static void print_json(const struct config *cfg, const bench_result *res)
 {
     struct ratio r[BENCH_MAX_TARGETS];
     unsigned nr = ratios(cfg, r);
 
-    printf("{\n  \"seconds_per_run\": %.3f,\n  \"runs\": %d,\n"
-           "  \"statistic\": \"median\",\n  \"targets\": [",
-           cfg->o.seconds, BENCH_REPEATS);
+    printf("{\n  \"seconds_per_run\": %.3f,\n  \"rounds\": %u,\n"
+           "  \"statistic\": \"median over rounds\",\n"
+           "  \"ratio_statistic\": \"median of the ratios within each "
+           "round\",\n  \"targets\": [",
+           cfg->o.seconds, cfg->rounds);
     for (unsigned i = 0; i < cfg->n_targets; i++) {
         printf(i ? ", " : "");
         json_string(cfg->targets[i].name, 64);
@@ -776,27 +1079,25 @@ static void print_json(const struct config *cfg, const bench_result *res)
         for (unsigned i = 0; i < cfg->n_targets; i++) {
             printf(i ? ", " : "");
             json_string(cfg->targets[i].name, 64);
-            if (!res[i].measured[k]) {
+            if (res[i].measured[k]) {
+                printf(": ");
+                json_list(res[i].runs[k], cfg->rounds, 3);
+            } else {
                 printf(": null");
-                continue;
             }
-            printf(": [");
-            for (int j = 0; j < BENCH_REPEATS; j++)
-                printf("%s%.3f", j ? ", " : "", res[i].samples[k][j]);
-            printf("]");
         }
-        printf("},\n     \"ratios\": {");
-        for (unsigned i = 0; i < nr; i++) {
-            double v;
-
-            printf(i ? ", " : "");
-            json_string(r[i].title, sizeof(r[i].title));
-            if (ratio_of(res, &r[i], k, &v))
-                printf(": %.2f", v);
-            else
-                printf(": null");
+        printf("},\n     \"round_order\": [");
+        for (unsigned j = 0; j < cfg->rounds; j++) {
+            printf(j ? ", " : "");
+            json_round_order(cfg, res, k, j);
         }
-        printf("}}%s\n", k + 1 < cfg->n_cases ? "," : "");
+        printf("],\n     \"ratios\": ");
+        json_ratios(cfg, res, r, nr, k, RF_MEDIAN);
+        printf(",\n     \"runs_ratios\": ");
+        json_ratios(cfg, res, r, nr, k, RF_RUNS);
+        printf(",\n     \"ratios_of_medians\": ");
+        json_ratios(cfg, res, r, nr, k, RF_OF_MEDIANS);
+        printf("}%s\n", k + 1 < cfg->n_cases ? "," : "");
     }
     printf("  ],\n  \"notes\": {");
     for (unsigned i = 0; i < cfg->n_targets; i++) {
@@ -811,13 +1112,16 @@ static void print_json(const struct config *cfg, const bench_result *res)
 int main(int argc, char **argv)
 {
     static struct config cfg;
+    static struct proc procs[BENCH_MAX_TARGETS];
     static bench_result res[BENCH_MAX_TARGETS];
 
     if (parse_args(&cfg, argc, argv) != 0 || build_cases(&cfg) != 0)
         return 1;
-    for (unsigned i = 0; i < cfg.n_targets; i++)
-        if (run_target(&cfg, i, &res[i]) != 0)
-            return 1;
+    /* A child that died must not kill us when we write to it. */
+    signal(SIGPIPE, SIG_IGN);
+    if (start_all(&cfg, procs) != 0 || measure(&cfg, procs, res) != 0 ||
+        quit_all(&cfg, procs, res) != 0)
+        return 1;
     if (cfg.json)
         print_json(&cfg, res);
     else

@@ -10,6 +10,22 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * What one timed operation is, per row:
+ * - keygen: C_GenerateKey(CKM_AES_KEY_GEN), 32 bytes, sensitive; the keys
+ *   live until the run ends (session keys: the thread's session closes;
+ *   token keys: destroyed one by one after the clock has stopped).
+ * - wrap / unwrap: C_WrapKey / C_UnwrapKey with CKM_AES_KEY_WRAP of a
+ *   32-byte key under a session KEK (WRAP/UNWRAP TRUE, ENCRYPT/DECRYPT
+ *   FALSE); unwrapped keys live until the thread's session closes.
+ * - gcm: C_EncryptInit with a fresh 12-byte IV, then C_Encrypt.
+ * - find: C_FindObjectsInit by CKA_LABEL, C_FindObjects, C_FindObjectsFinal
+ *   over a token grown to N objects beforehand; exactly one must match.
+ * - session: C_OpenSession then C_CloseSession.
+ * Before the first wrap or GCM row, one result of each is compared with
+ * OpenSSL's, and the unwrapped key's value with the wrapped one.
+ */
+
 #define GCM_TAG 16
 #define IV_LEN 12
 /* Bounds of the loops that list a token's objects. */

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # run-bench.sh - one side-by-side run: hsmsim, SoftHSMv2 and raw OpenSSL.
 #
-# Usage: run-bench.sh [hsmsim-bench options...]   e.g. --quick, --json
+# Usage: run-bench.sh [hsmsim-bench options...]   e.g. --quick, --json,
+#        --rounds 9 (more rounds: steadier medians on a noisy machine)
 #
 # Makes a scratch directory with an empty hsmsim store (default
 # configuration apart from the store, so the PIN KDF is the real one) and an
