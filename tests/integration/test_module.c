@@ -2075,6 +2075,42 @@ static bool snap_equal(const snapshot *a, const snapshot *b, const char *what)
     return ok;
 }
 
+static int wait_child(pid_t pid);
+
+/*
+ * In a fresh process (fork, then C_Initialize: a new engine, a new SQLite
+ * connection, an empty cache), every object must read back exactly as
+ * `before`.  Exit status: the number of objects that differ.
+ */
+static void fresh_process_compare(const char *const *labels,
+                                  const snapshot *before, size_t n)
+{
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    int bad = 0;
+
+    if (p11->C_Initialize(NULL) != CKR_OK ||
+        p11->C_OpenSession(fx.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                           NULL, NULL, &s) != CKR_OK ||
+        p11->C_Login(s, CKU_USER, PIN(P11_USER_PIN)) != CKR_OK)
+        _exit(100);
+    for (size_t i = 0; i < n; i++) {
+        CK_ATTRIBUTE find[] = {
+            A_BYTES(CKA_LABEL, labels[i], strlen(labels[i])),
+        };
+        CK_OBJECT_HANDLE got[2];
+        snapshot after;
+
+        if (p11_find(s, find, 1, got, 2) != 1) {
+            bad++;
+            continue;
+        }
+        snap_take(s, got[0], &after);
+        bad += !snap_equal(&before[i], &after, labels[i]);
+        snap_free(&after);
+    }
+    _exit(bad);
+}
+
 static void test_token_objects_persist(void)
 {
     static const char *labels[] = {
@@ -2155,6 +2191,18 @@ static void test_token_objects_persist(void)
         CU_ASSERT(snap_equal(&before[i], &after, labels[i]));
         snap_free(&after);
     }
+    /* And from a fresh process, with identical attributes. */
+    CHECK_RV(CKR_OK, p11->C_Finalize(NULL));
+    fflush(NULL);
+    {
+        pid_t pid = fork();
+
+        CU_ASSERT_FATAL(pid >= 0);
+        if (pid == 0)
+            fresh_process_compare(labels, before, nobj);
+        CU_ASSERT_EQUAL(wait_child(pid), 0);
+    }
+    CHECK_RV(CKR_OK, p11->C_Initialize(NULL));
     for (size_t i = 0; i < nobj; i++)
         snap_free(&before[i]);
 }
