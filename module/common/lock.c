@@ -1,18 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /* lock.c - the OS lock provider: heap-allocated pthread mutexes. */
+#define _GNU_SOURCE 1      /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "config.h"
 #include "lock.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 
+/*
+ * Adaptive mutexes spin briefly before sleeping: the engine's critical
+ * sections are short, and a futex sleep per collision cost more than the
+ * work itself when two threads ran operations (docs/performance.md).
+ */
 static CK_RV os_create(void **mutex)
 {
     pthread_mutex_t *m = malloc(sizeof(*m));
+    pthread_mutexattr_t attr;
+    int rc;
 
     if (m == NULL)
         return CKR_HOST_MEMORY;
-    if (pthread_mutex_init(m, NULL) != 0) {
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    rc = pthread_mutex_init(m, &attr);
+    pthread_mutexattr_destroy(&attr);
+    if (rc != 0) {
         free(m);
         return CKR_CANT_LOCK;
     }

@@ -33,6 +33,7 @@ typedef struct session {
     /* A finished operation's cipher context, re-keyed by the next one:
      * OpenSSL then keeps its provider state instead of rebuilding it. */
     struct evp_cipher_ctx_st *spare_cipher;
+    bool spare_default_iv;       /* the spare's IV length is the default */
     void *mutex;                 /* guards op[] and spare_cipher */
     struct session *next;
 } session;

@@ -122,7 +122,13 @@ static CK_RV cipher_init(struct op_state *op, const CK_MECHANISM *m,
         op->cipher = EVP_CIPHER_CTX_new();
     if (op->cipher == NULL)
         return CKR_HOST_MEMORY;
-    if (gcm != NULL && gcm->ulIvLen != 12) {
+    op->odd_iv = gcm != NULL && gcm->ulIvLen != 12;
+    /* The same cipher with the default IV length: re-key the context and
+     * keep its provider state, as OpenSSL's own fast path does. */
+    if (op->rekey && !op->odd_iv &&
+        EVP_CIPHER_CTX_get0_cipher(op->cipher) == c)
+        c = NULL;
+    if (op->odd_iv) {
         /* Only a non-default GCM IV length needs a second init step. */
         size_t ivlen = gcm->ulIvLen;
         OSSL_PARAM params[2] = {

@@ -28,6 +28,8 @@ struct op_state {
     const mech_desc *desc;
     bool multipart;                /* an Update has been called */
     EVP_CIPHER_CTX *cipher;
+    bool rekey;                    /* cipher is a spare that may be re-keyed */
+    bool odd_iv;                   /* GCM IV length other than 12 bytes */
     EVP_MD_CTX *md;
     EVP_MAC_CTX *mac;
     size_t mac_len;                /* MAC or GCM tag length to produce */

@@ -25,6 +25,7 @@ static void op_end(session *s, enum op_kind kind)
 
     if (op != NULL && op->cipher != NULL && s->spare_cipher == NULL) {
         s->spare_cipher = op->cipher;
+        s->spare_default_iv = !op->odd_iv;
         op->cipher = NULL;
     }
     op_state_free(op);
@@ -168,9 +169,41 @@ static CK_RV op_enter(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
  * value; the cipher set-up (the key schedule) then runs under the
  * session's lock only.
  */
+/* Keys up to this size are copied to the stack, not the secure heap,
+ * whose global lock both threads of a busy process would wait on. */
+#define STACK_KEY_MAX 64
+
+typedef struct key_copy {
+    unsigned char small[STACK_KEY_MAX];
+    secret_buf *big;
+    const unsigned char *data;
+    size_t len;
+} key_copy;
+
+static CK_RV key_copy_set(key_copy *c, const attr *v)
+{
+    if (v->len <= sizeof(c->small)) {
+        memcpy(c->small, v->value, v->len);
+        c->data = c->small;
+    } else {
+        c->big = secret_buf_dup(v->value, v->len);
+        if (c->big == NULL)
+            return CKR_HOST_MEMORY;
+        c->data = c->big->data;
+    }
+    c->len = v->len;
+    return CKR_OK;
+}
+
+static void key_copy_wipe(key_copy *c)
+{
+    OPENSSL_cleanse(c->small, sizeof(c->small));
+    secret_buf_free(c->big);
+}
+
 static CK_RV init_lookup(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                          const mech_desc *d, CK_OBJECT_HANDLE key,
-                         session **s, secret_buf **value)
+                         session **s, key_copy *value)
 {
     object *k = NULL;
     const attr *v;
@@ -191,9 +224,7 @@ static CK_RV init_lookup(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     }
     if (rv == CKR_OK && k != NULL) {
         v = object_find(k, CKA_VALUE);
-        *value = secret_buf_dup(v->value, v->len);
-        if (*value == NULL)
-            rv = CKR_HOST_MEMORY;
+        rv = key_copy_set(value, v);
     }
     if (rv == CKR_OK)
         rv = session_lock(*s);
@@ -205,7 +236,7 @@ CK_RV engine_op_init(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                      const CK_MECHANISM *m, CK_OBJECT_HANDLE key)
 {
     const mech_desc *d = mech_lookup(m->mechanism);
-    secret_buf *value = NULL;
+    key_copy value = { .data = NULL };
     struct op_state *op = NULL;
     session *s = NULL;
     CK_RV rv;
@@ -214,7 +245,7 @@ CK_RV engine_op_init(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
         d = NULL;
     rv = init_lookup(e, h, kind, d, key, &s, &value);
     if (rv != CKR_OK) {
-        secret_buf_free(value);
+        key_copy_wipe(&value);
         return rv;
     }
     /* From here on the session's lock is held; another thread may have
@@ -232,10 +263,10 @@ CK_RV engine_op_init(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     op->desc = d;
     if (d->family == &mech_family_cipher) {
         op->cipher = s->spare_cipher;
+        op->rekey = s->spare_cipher != NULL && s->spare_default_iv;
         s->spare_cipher = NULL;
     }
-    rv = d->family->init(op, m, value ? value->data : NULL,
-                         value ? value->len : 0);
+    rv = d->family->init(op, m, value.data, value.len);
     if (rv == CKR_OK) {
         s->op[kind] = op;
         op = NULL;
@@ -243,7 +274,7 @@ CK_RV engine_op_init(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
 out:
     session_unlock(s);
     op_state_free(op);
-    secret_buf_free(value);
+    key_copy_wipe(&value);
     return rv;
 }
 
