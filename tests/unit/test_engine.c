@@ -1765,25 +1765,7 @@ static void test_engine_gcm_long_key(void)
 
 /* ---- main --------------------------------------------------------------- */
 
-typedef struct {
-    const char *name;
-    CU_TestFunc fn;
-} test_def;
-
-static int add_suite(const char *name, const test_def *tests)
-{
-    CU_pSuite s = CU_add_suite_with_setup_and_teardown(name, NULL, NULL,
-                                                        setup, teardown);
-
-    if (s == NULL)
-        return -1;
-    for (; tests->name != NULL; tests++)
-        if (CU_add_test(s, tests->name, tests->fn) == NULL)
-            return -1;
-    return 0;
-}
-
-static const test_def rules_tests[] = {
+static const ut_test rules_tests[] = {
     { "/rules/build-data", test_rules_data },
     { "/rules/build-x509-cert", test_rules_cert },
     { "/rules/build-secret-keys", test_rules_secret },
@@ -1797,14 +1779,14 @@ static const test_def rules_tests[] = {
     { NULL, NULL }
 };
 
-static const test_def array_tests[] = {
+static const ut_test array_tests[] = {
     { "/array/serialize-expand-roundtrip", test_array_roundtrip },
     { "/array/get-nested-lengths", test_array_get },
     { "/array/malformed-rejected", test_array_malformed },
     { NULL, NULL }
 };
 
-static const test_def object_tests[] = {
+static const ut_test object_tests[] = {
     { "/object/set-replace-remove", test_object_set_remove },
     { "/object/dup-deep", test_object_dup },
     { "/object/matches", test_object_matches },
@@ -1813,7 +1795,7 @@ static const test_def object_tests[] = {
     { NULL, NULL }
 };
 
-static const test_def policy_tests[] = {
+static const ut_test policy_tests[] = {
     { "/policy/check-key", test_policy_check_key },
     { "/policy/role-defaults", test_policy_role_defaults },
     { "/policy/may-wrap", test_policy_may_wrap },
@@ -1821,7 +1803,7 @@ static const test_def policy_tests[] = {
     { NULL, NULL }
 };
 
-static const test_def engine_tests[] = {
+static const ut_test engine_tests[] = {
     { "/engine/open", test_engine_open },
     { "/engine/init-token-free-slot", test_engine_init_token },
     { "/engine/sessions-and-login", test_engine_sessions_login },
@@ -1839,22 +1821,16 @@ static const test_def engine_tests[] = {
 
 int main(void)
 {
-    unsigned failures;
-
     log_set_level(getenv("HSMSIM_TEST_VERBOSE") ? LOG_DEBUG : LOG_ERROR);
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
-    if (add_suite("rules", rules_tests) != 0 ||
-        add_suite("array", array_tests) != 0 ||
-        add_suite("object", object_tests) != 0 ||
-        add_suite("policy", policy_tests) != 0 ||
-        add_suite("engine", engine_tests) != 0) {
+    if (ut_add_suite("rules", setup, teardown, rules_tests) != 0 ||
+        ut_add_suite("array", setup, teardown, array_tests) != 0 ||
+        ut_add_suite("object", setup, teardown, object_tests) != 0 ||
+        ut_add_suite("policy", setup, teardown, policy_tests) != 0 ||
+        ut_add_suite("engine", setup, teardown, engine_tests) != 0) {
         CU_cleanup_registry();
         return 2;
     }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures == 0 ? 0 : 1;
+    return ut_run();
 }

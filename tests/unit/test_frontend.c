@@ -994,25 +994,7 @@ static void test_iface_get_info(void)
 
 /* ---- main ------------------------------------------------------------- */
 
-typedef struct {
-    const char *name;
-    CU_TestFunc fn;
-} test_def;
-
-static int add_suite(const char *name, const test_def *tests)
-{
-    CU_pSuite s = CU_add_suite_with_setup_and_teardown(name, NULL, NULL,
-                                                        setup, teardown);
-
-    if (s == NULL)
-        return -1;
-    for (; tests->name != NULL; tests++)
-        if (CU_add_test(s, tests->name, tests->fn) == NULL)
-            return -1;
-    return 0;
-}
-
-static const test_def init_tests[] = {
+static const ut_test init_tests[] = {
     { "/init/initialize-finalize", test_init_basic },
     { "/init/reserved-not-null", test_init_reserved },
     { "/init/partial-mutex-callbacks", test_init_partial_callbacks },
@@ -1024,12 +1006,12 @@ static const test_def init_tests[] = {
     { NULL, NULL }
 };
 
-static const test_def fork_tests[] = {
+static const ut_test fork_tests[] = {
     { "/fork/child-reinitializes", test_fork_child },
     { NULL, NULL }
 };
 
-static const test_def iface_tests[] = {
+static const ut_test iface_tests[] = {
     { "/interface/function-list-before-init", test_iface_function_list },
     { "/interface/list", test_iface_list },
     { "/interface/get", test_iface_get },
@@ -1037,7 +1019,7 @@ static const test_def iface_tests[] = {
     { NULL, NULL }
 };
 
-static const test_def thread_tests[] = {
+static const ut_test thread_tests[] = {
     { "/threads/session-objects-and-gcm", test_threads_objects },
     { "/threads/open-close-keeps-login", test_threads_login_survives },
     { NULL, NULL }
@@ -1045,20 +1027,14 @@ static const test_def thread_tests[] = {
 
 int main(void)
 {
-    unsigned failures;
-
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
-    if (add_suite("init", init_tests) != 0 ||
-        add_suite("fork", fork_tests) != 0 ||
-        add_suite("threads", thread_tests) != 0 ||
-        add_suite("interface", iface_tests) != 0) {
+    if (ut_add_suite("init", setup, teardown, init_tests) != 0 ||
+        ut_add_suite("fork", setup, teardown, fork_tests) != 0 ||
+        ut_add_suite("threads", setup, teardown, thread_tests) != 0 ||
+        ut_add_suite("interface", setup, teardown, iface_tests) != 0) {
         CU_cleanup_registry();
         return 2;
     }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures == 0 ? 0 : 1;
+    return ut_run();
 }

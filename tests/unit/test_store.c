@@ -1178,26 +1178,7 @@ static void test_settings_missing_file(void)
 
 /* ---- main -------------------------------------------------------------- */
 
-typedef struct {
-    const char *name;
-    CU_TestFunc fn;
-} test_def;
-
-static int add_suite(const char *name, void (*su)(void), void (*td)(void),
-                     const test_def *tests)
-{
-    CU_pSuite s = CU_add_suite_with_setup_and_teardown(name, NULL, NULL, su,
-                                                        td);
-
-    if (s == NULL)
-        return -1;
-    for (; tests->name != NULL; tests++)
-        if (CU_add_test(s, tests->name, tests->fn) == NULL)
-            return -1;
-    return 0;
-}
-
-static const test_def store_tests[] = {
+static const ut_test store_tests[] = {
     { "/store/create-mode-0600", test_create_mode },
     { "/store/create-refuses-existing", test_create_refuses_existing },
     { "/store/open-missing", test_open_missing },
@@ -1222,7 +1203,7 @@ static const test_def store_tests[] = {
     { NULL, NULL }
 };
 
-static const test_def crypto_tests[] = {
+static const ut_test crypto_tests[] = {
     { "/crypto/skey-generate", test_skey_generate },
     { "/crypto/wrap-roundtrip", test_wrap_roundtrip },
     { "/crypto/wrap-wrong-pin", test_wrap_wrong_pin },
@@ -1234,7 +1215,7 @@ static const test_def crypto_tests[] = {
     { NULL, NULL }
 };
 
-static const test_def settings_tests[] = {
+static const ut_test settings_tests[] = {
     { "/settings/defaults", test_settings_defaults },
     { "/settings/default-path", test_settings_default_path },
     { "/settings/each-key", test_settings_each_key },
@@ -1248,23 +1229,17 @@ static const test_def settings_tests[] = {
 
 int main(void)
 {
-    unsigned failures;
-
     /* Expected failures log errors on stderr; HSMSIM_TEST_VERBOSE adds
      * the debug detail. */
     log_set_level(getenv("HSMSIM_TEST_VERBOSE") ? LOG_DEBUG : LOG_ERROR);
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
-    if (add_suite("store", setup, teardown, store_tests) != 0 ||
-        add_suite("store_crypto", setup, teardown, crypto_tests) != 0 ||
-        add_suite("settings", settings_setup, settings_teardown,
-                  settings_tests) != 0) {
+    if (ut_add_suite("store", setup, teardown, store_tests) != 0 ||
+        ut_add_suite("store_crypto", setup, teardown, crypto_tests) != 0 ||
+        ut_add_suite("settings", settings_setup, settings_teardown,
+                     settings_tests) != 0) {
         CU_cleanup_registry();
         return 2;
     }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures == 0 ? 0 : 1;
+    return ut_run();
 }

@@ -3,6 +3,8 @@
 #include "config.h"
 #include "unit_util.h"
 
+#include <CUnit/Basic.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -270,4 +272,29 @@ char *ut_stderr_end(void)
     free(capture_path);
     capture_path = NULL;
     return text;
+}
+
+int ut_add_suite(const char *name, CU_SetUpFunc setup,
+                 CU_TearDownFunc teardown, const ut_test *tests)
+{
+    CU_pSuite s = CU_add_suite_with_setup_and_teardown(name, NULL, NULL,
+                                                        setup, teardown);
+
+    if (s == NULL)
+        return -1;
+    for (; tests->name != NULL; tests++)
+        if (CU_add_test(s, tests->name, tests->fn) == NULL)
+            return -1;
+    return 0;
+}
+
+int ut_run(void)
+{
+    unsigned failures;
+
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failures = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failures == 0 ? 0 : 1;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <CUnit/CUnit.h>
 #include "common/settings.h"
 
 /* PBKDF2 work factor used by every test: the minimum, to stay fast. */
@@ -47,5 +48,18 @@ long ut_unhex(const char *hex, unsigned char *out, size_t max);
  * captured (malloc'd, NUL-terminated). */
 int ut_stderr_begin(const char *path);
 char *ut_stderr_end(void);
+
+/* One CUnit test: a path-like name and its function. */
+typedef struct ut_test {
+    const char *name;
+    CU_TestFunc fn;
+} ut_test;
+
+/* Register a suite of tests (ending with {NULL, NULL}); 0 or -1. */
+int ut_add_suite(const char *name, CU_SetUpFunc setup,
+                 CU_TearDownFunc teardown, const ut_test *tests);
+/* Run everything registered, verbosely; the exit status for main (0 when
+ * no test failed: CU_basic_run_tests alone does not say). */
+int ut_run(void);
 
 #endif
