@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* secret.c - scrubbing buffers for key material, backed by OpenSSL's secure heap. */
+/* secret.c - scrubbing buffers for key material, in OpenSSL's secure heap. */
 #include "config.h"
 #include "secret.h"
 

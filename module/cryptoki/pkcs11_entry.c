@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* pkcs11_entry.c - the C_* entry points: check arguments, lock, call the device. */
+/* pkcs11_entry.c - the C_* entry points: check arguments, call the device. */
 #include "config.h"
 #include "frontend.h"
 
@@ -542,7 +542,7 @@ CK_RV C_DecryptVerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in,
     return CKR_FUNCTION_NOT_SUPPORTED;
 }
 
-/* ---- keys and randomness ------------------------------------------------ */
+/* ---- keys and randomness ------------------------------------------------- */
 
 CK_RV C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m,
                     CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR out)
@@ -652,7 +652,7 @@ CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot,
     return CKR_FUNCTION_NOT_SUPPORTED;
 }
 
-/* ---- PKCS#11 3.0 ---------------------------------------------------------- */
+/* ---- PKCS#11 3.0 --------------------------------------------------------- */
 
 CK_RV C_SessionCancel(CK_SESSION_HANDLE h, CK_FLAGS flags)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* device_local.c - embedded mode: the device API bound to an in-process engine. */
+/* device_local.c - embedded mode: the device API on an in-process engine. */
 #include "config.h"
 #include "device.h"
 
@@ -10,15 +10,16 @@
  * under the engine lock; the data calls of running operations take the
  * locks they need themselves, so sessions work in parallel.
  */
-#define LOCKED(e, call)                         \
-    do {                                        \
-        CK_RV rv_ = engine_lock(e);             \
-        if (rv_ != CKR_OK)                      \
-            return rv_;                         \
-        rv_ = (call);                           \
-        engine_unlock(e);                       \
-        return rv_;                             \
+#define LOCKED(e, call)                                                        \
+    do {                                                                       \
+        CK_RV rv_ = engine_lock(e);                                            \
+        if (rv_ != CKR_OK)                                                     \
+            return rv_;                                                        \
+        rv_ = (call);                                                          \
+        engine_unlock(e);                                                      \
+        return rv_;                                                            \
     } while (0)
+
 static CK_RV local_slot_list(void *impl, CK_SLOT_ID *ids, CK_ULONG *count)
 {
     LOCKED(impl, engine_slot_list(impl, ids, count));
@@ -34,22 +35,28 @@ static CK_RV local_token_info(void *impl, CK_SLOT_ID slot, CK_TOKEN_INFO *info)
     LOCKED(impl, engine_token_info(impl, slot, info));
 }
 
-static CK_RV local_mechanism_list(void *impl, CK_SLOT_ID slot, CK_MECHANISM_TYPE *list, CK_ULONG *count)
+static CK_RV local_mechanism_list(void *impl, CK_SLOT_ID slot,
+                                  CK_MECHANISM_TYPE *list, CK_ULONG *count)
 {
     LOCKED(impl, engine_mechanism_list(impl, slot, list, count));
 }
 
-static CK_RV local_mechanism_info(void *impl, CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info)
+static CK_RV local_mechanism_info(void *impl, CK_SLOT_ID slot,
+                                  CK_MECHANISM_TYPE type,
+                                  CK_MECHANISM_INFO *info)
 {
     LOCKED(impl, engine_mechanism_info(impl, slot, type, info));
 }
 
-static CK_RV local_init_token(void *impl, CK_SLOT_ID slot, const CK_UTF8CHAR *pin, CK_ULONG len, const CK_UTF8CHAR *label32)
+static CK_RV local_init_token(void *impl, CK_SLOT_ID slot,
+                              const CK_UTF8CHAR *pin, CK_ULONG len,
+                              const CK_UTF8CHAR *label32)
 {
     LOCKED(impl, engine_init_token(impl, slot, pin, len, label32));
 }
 
-static CK_RV local_session_open(void *impl, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE *out)
+static CK_RV local_session_open(void *impl, CK_SLOT_ID slot, CK_FLAGS flags,
+                                CK_SESSION_HANDLE *out)
 {
     LOCKED(impl, engine_session_open(impl, slot, flags, out));
 }
@@ -64,17 +71,20 @@ static CK_RV local_session_close_all(void *impl, CK_SLOT_ID slot)
     LOCKED(impl, engine_session_close_all(impl, slot));
 }
 
-static CK_RV local_session_info(void *impl, CK_SESSION_HANDLE h, CK_SESSION_INFO *info)
+static CK_RV local_session_info(void *impl, CK_SESSION_HANDLE h,
+                                CK_SESSION_INFO *info)
 {
     LOCKED(impl, engine_session_info(impl, h, info));
 }
 
-static CK_RV local_session_cancel(void *impl, CK_SESSION_HANDLE h, CK_FLAGS flags)
+static CK_RV local_session_cancel(void *impl, CK_SESSION_HANDLE h,
+                                  CK_FLAGS flags)
 {
     LOCKED(impl, engine_session_cancel(impl, h, flags));
 }
 
-static CK_RV local_login(void *impl, CK_SESSION_HANDLE h, CK_USER_TYPE user, const CK_UTF8CHAR *pin, CK_ULONG len)
+static CK_RV local_login(void *impl, CK_SESSION_HANDLE h, CK_USER_TYPE user,
+                         const CK_UTF8CHAR *pin, CK_ULONG len)
 {
     LOCKED(impl, engine_login(impl, h, user, pin, len));
 }
@@ -84,52 +94,66 @@ static CK_RV local_logout(void *impl, CK_SESSION_HANDLE h)
     LOCKED(impl, engine_logout(impl, h));
 }
 
-static CK_RV local_init_pin(void *impl, CK_SESSION_HANDLE h, const CK_UTF8CHAR *pin, CK_ULONG len)
+static CK_RV local_init_pin(void *impl, CK_SESSION_HANDLE h,
+                            const CK_UTF8CHAR *pin, CK_ULONG len)
 {
     LOCKED(impl, engine_init_pin(impl, h, pin, len));
 }
 
-static CK_RV local_set_pin(void *impl, CK_SESSION_HANDLE h, const CK_UTF8CHAR *old, CK_ULONG old_len, const CK_UTF8CHAR *pin, CK_ULONG len)
+static CK_RV local_set_pin(void *impl, CK_SESSION_HANDLE h,
+                           const CK_UTF8CHAR *old, CK_ULONG old_len,
+                           const CK_UTF8CHAR *pin, CK_ULONG len)
 {
     LOCKED(impl, engine_set_pin(impl, h, old, old_len, pin, len));
 }
 
-static CK_RV local_object_create(void *impl, CK_SESSION_HANDLE h, const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *out)
+static CK_RV local_object_create(void *impl, CK_SESSION_HANDLE h,
+                                 const CK_ATTRIBUTE *t, CK_ULONG n,
+                                 CK_OBJECT_HANDLE *out)
 {
     LOCKED(impl, engine_object_create(impl, h, t, n, out));
 }
 
-static CK_RV local_object_copy(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *out)
+static CK_RV local_object_copy(void *impl, CK_SESSION_HANDLE h,
+                               CK_OBJECT_HANDLE o, const CK_ATTRIBUTE *t,
+                               CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
     LOCKED(impl, engine_object_copy(impl, h, o, t, n, out));
 }
 
-static CK_RV local_object_destroy(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o)
+static CK_RV local_object_destroy(void *impl, CK_SESSION_HANDLE h,
+                                  CK_OBJECT_HANDLE o)
 {
     LOCKED(impl, engine_object_destroy(impl, h, o));
 }
 
-static CK_RV local_object_size(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ULONG *size)
+static CK_RV local_object_size(void *impl, CK_SESSION_HANDLE h,
+                               CK_OBJECT_HANDLE o, CK_ULONG *size)
 {
     LOCKED(impl, engine_object_size(impl, h, o, size));
 }
 
-static CK_RV local_attr_get(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *t, CK_ULONG n)
+static CK_RV local_attr_get(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o,
+                            CK_ATTRIBUTE *t, CK_ULONG n)
 {
     LOCKED(impl, engine_attr_get(impl, h, o, t, n));
 }
 
-static CK_RV local_attr_set(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, const CK_ATTRIBUTE *t, CK_ULONG n)
+static CK_RV local_attr_set(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o,
+                            const CK_ATTRIBUTE *t, CK_ULONG n)
 {
     LOCKED(impl, engine_attr_set(impl, h, o, t, n));
 }
 
-static CK_RV local_find_init(void *impl, CK_SESSION_HANDLE h, const CK_ATTRIBUTE *t, CK_ULONG n)
+static CK_RV local_find_init(void *impl, CK_SESSION_HANDLE h,
+                             const CK_ATTRIBUTE *t, CK_ULONG n)
 {
     LOCKED(impl, engine_find_init(impl, h, t, n));
 }
 
-static CK_RV local_find_next(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE *out, CK_ULONG max, CK_ULONG *count)
+static CK_RV local_find_next(void *impl, CK_SESSION_HANDLE h,
+                             CK_OBJECT_HANDLE *out, CK_ULONG max,
+                             CK_ULONG *count)
 {
     LOCKED(impl, engine_find_next(impl, h, out, max, count));
 }
@@ -139,77 +163,116 @@ static CK_RV local_find_final(void *impl, CK_SESSION_HANDLE h)
     LOCKED(impl, engine_find_final(impl, h));
 }
 
-static CK_RV local_op_init(void *impl, CK_SESSION_HANDLE h, enum op_kind kind, const CK_MECHANISM *m, CK_OBJECT_HANDLE key)
+static CK_RV local_op_init(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
+                           const CK_MECHANISM *m, CK_OBJECT_HANDLE key)
 {
     return engine_op_init(impl, h, kind, m, key);
 }
 
-static CK_RV local_op_oneshot(void *impl, CK_SESSION_HANDLE h, enum op_kind kind, const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+static CK_RV local_op_oneshot(void *impl, CK_SESSION_HANDLE h,
+                              enum op_kind kind, const CK_BYTE *in,
+                              CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
 {
     return engine_op_oneshot(impl, h, kind, in, in_len, out, out_len);
 }
 
-static CK_RV local_op_update(void *impl, CK_SESSION_HANDLE h, enum op_kind kind, const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+static CK_RV local_op_update(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
+                             const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
+                             CK_ULONG *out_len)
 {
     return engine_op_update(impl, h, kind, in, in_len, out, out_len);
 }
 
-static CK_RV local_op_final(void *impl, CK_SESSION_HANDLE h, enum op_kind kind, CK_BYTE *out, CK_ULONG *out_len)
+static CK_RV local_op_final(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
+                            CK_BYTE *out, CK_ULONG *out_len)
 {
     return engine_op_final(impl, h, kind, out, out_len);
 }
 
-static CK_RV local_digest_key(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k)
+static CK_RV local_digest_key(void *impl, CK_SESSION_HANDLE h,
+                              CK_OBJECT_HANDLE k)
 {
     LOCKED(impl, engine_digest_key(impl, h, k));
 }
 
-static CK_RV local_msg_oneshot(void *impl, CK_SESSION_HANDLE h, enum op_kind kind, const void *param, CK_ULONG param_len, const CK_BYTE *aad, CK_ULONG aad_len, const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+static CK_RV local_msg_oneshot(void *impl, CK_SESSION_HANDLE h,
+                               enum op_kind kind, const void *param,
+                               CK_ULONG param_len, const CK_BYTE *aad,
+                               CK_ULONG aad_len, const CK_BYTE *in,
+                               CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
 {
-    return engine_msg_oneshot(impl, h, kind, param, param_len, aad, aad_len, in, in_len, out, out_len);
+    return engine_msg_oneshot(impl, h, kind, param, param_len, aad, aad_len, in,
+                              in_len, out, out_len);
 }
 
-static CK_RV local_msg_begin(void *impl, CK_SESSION_HANDLE h, enum op_kind kind, const void *param, CK_ULONG param_len, const CK_BYTE *aad, CK_ULONG aad_len)
+static CK_RV local_msg_begin(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
+                             const void *param, CK_ULONG param_len,
+                             const CK_BYTE *aad, CK_ULONG aad_len)
 {
     return engine_msg_begin(impl, h, kind, param, param_len, aad, aad_len);
 }
 
-static CK_RV local_msg_next(void *impl, CK_SESSION_HANDLE h, enum op_kind kind, const void *param, CK_ULONG param_len, const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len, CK_FLAGS flags)
+static CK_RV local_msg_next(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
+                            const void *param, CK_ULONG param_len,
+                            const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
+                            CK_ULONG *out_len, CK_FLAGS flags)
 {
-    return engine_msg_next(impl, h, kind, param, param_len, in, in_len, out, out_len, flags);
+    return engine_msg_next(impl, h, kind, param, param_len, in, in_len, out,
+                           out_len, flags);
 }
 
-static CK_RV local_generate_key(void *impl, CK_SESSION_HANDLE h, const CK_MECHANISM *m, const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *out)
+static CK_RV local_generate_key(void *impl, CK_SESSION_HANDLE h,
+                                const CK_MECHANISM *m, const CK_ATTRIBUTE *t,
+                                CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
     LOCKED(impl, engine_generate_key(impl, h, m, t, n, out));
 }
 
-static CK_RV local_generate_key_pair(void *impl, CK_SESSION_HANDLE h, const CK_MECHANISM *m, const CK_ATTRIBUTE *pub, CK_ULONG npub, const CK_ATTRIBUTE *priv, CK_ULONG npriv, CK_OBJECT_HANDLE *pub_out, CK_OBJECT_HANDLE *priv_out)
+static CK_RV local_generate_key_pair(void *impl, CK_SESSION_HANDLE h,
+                                     const CK_MECHANISM *m,
+                                     const CK_ATTRIBUTE *pub, CK_ULONG npub,
+                                     const CK_ATTRIBUTE *priv, CK_ULONG npriv,
+                                     CK_OBJECT_HANDLE *pub_out,
+                                     CK_OBJECT_HANDLE *priv_out)
 {
-    LOCKED(impl, engine_generate_key_pair(impl, h, m, pub, npub, priv, npriv, pub_out, priv_out));
+    LOCKED(impl, engine_generate_key_pair(impl, h, m, pub, npub, priv, npriv,
+                                          pub_out, priv_out));
 }
 
-static CK_RV local_wrap_key(void *impl, CK_SESSION_HANDLE h, const CK_MECHANISM *m, CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key, CK_BYTE *out, CK_ULONG *out_len)
+static CK_RV local_wrap_key(void *impl, CK_SESSION_HANDLE h,
+                            const CK_MECHANISM *m, CK_OBJECT_HANDLE wrapping,
+                            CK_OBJECT_HANDLE key, CK_BYTE *out,
+                            CK_ULONG *out_len)
 {
     LOCKED(impl, engine_wrap_key(impl, h, m, wrapping, key, out, out_len));
 }
 
-static CK_RV local_unwrap_key(void *impl, CK_SESSION_HANDLE h, const CK_MECHANISM *m, CK_OBJECT_HANDLE unwrapping, const CK_BYTE *in, CK_ULONG in_len, const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *out)
+static CK_RV local_unwrap_key(void *impl, CK_SESSION_HANDLE h,
+                              const CK_MECHANISM *m,
+                              CK_OBJECT_HANDLE unwrapping, const CK_BYTE *in,
+                              CK_ULONG in_len, const CK_ATTRIBUTE *t,
+                              CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
-    LOCKED(impl, engine_unwrap_key(impl, h, m, unwrapping, in, in_len, t, n, out));
+    LOCKED(impl,
+           engine_unwrap_key(impl, h, m, unwrapping, in, in_len, t, n, out));
 }
 
-static CK_RV local_derive_key(void *impl, CK_SESSION_HANDLE h, const CK_MECHANISM *m, CK_OBJECT_HANDLE base, const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *out)
+static CK_RV local_derive_key(void *impl, CK_SESSION_HANDLE h,
+                              const CK_MECHANISM *m, CK_OBJECT_HANDLE base,
+                              const CK_ATTRIBUTE *t, CK_ULONG n,
+                              CK_OBJECT_HANDLE *out)
 {
     LOCKED(impl, engine_derive_key(impl, h, m, base, t, n, out));
 }
 
-static CK_RV local_random(void *impl, CK_SESSION_HANDLE h, CK_BYTE *out, CK_ULONG len)
+static CK_RV local_random(void *impl, CK_SESSION_HANDLE h, CK_BYTE *out,
+                          CK_ULONG len)
 {
     LOCKED(impl, engine_random(impl, h, out, len));
 }
 
-static CK_RV local_seed(void *impl, CK_SESSION_HANDLE h, const CK_BYTE *seed, CK_ULONG len)
+static CK_RV local_seed(void *impl, CK_SESSION_HANDLE h, const CK_BYTE *seed,
+                        CK_ULONG len)
 {
     LOCKED(impl, engine_seed(impl, h, seed, len));
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* attr_rules.h - which attributes each object class has, and who may set them. */
+/* attr_rules.h - the attributes of each object class, and who may set them. */
 #ifndef HSMSIM_ATTR_RULES_H
 #define HSMSIM_ATTR_RULES_H
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* engine_objects.c - object calls: who may create, see, change and find what. */
+/* engine_objects.c - object calls: who may make, see, change and find what. */
 #include "config.h"
 #include "engine_internal.h"
 #include "attr_rules.h"

@@ -103,7 +103,7 @@ CK_RV engine_derive_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
     return CKR_MECHANISM_INVALID;
 }
 
-/* ---- the AES wrapping transforms ---------------------------------------- */
+/* ---- the AES wrapping transforms ----------------------------------------- */
 
 static const char *wrap_cipher(CK_MECHANISM_TYPE mech, size_t key_len)
 {
@@ -407,7 +407,7 @@ out:
     return rv;
 }
 
-/* ---- C_DigestKey ----------------------------------------------------------- */
+/* ---- C_DigestKey --------------------------------------------------------- */
 
 CK_RV engine_digest_key(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* mech_fetch.c - fetch each OpenSSL algorithm once and keep it for the process. */
+/* mech_fetch.c - fetch each OpenSSL algorithm once per process. */
 #include "config.h"
 #include "mechanism.h"
 #include "common/log.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* partition_admin.c - the appliance administrator's view: list, create, delete. */
+/* partition_admin.c - the administrator's view: list, create, delete. */
 #include "config.h"
 #include "engine_internal.h"
 #include "common/log.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* store.h - one SQLite database per partition: metadata, objects, attributes. */
+/* store.h - one SQLite database per partition: meta, objects, attributes. */
 #ifndef HSMSIM_STORE_H
 #define HSMSIM_STORE_H
 

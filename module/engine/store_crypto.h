@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* store_crypto.h - the partition's storage key, PIN wraps, and sealed values. */
+/* store_crypto.h - the storage key, its PIN wraps, and sealed values. */
 #ifndef HSMSIM_STORE_CRYPTO_H
 #define HSMSIM_STORE_CRYPTO_H
 

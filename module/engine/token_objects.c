@@ -108,7 +108,7 @@ CK_RV token_object_get(token *t, CK_OBJECT_HANDLE h, object **out)
     return CKR_OK;
 }
 
-/* Write every attribute of `o` under id `id`; the caller holds a transaction. */
+/* Write every attribute of `o` under id `id`; caller holds a transaction. */
 static CK_RV write_attrs(token *t, CK_OBJECT_HANDLE id, const object *o)
 {
     CK_RV rv = CKR_OK;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* hsmsim_pkcs11.h - p11-kit's PKCS#11 2.40 header plus the 3.0 parts it lacks. */
+/* hsmsim_pkcs11.h - p11-kit's PKCS#11 2.40 header plus the 3.0 parts. */
 #ifndef HSMSIM_PKCS11_H
 #define HSMSIM_PKCS11_H
 
