@@ -341,8 +341,8 @@ const attr_rule *rules_lookup(CK_OBJECT_CLASS cls, CK_ULONG subtype,
 
 /* ---- template helpers -------------------------------------------------- */
 
-static const CK_ATTRIBUTE *tmpl_find(const CK_ATTRIBUTE *t, CK_ULONG n,
-                                     CK_ATTRIBUTE_TYPE type)
+const CK_ATTRIBUTE *rules_template_find(const CK_ATTRIBUTE *t, CK_ULONG n,
+                                        CK_ATTRIBUTE_TYPE type)
 {
     for (CK_ULONG i = 0; i < n; i++)
         if (t[i].type == type)
@@ -359,7 +359,7 @@ static bool tmpl_bool(const CK_ATTRIBUTE *a)
 static CK_RV read_ulong_attr(const CK_ATTRIBUTE *t, CK_ULONG n,
                              CK_ATTRIBUTE_TYPE type, CK_ULONG *out)
 {
-    const CK_ATTRIBUTE *a = tmpl_find(t, n, type);
+    const CK_ATTRIBUTE *a = rules_template_find(t, n, type);
 
     if (a == NULL)
         return CKR_TEMPLATE_INCOMPLETE;
@@ -631,7 +631,7 @@ CK_RV rules_build(const CK_ATTRIBUTE *t, CK_ULONG n, enum rules_op op,
         for (const attr_rule *r = ct.t[i]; r->type != ATTR_END; r++) {
             const attr_rule *eff = rules_lookup(cls, sub, r->type);
 
-            if ((eff->flags & required) && tmpl_find(t, n, r->type) == NULL) {
+            if ((eff->flags & required) && rules_template_find(t, n, r->type) == NULL) {
                 rv = CKR_TEMPLATE_INCOMPLETE;
                 goto out;
             }

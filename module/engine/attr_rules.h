@@ -64,6 +64,10 @@ enum rules_op {
  */
 CK_RV rules_entry_shape(const CK_ATTRIBUTE *a);
 
+/* The entry of `type` in a template, or NULL. */
+const CK_ATTRIBUTE *rules_template_find(const CK_ATTRIBUTE *t, CK_ULONG n,
+                                        CK_ATTRIBUTE_TYPE type);
+
 /* The rule for `type` on an object of this class and key/cert type. */
 const attr_rule *rules_lookup(CK_OBJECT_CLASS cls, CK_ULONG subtype,
                               CK_ATTRIBUTE_TYPE type);

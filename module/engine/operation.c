@@ -502,17 +502,17 @@ CK_RV engine_op_final(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     return rv;
 }
 
-CK_RV engine_msg_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
-                         const void *param, CK_ULONG param_len,
-                         const CK_BYTE *aad, CK_ULONG aad_len,
-                         const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
-                         CK_ULONG *out_len)
+/*
+ * The message-based API (3.0): no mechanism offers it yet (AES-GCM
+ * messages come with issue 4), so no message operation can be running.
+ */
+static CK_RV msg_not_running(engine *e, CK_SESSION_HANDLE h,
+                             enum op_kind kind)
 {
     session *s = NULL;
     struct op_state *op = NULL;
     CK_RV rv = op_enter(e, h, kind, &s, &op);
 
-    /* No mechanism offers the message-based API yet. */
     if (rv == CKR_OK) {
         session_unlock(s);
         rv = CKR_OPERATION_NOT_INITIALIZED;
@@ -520,20 +520,20 @@ CK_RV engine_msg_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     return rv;
 }
 
+CK_RV engine_msg_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+                         const void *param, CK_ULONG param_len,
+                         const CK_BYTE *aad, CK_ULONG aad_len,
+                         const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
+                         CK_ULONG *out_len)
+{
+    return msg_not_running(e, h, kind);
+}
+
 CK_RV engine_msg_begin(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                        const void *param, CK_ULONG param_len,
                        const CK_BYTE *aad, CK_ULONG aad_len)
 {
-    session *s = NULL;
-    struct op_state *op = NULL;
-    CK_RV rv = op_enter(e, h, kind, &s, &op);
-
-    /* No mechanism offers the message-based API yet. */
-    if (rv == CKR_OK) {
-        session_unlock(s);
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    }
-    return rv;
+    return msg_not_running(e, h, kind);
 }
 
 CK_RV engine_msg_next(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
@@ -541,16 +541,7 @@ CK_RV engine_msg_next(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                       const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                       CK_ULONG *out_len, CK_FLAGS flags)
 {
-    session *s = NULL;
-    struct op_state *op = NULL;
-    CK_RV rv = op_enter(e, h, kind, &s, &op);
-
-    /* No mechanism offers the message-based API yet. */
-    if (rv == CKR_OK) {
-        session_unlock(s);
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    }
-    return rv;
+    return msg_not_running(e, h, kind);
 }
 
 CK_RV engine_session_cancel(engine *e, CK_SESSION_HANDLE h, CK_FLAGS flags)

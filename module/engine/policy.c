@@ -3,6 +3,7 @@
 #include "config.h"
 #include "policy.h"
 #include "attr_array.h"
+#include "attr_rules.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +27,6 @@ CK_RV policy_check_key(const object *o)
     return CKR_OK;
 }
 
-static const CK_ATTRIBUTE *tmpl_find(const CK_ATTRIBUTE *t, CK_ULONG n,
-                                     CK_ATTRIBUTE_TYPE type)
-{
-    for (CK_ULONG i = 0; i < n; i++)
-        if (t[i].type == type)
-            return &t[i];
-    return NULL;
-}
-
 CK_RV policy_role_defaults(object *o, const CK_ATTRIBUTE *t, CK_ULONG n)
 {
     static const CK_ATTRIBUTE_TYPE other_roles[] = {
@@ -50,7 +42,7 @@ CK_RV policy_role_defaults(object *o, const CK_ATTRIBUTE *t, CK_ULONG n)
     for (size_t i = 0; i < sizeof(other_roles) / sizeof(other_roles[0]) &&
                        rv == CKR_OK; i++)
         if (object_find(o, other_roles[i]) != NULL &&
-            tmpl_find(t, n, other_roles[i]) == NULL)
+            rules_template_find(t, n, other_roles[i]) == NULL)
             rv = object_set_bool(o, other_roles[i], false);
     return rv;
 }
@@ -121,7 +113,7 @@ CK_RV policy_unwrap_template(const object *unwrapping, const CK_ATTRIBUTE *t,
     /* The unwrap template's values are imposed; a caller value that
      * disagrees makes the template inconsistent (2.40 section 4.9). */
     for (CK_ULONG i = 0; i < ni; i++) {
-        const CK_ATTRIBUTE *mine = tmpl_find(t, n, items[i].type);
+        const CK_ATTRIBUTE *mine = rules_template_find(t, n, items[i].type);
 
         if (mine != NULL && (mine->ulValueLen != items[i].ulValueLen ||
                              (mine->ulValueLen > 0 &&
@@ -133,7 +125,7 @@ CK_RV policy_unwrap_template(const object *unwrapping, const CK_ATTRIBUTE *t,
         out[k++] = items[i];
     }
     for (CK_ULONG i = 0; i < n; i++)
-        if (tmpl_find(items, ni, t[i].type) == NULL)
+        if (rules_template_find(items, ni, t[i].type) == NULL)
             out[k++] = t[i];
     *merged = out;
     *merged_n = k;
