@@ -448,23 +448,36 @@ out:
     return rc;
 }
 
+/*
+ * The prologue of the commands that act on one partition: parse NAME,
+ * load the list and find it.  0 with *e, *list and *i set (the caller
+ * frees both); ADMIN_DONE when --help was answered; else an exit status.
+ */
+static int load_named(admin_ctx *ctx, int argc, char **argv, engine **e,
+                      partition_summary **list, long *i)
+{
+    char *name = NULL;
+    size_t n = 0;
+    int rc = one_name(ctx, argc, argv, &name);
+
+    if (rc != 0)
+        return rc;
+    rc = load(ctx, e, list, &n);
+    if (rc != 0)
+        return rc;
+    *i = find_partition(*list, n, name);
+    return *i < 0 ? ADMIN_EXIT_FAILURE : 0;
+}
+
 int cmd_partition_show(admin_ctx *ctx, int argc, char **argv)
 {
     partition_summary *list = NULL;
     engine *e = NULL;
-    char *name = NULL;
-    size_t n = 0;
-    long i;
-    int rc = one_name(ctx, argc, argv, &name);
+    long i = -1;
+    int rc = load_named(ctx, argc, argv, &e, &list, &i);
 
-    if (rc != 0)
-        return rc == ADMIN_DONE ? ADMIN_EXIT_OK : rc;
-    rc = load(ctx, &e, &list, &n);
-    if (rc != 0)
-        goto out;
-    i = find_partition(list, n, name);
-    if (i < 0) {
-        rc = ADMIN_EXIT_FAILURE;
+    if (rc != 0) {
+        rc = rc == ADMIN_DONE ? ADMIN_EXIT_OK : rc;
         goto out;
     }
     if (ctx->json) {
@@ -483,21 +496,16 @@ int cmd_partition_delete(admin_ctx *ctx, int argc, char **argv)
 {
     partition_summary *list = NULL;
     engine *e = NULL;
-    char *name = NULL, rvname[32];
-    size_t n = 0;
-    long i;
+    char rvname[32];
+    long i = -1;
     CK_RV rv;
-    int rc = one_name(ctx, argc, argv, &name);
+    int rc = load_named(ctx, argc, argv, &e, &list, &i);
 
-    if (rc != 0)
-        return rc == ADMIN_DONE ? ADMIN_EXIT_OK : rc;
-    rc = load(ctx, &e, &list, &n);
-    if (rc != 0)
+    if (rc != 0) {
+        rc = rc == ADMIN_DONE ? ADMIN_EXIT_OK : rc;
         goto out;
+    }
     rc = ADMIN_EXIT_FAILURE;
-    i = find_partition(list, n, name);
-    if (i < 0)
-        goto out;
     rv = engine_partition_delete(e, list[i].slot);
     if (rv != CKR_OK) {
         admin_error("cannot delete partition %s: %s", list[i].name,
