@@ -4,6 +4,7 @@
 #include "engine_internal.h"
 #include "attr_rules.h"
 #include "policy.h"
+#include "pkey.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,8 @@ CK_RV engine_object_create(engine *e, CK_SESSION_HANDLE h,
     if (rv == CKR_OK)
         rv = rules_build(t, n, RULES_CREATE, cls, sub,
                          s->tok->login == CKU_SO, &o);
+    if (rv == CKR_OK && (cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY))
+        rv = pkey_check_import(o);
     if (rv == CKR_OK)
         rv = object_finish_new(s, o, t, n, out);
     if (rv != CKR_OK)

@@ -11,6 +11,16 @@
 
 struct mech_family;
 
+/* The public-key schemes of mech_asym.c. */
+enum asym_scheme {
+    ASYM_NONE = 0,
+    ASYM_RSA_PKCS,   /* PKCS #1 v1.5 signatures and encryption */
+    ASYM_RSA_PSS,
+    ASYM_RSA_OAEP,
+    ASYM_ECDSA,
+    ASYM_EDDSA,
+};
+
 /* One row of C_GetMechanismList / C_GetMechanismInfo. */
 typedef struct mech_desc {
     CK_MECHANISM_TYPE type;
@@ -20,6 +30,7 @@ typedef struct mech_desc {
     const char *algorithm;         /* OpenSSL name: "SHA256", "HMAC"... */
     CK_ULONG out_len;              /* digest or MAC length in bytes */
     bool general;                  /* takes CK_MAC_GENERAL_PARAMS */
+    enum asym_scheme scheme;       /* public-key mechanisms only */
 } mech_desc;
 
 /* A running operation of one session. */
@@ -32,6 +43,9 @@ struct op_state {
     bool odd_iv;                   /* GCM IV length other than 12 bytes */
     EVP_MD_CTX *md;
     EVP_MAC_CTX *mac;
+    EVP_PKEY *pkey;                /* public-key mechanisms: the key */
+    EVP_PKEY_CTX *pctx;            /* ...and its single-shot context */
+    struct msg_state *msg;         /* message-based API (mech_message.c) */
     size_t mac_len;                /* MAC or GCM tag length to produce */
     bool encrypt;
     bool pad;                      /* CBC_PAD */
@@ -66,6 +80,7 @@ typedef struct mech_family {
 extern const mech_family mech_family_cipher;   /* mech_cipher.c */
 extern const mech_family mech_family_digest;   /* mech_digest.c */
 extern const mech_family mech_family_mac;      /* mech_mac.c */
+extern const mech_family mech_family_asym;     /* mech_asym.c */
 
 /* The table row for a mechanism, or NULL. */
 const mech_desc *mech_lookup(CK_MECHANISM_TYPE type);
@@ -84,6 +99,26 @@ EVP_MAC *mech_mac_fetch(const char *name);
  */
 CK_RV mech_key(session *s, CK_OBJECT_HANDLE h, const mech_desc *d,
                CK_ATTRIBUTE_TYPE usage, object **out);
+
+/*
+ * The 3.0 message-based API for AES-GCM (mech_message.c): the key is set
+ * once at init; each message brings its own CK_GCM_MESSAGE_PARAMS.
+ */
+struct msg_state;
+CK_RV msg_init(struct op_state *op, const CK_MECHANISM *m,
+               const unsigned char *key, size_t key_len);
+void msg_state_free(struct msg_state *ms);
+CK_RV msg_oneshot(struct op_state *op, const void *param, CK_ULONG param_len,
+                  const CK_BYTE *aad, CK_ULONG aad_len, const CK_BYTE *in,
+                  CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len);
+CK_RV msg_begin(struct op_state *op, const void *param, CK_ULONG param_len,
+                const CK_BYTE *aad, CK_ULONG aad_len);
+CK_RV msg_next(struct op_state *op, const void *param, CK_ULONG param_len,
+               const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
+               CK_ULONG *out_len, CK_FLAGS flags);
+
+/* The OpenSSL digest name of CKM_SHA_1...CKM_SHA512, or NULL. */
+const char *mech_digest_name(CK_MECHANISM_TYPE hash);
 
 /* Free a result buffer holding possibly secret bytes. */
 void mech_result_free(unsigned char *p, size_t len);

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 
 object *object_new(void)
 {
@@ -29,6 +30,7 @@ void object_free(object *o)
     for (size_t i = 0; i < o->n; i++)
         attr_clear(&o->attrs[i]);
     free(o->attrs);
+    EVP_PKEY_free(o->pkey);
     free(o);
 }
 
@@ -82,6 +84,8 @@ CK_RV object_set(object *o, CK_ATTRIBUTE_TYPE type, const void *value,
 
     if (len > 0 && copy == NULL)
         return CKR_HOST_MEMORY;
+    EVP_PKEY_free(o->pkey);
+    o->pkey = NULL;
     if (a == NULL) {
         if (o->n == o->cap) {
             size_t cap = o->cap ? o->cap * 2 : 16;
@@ -126,6 +130,8 @@ void object_remove(object *o, CK_ATTRIBUTE_TYPE type)
 
     if (a == NULL)
         return;
+    EVP_PKEY_free(o->pkey);
+    o->pkey = NULL;
     attr_clear(a);
     *a = o->attrs[--o->n];
 }

@@ -26,6 +26,8 @@ typedef struct object {
     attr *attrs;
     struct object *next, *prev;    /* session-object list of a token */
     struct object *hnext;          /* session-object hash chain */
+    void *pkey;                    /* cached EVP_PKEY of a key pair half,
+                                      dropped on any change (pkey.c) */
 } object;
 
 object *object_new(void);

@@ -2,6 +2,7 @@
 /* operation.c - the generic flow of single- and multi-part operations. */
 #include "config.h"
 #include "mechanism.h"
+#include "pkey.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,9 @@ void op_state_free(struct op_state *op)
     EVP_CIPHER_CTX_free(op->cipher);
     EVP_MD_CTX_free(op->md);
     EVP_MAC_CTX_free(op->mac);
+    EVP_PKEY_CTX_free(op->pctx);
+    EVP_PKEY_free(op->pkey);
+    msg_state_free(op->msg);
     if (op->held != NULL)
         OPENSSL_clear_free(op->held, op->held_cap);
     mech_result_free(op->result, op->result_len);
@@ -112,16 +116,51 @@ static bool mechanism_allowed(const object *key, CK_MECHANISM_TYPE m)
     return false;
 }
 
+static bool is_key_pair_type(CK_KEY_TYPE kt)
+{
+    return kt == CKK_RSA || kt == CKK_EC || kt == CKK_EC_EDWARDS;
+}
+
+/* Which half of a key pair does `usage`: the private one signs, decrypts,
+ * unwraps and derives; the public one does the rest. */
+static CK_OBJECT_CLASS key_class_for(const mech_desc *d,
+                                     CK_ATTRIBUTE_TYPE usage)
+{
+    if (!is_key_pair_type(d->key_type))
+        return CKO_SECRET_KEY;
+    switch (usage) {
+    case CKA_SIGN:
+    case CKA_SIGN_RECOVER:
+    case CKA_DECRYPT:
+    case CKA_UNWRAP:
+    case CKA_DERIVE:
+        return CKO_PRIVATE_KEY;
+    default:
+        return CKO_PUBLIC_KEY;
+    }
+}
+
+static CK_ULONG key_size(const object *key, CK_OBJECT_CLASS cls)
+{
+    const attr *value;
+
+    if (cls != CKO_SECRET_KEY)
+        return pkey_object_bits(key);
+    value = object_find(key, CKA_VALUE);
+    return value != NULL ? value->len : 0;
+}
+
 CK_RV mech_key(session *s, CK_OBJECT_HANDLE h, const mech_desc *d,
                CK_ATTRIBUTE_TYPE usage, object **out)
 {
+    CK_OBJECT_CLASS cls = key_class_for(d, usage);
     object *key = NULL;
-    const attr *value;
+    CK_ULONG size;
     CK_RV rv = object_lookup(s, h, &key);
 
     if (rv != CKR_OK)
         return rv;
-    if (object_ulong(key, CKA_CLASS) != CKO_SECRET_KEY ||
+    if (object_ulong(key, CKA_CLASS) != cls ||
         !key_type_ok(d, object_ulong(key, CKA_KEY_TYPE)))
         return CKR_KEY_TYPE_INCONSISTENT;
     if (!object_bool(key, usage, false))
@@ -130,9 +169,9 @@ CK_RV mech_key(session *s, CK_OBJECT_HANDLE h, const mech_desc *d,
         return CKR_MECHANISM_INVALID;
     if (key->sealed)
         return CKR_USER_NOT_LOGGED_IN;
-    value = object_find(key, CKA_VALUE);
-    if (value == NULL || value->len < d->info.ulMinKeySize ||
-        value->len > d->info.ulMaxKeySize)
+    size = key_size(key, cls);
+    if (size == 0 || size < d->info.ulMinKeySize ||
+        size > d->info.ulMaxKeySize)
         return CKR_KEY_SIZE_RANGE;
     *out = key;
     return CKR_OK;
@@ -203,7 +242,7 @@ static void key_copy_wipe(key_copy *c)
 
 static CK_RV init_lookup(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                          const mech_desc *d, CK_OBJECT_HANDLE key,
-                         session **s, key_copy *value)
+                         session **s, key_copy *value, EVP_PKEY **pk)
 {
     object *k = NULL;
     const attr *v;
@@ -222,7 +261,9 @@ static CK_RV init_lookup(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
         if (rv == CKR_OBJECT_HANDLE_INVALID)
             rv = CKR_KEY_HANDLE_INVALID;
     }
-    if (rv == CKR_OK && k != NULL) {
+    if (rv == CKR_OK && k != NULL && is_key_pair_type(d->key_type)) {
+        rv = pkey_get(k, pk);
+    } else if (rv == CKR_OK && k != NULL) {
         v = object_find(k, CKA_VALUE);
         rv = key_copy_set(value, v);
     }
@@ -237,15 +278,17 @@ CK_RV engine_op_init(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
 {
     const mech_desc *d = mech_lookup(m->mechanism);
     key_copy value = { .data = NULL };
+    EVP_PKEY *pk = NULL;
     struct op_state *op = NULL;
     session *s = NULL;
     CK_RV rv;
 
     if (d != NULL && (d->family == NULL || !(d->info.flags & kind_flag(kind))))
         d = NULL;
-    rv = init_lookup(e, h, kind, d, key, &s, &value);
+    rv = init_lookup(e, h, kind, d, key, &s, &value, &pk);
     if (rv != CKR_OK) {
         key_copy_wipe(&value);
+        EVP_PKEY_free(pk);
         return rv;
     }
     /* From here on the session's lock is held; another thread may have
@@ -261,12 +304,15 @@ CK_RV engine_op_init(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     }
     op->kind = kind;
     op->desc = d;
-    if (d->family == &mech_family_cipher) {
+    op->pkey = pk;
+    pk = NULL;
+    if (d->family == &mech_family_cipher && kind < OP_MSG_ENCRYPT) {
         op->cipher = s->spare_cipher;
         op->rekey = s->spare_cipher != NULL && s->spare_default_iv;
         s->spare_cipher = NULL;
     }
-    rv = d->family->init(op, m, value.data, value.len);
+    rv = kind >= OP_MSG_ENCRYPT ? msg_init(op, m, value.data, value.len)
+                                : d->family->init(op, m, value.data, value.len);
     if (rv == CKR_OK) {
         s->op[kind] = op;
         op = NULL;
@@ -275,6 +321,7 @@ out:
     session_unlock(s);
     op_state_free(op);
     key_copy_wipe(&value);
+    EVP_PKEY_free(pk);
     return rv;
 }
 
@@ -502,38 +549,38 @@ CK_RV engine_op_final(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     return rv;
 }
 
-/*
- * The message-based API (3.0): no mechanism offers it yet (AES-GCM
- * messages come with issue 4), so no message operation can be running.
- */
-static CK_RV msg_not_running(engine *e, CK_SESSION_HANDLE h,
-                             enum op_kind kind)
-{
-    session *s = NULL;
-    struct op_state *op = NULL;
-    CK_RV rv = op_enter(e, h, kind, &s, &op);
-
-    if (rv == CKR_OK) {
-        session_unlock(s);
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    }
-    return rv;
-}
-
+/* The message-based API (3.0): the session's lock held, as above. */
 CK_RV engine_msg_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                          const void *param, CK_ULONG param_len,
                          const CK_BYTE *aad, CK_ULONG aad_len,
                          const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                          CK_ULONG *out_len)
 {
-    return msg_not_running(e, h, kind);
+    session *s = NULL;
+    struct op_state *op = NULL;
+    CK_RV rv = op_enter(e, h, kind, &s, &op);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = msg_oneshot(op, param, param_len, aad, aad_len, in, in_len, out,
+                     out_len);
+    session_unlock(s);
+    return rv;
 }
 
 CK_RV engine_msg_begin(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                        const void *param, CK_ULONG param_len,
                        const CK_BYTE *aad, CK_ULONG aad_len)
 {
-    return msg_not_running(e, h, kind);
+    session *s = NULL;
+    struct op_state *op = NULL;
+    CK_RV rv = op_enter(e, h, kind, &s, &op);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = msg_begin(op, param, param_len, aad, aad_len);
+    session_unlock(s);
+    return rv;
 }
 
 CK_RV engine_msg_next(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
@@ -541,7 +588,15 @@ CK_RV engine_msg_next(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                       const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                       CK_ULONG *out_len, CK_FLAGS flags)
 {
-    return msg_not_running(e, h, kind);
+    session *s = NULL;
+    struct op_state *op = NULL;
+    CK_RV rv = op_enter(e, h, kind, &s, &op);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = msg_next(op, param, param_len, in, in_len, out, out_len, flags);
+    session_unlock(s);
+    return rv;
 }
 
 CK_RV engine_session_cancel(engine *e, CK_SESSION_HANDLE h, CK_FLAGS flags)

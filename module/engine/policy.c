@@ -78,7 +78,10 @@ CK_RV policy_may_wrap(const object *wrapping, const object *key)
         return CKR_KEY_NOT_WRAPPABLE;
     if (tmpl != NULL && tmpl->len > 0 && !matches_flat(key, tmpl))
         return CKR_KEY_NOT_WRAPPABLE;
-    if (cls == CKO_SECRET_KEY) {
+    /* Strength is compared between symmetric keys; RSA-OAEP and PKCS #8
+     * wrapping are refused or allowed by the rules above alone. */
+    if (cls == CKO_SECRET_KEY &&
+        object_ulong(wrapping, CKA_CLASS) == CKO_SECRET_KEY) {
         const attr *wv = object_find(wrapping, CKA_VALUE);
         const attr *kv = object_find(key, CKA_VALUE);
 
@@ -91,11 +94,12 @@ CK_RV policy_may_wrap(const object *wrapping, const object *key)
     return CKR_OK;
 }
 
-CK_RV policy_unwrap_template(const object *unwrapping, const CK_ATTRIBUTE *t,
-                             CK_ULONG n, CK_ATTRIBUTE **merged,
-                             CK_ULONG *merged_n, CK_ATTRIBUTE **imposed)
+CK_RV policy_imposed_template(const object *key, CK_ATTRIBUTE_TYPE which,
+                              const CK_ATTRIBUTE *t, CK_ULONG n,
+                              CK_ATTRIBUTE **merged, CK_ULONG *merged_n,
+                              CK_ATTRIBUTE **imposed)
 {
-    const attr *flat = object_find(unwrapping, CKA_UNWRAP_TEMPLATE);
+    const attr *flat = object_find(key, which);
     CK_ATTRIBUTE *items = NULL, *out = NULL;
     CK_ULONG ni = 0, k = 0;
     CK_RV rv = CKR_OK;
@@ -110,7 +114,7 @@ CK_RV policy_unwrap_template(const object *unwrapping, const CK_ATTRIBUTE *t,
         rv = CKR_HOST_MEMORY;
         goto out;
     }
-    /* The unwrap template's values are imposed; a caller value that
+    /* The key's template values are imposed; a caller value that
      * disagrees makes the template inconsistent (2.40 section 4.9). */
     for (CK_ULONG i = 0; i < ni; i++) {
         const CK_ATTRIBUTE *mine = rules_template_find(t, n, items[i].type);

@@ -31,12 +31,14 @@ CK_RV policy_role_defaults(object *o, const CK_ATTRIBUTE *t, CK_ULONG n);
 CK_RV policy_may_wrap(const object *wrapping, const object *key);
 
 /*
- * Apply the unwrapping key's CKA_UNWRAP_TEMPLATE to a new key's template.
- * *merged points into `t` and into *imposed (its expanded entries, which
- * point into the unwrapping key's attribute); free both arrays after use.
+ * Apply a key's CKA_UNWRAP_TEMPLATE or CKA_DERIVE_TEMPLATE (`which`) to
+ * the template of a key it makes.  *merged points into `t` and into
+ * *imposed (its expanded entries, which point into the key's attribute);
+ * free both arrays after use.
  */
-CK_RV policy_unwrap_template(const object *unwrapping, const CK_ATTRIBUTE *t,
-                             CK_ULONG n, CK_ATTRIBUTE **merged,
-                             CK_ULONG *merged_n, CK_ATTRIBUTE **imposed);
+CK_RV policy_imposed_template(const object *key, CK_ATTRIBUTE_TYPE which,
+                              const CK_ATTRIBUTE *t, CK_ULONG n,
+                              CK_ATTRIBUTE **merged, CK_ULONG *merged_n,
+                              CK_ATTRIBUTE **imposed);
 
 #endif

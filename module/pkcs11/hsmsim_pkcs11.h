@@ -48,6 +48,30 @@
 #ifndef HSMSIM_HAVE_PKCS11_3_TYPES
 #define HSMSIM_HAVE_PKCS11_3_TYPES 1
 
+/* 3.0 section 2.3.14 and 2.12.3: EdDSA and AES-GCM message parameters. */
+typedef struct CK_EDDSA_PARAMS {
+    CK_BBOOL phFlag;
+    CK_ULONG ulContextDataLen;
+    CK_BYTE_PTR pContextData;
+} CK_EDDSA_PARAMS;
+typedef CK_EDDSA_PARAMS *CK_EDDSA_PARAMS_PTR;
+
+typedef CK_ULONG CK_GENERATOR_FUNCTION;
+#define CKG_NO_GENERATE                 (0x0UL)
+#define CKG_GENERATE                    (0x1UL)
+#define CKG_GENERATE_COUNTER            (0x2UL)
+#define CKG_GENERATE_RANDOM             (0x3UL)
+
+typedef struct CK_GCM_MESSAGE_PARAMS {
+    CK_BYTE_PTR pIv;
+    CK_ULONG ulIvLen;
+    CK_ULONG ulIvFixedBits;
+    CK_GENERATOR_FUNCTION ivGenerator;
+    CK_BYTE_PTR pTag;
+    CK_ULONG ulTagBits;
+} CK_GCM_MESSAGE_PARAMS;
+typedef CK_GCM_MESSAGE_PARAMS *CK_GCM_MESSAGE_PARAMS_PTR;
+
 typedef struct CK_INTERFACE {
     CK_CHAR *pInterfaceName;
     CK_VOID_PTR pFunctionList;

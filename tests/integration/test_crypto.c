@@ -1258,6 +1258,9 @@ static void test_cbc_pad_roundtrip(void)
 #define CIPHER (CKF_ENCRYPT | CKF_DECRYPT)
 #define MAC (CKF_SIGN | CKF_VERIFY)
 #define WRAP (CKF_WRAP | CKF_UNWRAP)
+#define MSG (CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT)
+#define EC_F (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
+#define RSA_USE 2048, 8192
 
 /* docs/conformance.md "Mechanisms": sizes in bytes, bits for generic gen. */
 static const struct {
@@ -1271,7 +1274,7 @@ static const struct {
     { CKM_AES_CBC, 16, 32, CIPHER },
     { CKM_AES_CBC_PAD, 16, 32, CIPHER },
     { CKM_AES_CTR, 16, 32, CIPHER },
-    { CKM_AES_GCM, 16, 32, CIPHER | WRAP },
+    { CKM_AES_GCM, 16, 32, CIPHER | WRAP | MSG },
     { CKM_AES_KEY_WRAP, 16, 32, WRAP },
     { CKM_AES_KEY_WRAP_PAD, 16, 32, WRAP },
     { CKM_AES_KEY_WRAP_KWP, 16, 32, WRAP },
@@ -1292,6 +1295,30 @@ static const struct {
     { CKM_SHA256, 0, 0, CKF_DIGEST },
     { CKM_SHA384, 0, 0, CKF_DIGEST },
     { CKM_SHA512, 0, 0, CKF_DIGEST },
+    { CKM_RSA_PKCS_KEY_PAIR_GEN, 2048, 4096, CKF_GENERATE_KEY_PAIR },
+    { CKM_RSA_PKCS, RSA_USE, CIPHER | MAC },
+    { CKM_RSA_PKCS_PSS, RSA_USE, MAC },
+    { CKM_RSA_PKCS_OAEP, RSA_USE, CIPHER | WRAP },
+    { CKM_SHA1_RSA_PKCS, RSA_USE, MAC },
+    { CKM_SHA224_RSA_PKCS, RSA_USE, MAC },
+    { CKM_SHA256_RSA_PKCS, RSA_USE, MAC },
+    { CKM_SHA384_RSA_PKCS, RSA_USE, MAC },
+    { CKM_SHA512_RSA_PKCS, RSA_USE, MAC },
+    { CKM_SHA1_RSA_PKCS_PSS, RSA_USE, MAC },
+    { CKM_SHA224_RSA_PKCS_PSS, RSA_USE, MAC },
+    { CKM_SHA256_RSA_PKCS_PSS, RSA_USE, MAC },
+    { CKM_SHA384_RSA_PKCS_PSS, RSA_USE, MAC },
+    { CKM_SHA512_RSA_PKCS_PSS, RSA_USE, MAC },
+    { CKM_EC_KEY_PAIR_GEN, 256, 521, CKF_GENERATE_KEY_PAIR | EC_F },
+    { CKM_ECDSA, 256, 521, MAC | EC_F },
+    { CKM_ECDSA_SHA1, 256, 521, MAC | EC_F },
+    { CKM_ECDSA_SHA224, 256, 521, MAC | EC_F },
+    { CKM_ECDSA_SHA256, 256, 521, MAC | EC_F },
+    { CKM_ECDSA_SHA384, 256, 521, MAC | EC_F },
+    { CKM_ECDSA_SHA512, 256, 521, MAC | EC_F },
+    { CKM_ECDH1_DERIVE, 256, 521, CKF_DERIVE | EC_F },
+    { CKM_EC_EDWARDS_KEY_PAIR_GEN, 255, 255, CKF_GENERATE_KEY_PAIR },
+    { CKM_EDDSA, 255, 255, MAC },
 };
 
 static void test_mechanism_list(void)

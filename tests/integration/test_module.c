@@ -60,11 +60,21 @@ static void make_test_data(void)
     for (size_t i = 0; i < sizeof(rsa_n); i++)
         rsa_n[i] = (CK_BYTE)(0x35 + 7 * i);
     rsa_n[0] = 0xc5;
+    /* P-256's base point G (SEC 2 section 2.4.2): on the curve, as
+     * imported public keys must be. */
+    static const CK_BYTE g[64] = {
+        0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c, 0x42, 0x47, 0xf8, 0xbc, 0xe6,
+        0xe5, 0x63, 0xa4, 0x40, 0xf2, 0x77, 0x03, 0x7d, 0x81, 0x2d, 0xeb,
+        0x33, 0xa0, 0xf4, 0xa1, 0x39, 0x45, 0xd8, 0x98, 0xc2, 0x96, 0x4f,
+        0xe3, 0x42, 0xe2, 0xfe, 0x1a, 0x7f, 0x9b, 0x8e, 0xe7, 0xeb, 0x4a,
+        0x7c, 0x0f, 0x9e, 0x16, 0x2b, 0xce, 0x33, 0x57, 0x6b, 0x31, 0x5e,
+        0xce, 0xcb, 0xb6, 0x40, 0x68, 0x37, 0xbf, 0x51, 0xf5
+    };
+
     ec_point[0] = 0x04;
     ec_point[1] = 0x41;
     ec_point[2] = 0x04;
-    for (size_t i = 3; i < sizeof(ec_point); i++)
-        ec_point[i] = (CK_BYTE)(3 * i + 1);
+    memcpy(ec_point + 3, g, sizeof(g));
     for (size_t i = 0; i < sizeof(bignum); i++)
         bignum[i] = (CK_BYTE)(0x81 + 11 * i);
 }
@@ -1122,7 +1132,6 @@ static void test_create_rsa(void)
         A_BOOL(CKA_VERIFY_RECOVER, CK_TRUE),
         A_BOOL(CKA_WRAP, CK_FALSE),
         A_BOOL(CKA_TRUSTED, CK_FALSE),
-        A_EMPTY(CKA_PUBLIC_KEY_INFO),
         A_BYTES(CKA_MODULUS, rsa_n, sizeof(rsa_n)),
         A_ULONG(CKA_MODULUS_BITS, 1024),
         A_BYTES(CKA_PUBLIC_EXPONENT, rsa_e, sizeof(rsa_e)),
@@ -1169,7 +1178,6 @@ static void test_create_rsa(void)
         A_BOOL(CKA_NEVER_EXTRACTABLE, CK_FALSE),
         A_BOOL(CKA_WRAP_WITH_TRUSTED, CK_FALSE),
         A_BOOL(CKA_ALWAYS_AUTHENTICATE, CK_FALSE),
-        A_EMPTY(CKA_PUBLIC_KEY_INFO),
         A_BYTES(CKA_MODULUS, rsa_n, sizeof(rsa_n)),
         A_BYTES(CKA_PUBLIC_EXPONENT, rsa_e, sizeof(rsa_e)),
         A_SENSITIVE(CKA_PRIVATE_EXPONENT),
@@ -2136,6 +2144,7 @@ static void test_token_objects_persist(void)
           A_BYTES(CKA_PUBLIC_EXPONENT, rsa_e, sizeof(rsa_e)) },
         { A_ULONG(CKA_CLASS, CKO_PRIVATE_KEY), A_ULONG(CKA_KEY_TYPE, CKK_RSA),
           A_BYTES(CKA_MODULUS, rsa_n, sizeof(rsa_n)),
+          A_BYTES(CKA_PUBLIC_EXPONENT, rsa_e, sizeof(rsa_e)),
           A_BYTES(CKA_PRIVATE_EXPONENT, bignum, 64),
           A_BYTES(CKA_PRIME_1, bignum, 32) },
         { A_ULONG(CKA_CLASS, CKO_PUBLIC_KEY), A_ULONG(CKA_KEY_TYPE, CKK_EC),
@@ -2264,6 +2273,7 @@ static void test_secret_not_in_clear(void)
     CK_ATTRIBUTE trsa[] = {
         A_ULONG(CKA_CLASS, CKO_PRIVATE_KEY), A_ULONG(CKA_KEY_TYPE, CKK_RSA),
         A_BOOL(CKA_TOKEN, CK_TRUE), A_BYTES(CKA_MODULUS, rsa_n, 128),
+        A_BYTES(CKA_PUBLIC_EXPONENT, rsa_e, sizeof(rsa_e)),
         A_STR(CKA_PRIVATE_EXPONENT, rsa_secret),
     };
     CK_ATTRIBUTE tdata[] = {

@@ -1061,7 +1061,7 @@ static void test_policy_unwrap_template(void)
     CK_ULONG mn = 0;
 
     CHECK_RV_FATAL(CKR_OK,
-                   policy_unwrap_template(uk, t, 4, &merged, &mn, &imposed));
+                   policy_imposed_template(uk, CKA_UNWRAP_TEMPLATE, t, 4, &merged, &mn, &imposed));
     /* Imposed entries plus the caller's others, nothing twice. */
     CU_ASSERT_EQUAL(mn, 5);
     CU_ASSERT_EQUAL_FATAL(rules_build(merged, mn, RULES_UNWRAP, CKO_SECRET_KEY,
@@ -1076,14 +1076,14 @@ static void test_policy_unwrap_template(void)
     t[2] = (CK_ATTRIBUTE)ATTR(CKA_SENSITIVE, no);
     merged = imposed = NULL;
     CHECK_RV(CKR_TEMPLATE_INCONSISTENT,
-             policy_unwrap_template(uk, t, 4, &merged, &mn, &imposed));
+             policy_imposed_template(uk, CKA_UNWRAP_TEMPLATE, t, 4, &merged, &mn, &imposed));
     t[2] = (CK_ATTRIBUTE)ATTRS(CKA_LABEL, "mine");
     CHECK_RV(CKR_TEMPLATE_INCONSISTENT,
-             policy_unwrap_template(uk, t, 4, &merged, &mn, &imposed));
+             policy_imposed_template(uk, CKA_UNWRAP_TEMPLATE, t, 4, &merged, &mn, &imposed));
     /* No unwrap template: the caller's template as it is. */
     t[2] = (CK_ATTRIBUTE)ATTR(CKA_SENSITIVE, no);
     CHECK_RV_FATAL(CKR_OK,
-                   policy_unwrap_template(plain, t, 4, &merged, &mn, &imposed));
+                   policy_imposed_template(plain, CKA_UNWRAP_TEMPLATE, t, 4, &merged, &mn, &imposed));
     CU_ASSERT_EQUAL(mn, 4);
     for (CK_ULONG i = 0; i < 4 && i < mn; i++)
         CU_ASSERT_EQUAL(merged[i].type, t[i].type);
@@ -1681,7 +1681,15 @@ static void test_engine_mech_lookup(void)
         CKM_SHA224_HMAC, CKM_SHA224_HMAC_GENERAL, CKM_SHA256_HMAC,
         CKM_SHA256_HMAC_GENERAL, CKM_SHA384_HMAC, CKM_SHA384_HMAC_GENERAL,
         CKM_SHA512_HMAC, CKM_SHA512_HMAC_GENERAL, CKM_SHA_1, CKM_SHA224,
-        CKM_SHA256, CKM_SHA384, CKM_SHA512,
+        CKM_SHA256, CKM_SHA384, CKM_SHA512, CKM_RSA_PKCS_KEY_PAIR_GEN,
+        CKM_RSA_PKCS, CKM_RSA_PKCS_PSS, CKM_RSA_PKCS_OAEP, CKM_SHA1_RSA_PKCS,
+        CKM_SHA224_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA384_RSA_PKCS,
+        CKM_SHA512_RSA_PKCS, CKM_SHA1_RSA_PKCS_PSS, CKM_SHA224_RSA_PKCS_PSS,
+        CKM_SHA256_RSA_PKCS_PSS, CKM_SHA384_RSA_PKCS_PSS,
+        CKM_SHA512_RSA_PKCS_PSS, CKM_EC_KEY_PAIR_GEN, CKM_ECDSA,
+        CKM_ECDSA_SHA1, CKM_ECDSA_SHA224, CKM_ECDSA_SHA256, CKM_ECDSA_SHA384,
+        CKM_ECDSA_SHA512, CKM_ECDH1_DERIVE, CKM_EC_EDWARDS_KEY_PAIR_GEN,
+        CKM_EDDSA,
     };
     size_t n = sizeof(listed) / sizeof(listed[0]);
     CK_MECHANISM_TYPE list[64];
@@ -1698,7 +1706,8 @@ static void test_engine_mech_lookup(void)
         CU_ASSERT_NOT_EQUAL(d->info.flags, 0);
     }
     CU_ASSERT_PTR_NULL(mech_lookup(0x8000FFFFUL));
-    CU_ASSERT_PTR_NULL(mech_lookup(CKM_RSA_PKCS));
+    CU_ASSERT_PTR_NULL(mech_lookup(CKM_RSA_X_509));
+    CU_ASSERT_EQUAL(mech_lookup(CKM_ECDSA_SHA256)->scheme, ASYM_ECDSA);
     CU_ASSERT_EQUAL(mech_lookup(CKM_SHA256)->out_len, 32);
     CU_ASSERT_TRUE(mech_lookup(CKM_SHA512_HMAC_GENERAL)->general);
     /* C_GetMechanismList reports exactly these. */

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/* key_pair.c - RSA, EC and Ed25519 key-pair generation. */
+#include "config.h"
+#include "mechanism.h"
+#include "attr_rules.h"
+#include "pkey.h"
+#include "common/log.h"
+
+#include <openssl/rsa.h>
+
+/* RSA: the size from CKA_MODULUS_BITS, the exponent from the template. */
+static CK_RV rsa_generate(const mech_desc *d, const object *pub, EVP_PKEY **out)
+{
+    CK_ULONG bits = object_ulong(pub, CKA_MODULUS_BITS);
+    const attr *e_attr = object_find(pub, CKA_PUBLIC_EXPONENT);
+    EVP_PKEY_CTX *ctx = NULL;
+    BIGNUM *e = NULL;
+    CK_RV rv = CKR_FUNCTION_FAILED;
+
+    if (bits < d->info.ulMinKeySize || bits > d->info.ulMaxKeySize)
+        return CKR_KEY_SIZE_RANGE;
+    if (e_attr != NULL) {
+        e = BN_bin2bn(e_attr->value, (int)e_attr->len, NULL);
+        if (e == NULL)
+            return CKR_HOST_MEMORY;
+        /* An odd exponent above 1 that fits in 64 bits. */
+        if (!BN_is_odd(e) || BN_is_one(e) || BN_num_bits(e) > 64) {
+            BN_free(e);
+            return CKR_ATTRIBUTE_VALUE_INVALID;
+        }
+    }
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    if (ctx != NULL && EVP_PKEY_keygen_init(ctx) == 1 &&
+        EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int)bits) == 1 &&
+        (e == NULL || EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx, e) == 1) &&
+        EVP_PKEY_generate(ctx, out) == 1)
+        rv = CKR_OK;
+    else
+        log_openssl("RSA key generation");
+    BN_free(e);
+    EVP_PKEY_CTX_free(ctx);
+    return rv;
+}
+
+static CK_RV curve_generate(const mech_desc *d, const object *pub,
+                            EVP_PKEY **out)
+{
+    const attr *params = object_find(pub, CKA_EC_PARAMS);
+    const ec_curve *c = NULL;
+    CK_RV rv =
+        pkey_curve(params ? params->value : NULL, params ? params->len : 0, &c);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (c->key_type != d->key_type)
+        return CKR_CURVE_NOT_SUPPORTED;
+    *out = c->key_type == CKK_EC ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", c->group)
+                                 : EVP_PKEY_Q_keygen(NULL, NULL, c->group);
+    if (*out == NULL) {
+        log_openssl("EC key generation");
+        return CKR_FUNCTION_FAILED;
+    }
+    return CKR_OK;
+}
+
+/* Each template may name its class and key type, but only the right ones. */
+static CK_RV half_build(session *s, const CK_ATTRIBUTE *t, CK_ULONG n,
+                        CK_OBJECT_CLASS want, CK_KEY_TYPE kt, object **out)
+{
+    CK_OBJECT_CLASS cls = want;
+    CK_ULONG sub = kt;
+    CK_RV rv = rules_template_class(t, n, &cls, &sub);
+
+    if (rv == CKR_OK && (cls != want || sub != kt))
+        rv = CKR_TEMPLATE_INCONSISTENT;
+    if (rv == CKR_OK)
+        rv = rules_build(t, n, RULES_GENERATE, cls, sub,
+                         s->tok->login == CKU_SO, out);
+    return rv;
+}
+
+/* Undo the first half when the second cannot be stored. */
+static void drop_object(session *s, CK_OBJECT_HANDLE h)
+{
+    object *o = NULL;
+
+    if (object_lookup(s, h, &o) != CKR_OK)
+        return;
+    if (o->is_token)
+        token_object_remove(s->tok, h);
+    else
+        session_object_remove(s->tok, o);
+}
+
+CK_RV engine_generate_key_pair(engine *e, CK_SESSION_HANDLE h,
+                               const CK_MECHANISM *m, const CK_ATTRIBUTE *pub,
+                               CK_ULONG npub, const CK_ATTRIBUTE *priv,
+                               CK_ULONG npriv, CK_OBJECT_HANDLE *pub_out,
+                               CK_OBJECT_HANDLE *priv_out)
+{
+    const mech_desc *d = mech_lookup(m->mechanism);
+    session *s = NULL;
+    object *po = NULL, *ko = NULL;
+    EVP_PKEY *k = NULL;
+    CK_OBJECT_HANDLE priv_h = CK_INVALID_HANDLE;
+    CK_RV rv = session_get(e, h, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (d == NULL || !(d->info.flags & CKF_GENERATE_KEY_PAIR))
+        return CKR_MECHANISM_INVALID;
+    if (m->ulParameterLen != 0)
+        return CKR_MECHANISM_PARAM_INVALID;
+    rv = half_build(s, pub, npub, CKO_PUBLIC_KEY, d->key_type, &po);
+    if (rv == CKR_OK)
+        rv = half_build(s, priv, npriv, CKO_PRIVATE_KEY, d->key_type, &ko);
+    if (rv == CKR_OK)
+        rv = d->key_type == CKK_RSA ? rsa_generate(d, po, &k)
+                                    : curve_generate(d, po, &k);
+    /* The private half names its curve as the public template did. */
+    if (rv == CKR_OK && d->key_type != CKK_RSA) {
+        const attr *params = object_find(po, CKA_EC_PARAMS);
+
+        rv = object_set(ko, CKA_EC_PARAMS, params->value, params->len, 0);
+    }
+    if (rv == CKR_OK)
+        rv = pkey_fill(k, po, ko);
+    if (rv == CKR_OK)
+        rv = object_set_ulong(po, CKA_KEY_GEN_MECHANISM, m->mechanism);
+    if (rv == CKR_OK)
+        rv = object_set_ulong(ko, CKA_KEY_GEN_MECHANISM, m->mechanism);
+    if (rv == CKR_OK)
+        rv = object_finish_new(s, ko, priv, npriv, &priv_h);
+    if (rv != CKR_OK)
+        goto out;
+    ko = NULL;
+    rv = object_finish_new(s, po, pub, npub, pub_out);
+    if (rv != CKR_OK) {
+        drop_object(s, priv_h);
+        goto out;
+    }
+    po = NULL;
+    *priv_out = priv_h;
+out:
+    EVP_PKEY_free(k);
+    object_free(po);
+    object_free(ko);
+    return rv;
+}
