@@ -1061,7 +1061,8 @@ static void test_policy_unwrap_template(void)
     CK_ULONG mn = 0;
 
     CHECK_RV_FATAL(CKR_OK,
-                   policy_imposed_template(uk, CKA_UNWRAP_TEMPLATE, t, 4, &merged, &mn, &imposed));
+                   policy_imposed_template(uk, CKA_UNWRAP_TEMPLATE, t, 4,
+                                           &merged, &mn, &imposed));
     /* Imposed entries plus the caller's others, nothing twice. */
     CU_ASSERT_EQUAL(mn, 5);
     CU_ASSERT_EQUAL_FATAL(rules_build(merged, mn, RULES_UNWRAP, CKO_SECRET_KEY,
@@ -1076,14 +1077,17 @@ static void test_policy_unwrap_template(void)
     t[2] = (CK_ATTRIBUTE)ATTR(CKA_SENSITIVE, no);
     merged = imposed = NULL;
     CHECK_RV(CKR_TEMPLATE_INCONSISTENT,
-             policy_imposed_template(uk, CKA_UNWRAP_TEMPLATE, t, 4, &merged, &mn, &imposed));
+             policy_imposed_template(uk, CKA_UNWRAP_TEMPLATE, t, 4, &merged,
+                                     &mn, &imposed));
     t[2] = (CK_ATTRIBUTE)ATTRS(CKA_LABEL, "mine");
     CHECK_RV(CKR_TEMPLATE_INCONSISTENT,
-             policy_imposed_template(uk, CKA_UNWRAP_TEMPLATE, t, 4, &merged, &mn, &imposed));
+             policy_imposed_template(uk, CKA_UNWRAP_TEMPLATE, t, 4, &merged,
+                                     &mn, &imposed));
     /* No unwrap template: the caller's template as it is. */
     t[2] = (CK_ATTRIBUTE)ATTR(CKA_SENSITIVE, no);
     CHECK_RV_FATAL(CKR_OK,
-                   policy_imposed_template(plain, CKA_UNWRAP_TEMPLATE, t, 4, &merged, &mn, &imposed));
+                   policy_imposed_template(plain, CKA_UNWRAP_TEMPLATE, t, 4,
+                                           &merged, &mn, &imposed));
     CU_ASSERT_EQUAL(mn, 4);
     for (CK_ULONG i = 0; i < 4 && i < mn; i++)
         CU_ASSERT_EQUAL(merged[i].type, t[i].type);
