@@ -171,6 +171,24 @@ check_status "direct --read-object of the proxy-written object" 0 \
 check_true "bytes written through the proxy match" \
     cmp "$D/proxy.bin" "$D/proxy.out"
 
+# A key pair made and used through the proxy; the signature checked by
+# OpenSSL against the public key read out directly.
+check_output "proxy --keypairgen EC P-256" 0 "EC_POINT +256 bits" \
+    "$p11run" pkcs11-tool --module "$PROXY" --token-label "$LABEL" \
+    --login --pin "$USER_PIN" --keypairgen --key-type EC:prime256v1 \
+    --id 0a --label proxy-ec
+printf 'signed through p11-kit\n' >"$D/msg.txt"
+check_status "proxy --sign ECDSA-SHA256 (DER signature)" 0 \
+    "$p11run" pkcs11-tool --module "$PROXY" --token-label "$LABEL" \
+    --login --pin "$USER_PIN" --sign -m ECDSA-SHA256 --id 0a \
+    --signature-format openssl -i "$D/msg.txt" -o "$D/msg.sig"
+check_status "direct --read-object of the public key" 0 \
+    pkcs11-tool --module "$M" --slot 0 --read-object --type pubkey \
+    --id 0a -o "$D/ec-pub.der"
+check_output "openssl verifies the proxy-made signature" 0 "Verified OK" \
+    openssl dgst -sha256 -keyform DER -verify "$D/ec-pub.der" \
+    -signature "$D/msg.sig" "$D/msg.txt"
+
 # --- module run out of process by "p11-kit remote" -------------------------
 
 write_module_config "remote: |$P11KIT remote $M"
