@@ -6,6 +6,7 @@
 #include "pkey.h"
 #include "common/log.h"
 
+#include <openssl/core_names.h>
 #include <openssl/rsa.h>
 
 /* RSA: the size from CKA_MODULUS_BITS, the exponent from the template. */
@@ -29,7 +30,7 @@ static CK_RV rsa_generate(const mech_desc *d, const object *pub, EVP_PKEY **out)
             return CKR_ATTRIBUTE_VALUE_INVALID;
         }
     }
-    ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, PKEY_ALG_RSA, NULL);
     if (ctx != NULL && EVP_PKEY_keygen_init(ctx) == 1 &&
         EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int)bits) == 1 &&
         (e == NULL || EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx, e) == 1) &&
@@ -40,6 +41,23 @@ static CK_RV rsa_generate(const mech_desc *d, const object *pub, EVP_PKEY **out)
     BN_free(e);
     EVP_PKEY_CTX_free(ctx);
     return rv;
+}
+
+/* EVP_EC_gen with the algorithm named by OID (pkey.h says why). */
+static EVP_PKEY *ec_generate(const char *group)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, PKEY_ALG_EC, NULL);
+    OSSL_PARAM params[2] = { OSSL_PARAM_END, OSSL_PARAM_END };
+    EVP_PKEY *k = NULL;
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                                 (char *)group, 0);
+    if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 ||
+        EVP_PKEY_CTX_set_params(ctx, params) != 1 ||
+        EVP_PKEY_generate(ctx, &k) != 1)
+        k = NULL;
+    EVP_PKEY_CTX_free(ctx);
+    return k;
 }
 
 static CK_RV curve_generate(const mech_desc *d, const object *pub,
@@ -54,7 +72,7 @@ static CK_RV curve_generate(const mech_desc *d, const object *pub,
         return rv;
     if (c->key_type != d->key_type)
         return CKR_CURVE_NOT_SUPPORTED;
-    *out = c->key_type == CKK_EC ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", c->group)
+    *out = c->key_type == CKK_EC ? ec_generate(c->group)
                                  : EVP_PKEY_Q_keygen(NULL, NULL, c->group);
     if (*out == NULL) {
         log_openssl("EC key generation");

@@ -29,13 +29,13 @@ static const curve_name curves[] = {
     {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}, 7, {"secp521r1", 521, CKK_EC}},
     /* Ed25519 by RFC 8410's OID, by name (3.0 section 2.3.10), and by
      * the GnuPG OID that older OpenSC versions send. */
-    {{0x06, 0x03, 0x2b, 0x65, 0x70}, 5, {"ED25519", 255, CKK_EC_EDWARDS}},
+    {{0x06, 0x03, 0x2b, 0x65, 0x70}, 5, {PKEY_ALG_ED25519, 255, CKK_EC_EDWARDS}},
     {{0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's', '2', '5', '5', '1', '9'},
      14,
-     {"ED25519", 255, CKK_EC_EDWARDS}},
+     {PKEY_ALG_ED25519, 255, CKK_EC_EDWARDS}},
     {{0x06, 0x09, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x0f, 0x01},
      11,
-     {"ED25519", 255, CKK_EC_EDWARDS}},
+     {PKEY_ALG_ED25519, 255, CKK_EC_EDWARDS}},
 };
 #define CURVE_COUNT (sizeof(curves) / sizeof(curves[0]))
 
@@ -304,7 +304,8 @@ static CK_RV build(const object *o, EVP_PKEY **out)
     rv = kt == CKK_RSA ? rsa_params(o, priv, b, bns)
                        : ec_params(o, c, priv, b, bns);
     if (rv == CKR_OK)
-        rv = fromdata(kt == CKK_RSA ? "RSA" : "EC", b, priv, out);
+        rv = fromdata(kt == CKK_RSA ? PKEY_ALG_RSA : PKEY_ALG_EC, b, priv,
+                      out);
     OSSL_PARAM_BLD_free(b);
     for (size_t i = 0; i < RSA_PARTS; i++)
         BN_clear_free(bns[i]);
@@ -344,7 +345,7 @@ CK_RV pkey_ec_public(const ec_curve *c, const unsigned char *raw,
                                         0) &&
         OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, raw,
                                          raw_len))
-        rv = fromdata("EC", b, false, out);
+        rv = fromdata(PKEY_ALG_EC, b, false, out);
     OSSL_PARAM_BLD_free(b);
     return rv;
 }
@@ -405,7 +406,7 @@ static CK_RV fill_ec(EVP_PKEY *k, object *pub, object *priv)
     CK_RV rv;
 
     if (EVP_PKEY_is_a(k, "ED25519")) {
-        snprintf(group, sizeof(group), "ED25519");
+        snprintf(group, sizeof(group), "%s", PKEY_ALG_ED25519);
     } else if (!EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME,
                                                group, sizeof(group), NULL)) {
         return CKR_FUNCTION_FAILED;

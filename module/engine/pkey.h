@@ -6,6 +6,16 @@
 #include <openssl/evp.h>
 #include "engine_internal.h"
 
+/*
+ * OpenSSL algorithm names by OID: a legacy name ("RSA", "EC") makes
+ * OpenSSL 3.0 look for an ENGINE first, and a host process that loaded
+ * libp11's engine as default would route our own key handling back into
+ * that engine (tests/interop/openssl_engine.sh).
+ */
+#define PKEY_ALG_RSA "1.2.840.113549.1.1.1"
+#define PKEY_ALG_EC "1.2.840.10045.2.1"
+#define PKEY_ALG_ED25519 "1.3.101.112"
+
 /* A curve a partition offers, named by its CKA_EC_PARAMS. */
 typedef struct ec_curve {
     const char *group;    /* OpenSSL's name: "prime256v1"... */
