@@ -29,7 +29,9 @@ static const curve_name curves[] = {
     {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}, 7, {"secp521r1", 521, CKK_EC}},
     /* Ed25519 by RFC 8410's OID, by name (3.0 section 2.3.10), and by
      * the GnuPG OID that older OpenSC versions send. */
-    {{0x06, 0x03, 0x2b, 0x65, 0x70}, 5, {PKEY_ALG_ED25519, 255, CKK_EC_EDWARDS}},
+    {{0x06, 0x03, 0x2b, 0x65, 0x70},
+     5,
+     {PKEY_ALG_ED25519, 255, CKK_EC_EDWARDS}},
     {{0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's', '2', '5', '5', '1', '9'},
      14,
      {PKEY_ALG_ED25519, 255, CKK_EC_EDWARDS}},
@@ -304,8 +306,7 @@ static CK_RV build(const object *o, EVP_PKEY **out)
     rv = kt == CKK_RSA ? rsa_params(o, priv, b, bns)
                        : ec_params(o, c, priv, b, bns);
     if (rv == CKR_OK)
-        rv = fromdata(kt == CKK_RSA ? PKEY_ALG_RSA : PKEY_ALG_EC, b, priv,
-                      out);
+        rv = fromdata(kt == CKK_RSA ? PKEY_ALG_RSA : PKEY_ALG_EC, b, priv, out);
     OSSL_PARAM_BLD_free(b);
     for (size_t i = 0; i < RSA_PARTS; i++)
         BN_clear_free(bns[i]);
@@ -420,11 +421,16 @@ static CK_RV fill_ec(EVP_PKEY *k, object *pub, object *priv)
     if (rv != CKR_OK)
         return rv;
     if (pub != NULL) {
-        int ok = cn->curve.key_type == CKK_EC_EDWARDS
-                     ? EVP_PKEY_get_raw_public_key(k, point, &point_n)
-                     : EVP_PKEY_get_octet_string_param(
-                           k, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point),
-                           &point_n);
+        int ok;
+
+        /* OpenSSL 3.0 leaves the length as given when the buffer is
+         * bigger than the raw key: ask for exactly the key's size. */
+        point_n = point_len(&cn->curve);
+        ok = cn->curve.key_type == CKK_EC_EDWARDS
+                 ? EVP_PKEY_get_raw_public_key(k, point, &point_n)
+                 : EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY,
+                                                   point, sizeof(point),
+                                                   &point_n);
 
         if (!ok)
             return CKR_FUNCTION_FAILED;
