@@ -148,7 +148,7 @@ CK_RV engine_derive_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
 {
     const mech_desc *d = mech_lookup(m->mechanism);
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_ULONG sub = CKK_GENERIC_SECRET, merged_n = 0;
+    CK_ULONG sub = CK_UNAVAILABLE_INFORMATION, merged_n = 0;
     CK_ATTRIBUTE *merged = NULL, *imposed = NULL;
     unsigned char z[ECDH_MAX_SECRET];
     unsigned char *value = NULL;
@@ -179,6 +179,10 @@ CK_RV engine_derive_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
     if (rv == CKR_OK)
         rv = policy_imposed_template(k, CKA_DERIVE_TEMPLATE, t, n, &merged,
                                      &merged_n, &imposed);
+    /* A template without a key type makes a generic secret. */
+    if (rv == CKR_OK &&
+        rules_template_find(merged, merged_n, CKA_KEY_TYPE) == NULL)
+        sub = CKK_GENERIC_SECRET;
     if (rv == CKR_OK)
         rv = rules_template_class(merged, merged_n, &cls, &sub);
     if (rv == CKR_OK && cls != CKO_SECRET_KEY)

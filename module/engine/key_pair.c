@@ -43,17 +43,22 @@ static CK_RV rsa_generate(const mech_desc *d, const object *pub, EVP_PKEY **out)
     return rv;
 }
 
-/* EVP_EC_gen with the algorithm named by OID (pkey.h says why). */
-static EVP_PKEY *ec_generate(const char *group)
+/*
+ * EC (with its group) or Ed25519 key generation, the algorithm named by
+ * OID (pkey.h says why); EVP_PKEY_Q_keygen does not take OID names.
+ */
+static EVP_PKEY *curve_keygen(const ec_curve *c)
 {
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, PKEY_ALG_EC, NULL);
-    OSSL_PARAM params[2] = { OSSL_PARAM_END, OSSL_PARAM_END };
+    bool ec = c->key_type == CKK_EC;
+    EVP_PKEY_CTX *ctx =
+        EVP_PKEY_CTX_new_from_name(NULL, ec ? PKEY_ALG_EC : c->group, NULL);
+    OSSL_PARAM params[2] = {OSSL_PARAM_END, OSSL_PARAM_END};
     EVP_PKEY *k = NULL;
 
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                                 (char *)group, 0);
+                                                 (char *)c->group, 0);
     if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 ||
-        EVP_PKEY_CTX_set_params(ctx, params) != 1 ||
+        (ec && EVP_PKEY_CTX_set_params(ctx, params) != 1) ||
         EVP_PKEY_generate(ctx, &k) != 1)
         k = NULL;
     EVP_PKEY_CTX_free(ctx);
@@ -72,8 +77,7 @@ static CK_RV curve_generate(const mech_desc *d, const object *pub,
         return rv;
     if (c->key_type != d->key_type)
         return CKR_CURVE_NOT_SUPPORTED;
-    *out = c->key_type == CKK_EC ? ec_generate(c->group)
-                                 : EVP_PKEY_Q_keygen(NULL, NULL, c->group);
+    *out = curve_keygen(c);
     if (*out == NULL) {
         log_openssl("EC key generation");
         return CKR_FUNCTION_FAILED;

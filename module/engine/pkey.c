@@ -5,6 +5,8 @@
 
 #include <string.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/objects.h>
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
@@ -214,20 +216,54 @@ static CK_RV rsa_params(const object *o, bool priv, OSSL_PARAM_BLD *b,
     return rv;
 }
 
+/*
+ * The public point d * G of an EC private key, which PKCS #11 does not
+ * store with it but PKCS #8 and CKA_PUBLIC_KEY_INFO need.
+ */
+static CK_RV ec_public_of(const ec_curve *c, const BIGNUM *d,
+                          unsigned char *out, size_t *len)
+{
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(OBJ_sn2nid(c->group));
+    EC_POINT *q = g != NULL ? EC_POINT_new(g) : NULL;
+    CK_RV rv = CKR_ATTRIBUTE_VALUE_INVALID;
+
+    if (q != NULL && BN_cmp(d, EC_GROUP_get0_order(g)) < 0 && !BN_is_zero(d) &&
+        EC_POINT_mul(g, q, d, NULL, NULL, NULL) == 1) {
+        *len = EC_POINT_point2oct(g, q, POINT_CONVERSION_UNCOMPRESSED, out,
+                                  *len, NULL);
+        if (*len > 0)
+            rv = CKR_OK;
+    }
+    ERR_clear_error();
+    EC_POINT_free(q);
+    EC_GROUP_free(g);
+    return rv;
+}
+
 static CK_RV ec_params(const object *o, const ec_curve *c, bool priv,
-                       OSSL_PARAM_BLD *b, BIGNUM **bns)
+                       OSSL_PARAM_BLD *b, BIGNUM **bns, unsigned char *point,
+                       size_t point_cap)
 {
     const attr *v = object_find(o, priv ? CKA_VALUE : CKA_EC_POINT);
     const unsigned char *raw;
-    size_t raw_len;
+    size_t raw_len = point_cap;
+    CK_RV rv;
 
     if (v == NULL || v->len == 0)
         return CKR_TEMPLATE_INCOMPLETE;
     if (!OSSL_PARAM_BLD_push_utf8_string(b, OSSL_PKEY_PARAM_GROUP_NAME,
                                          c->group, 0))
         return CKR_HOST_MEMORY;
-    if (priv)
-        return push_bn(b, OSSL_PKEY_PARAM_PRIV_KEY, v, true, &bns[0]);
+    if (priv) {
+        rv = push_bn(b, OSSL_PKEY_PARAM_PRIV_KEY, v, true, &bns[0]);
+        if (rv == CKR_OK)
+            rv = ec_public_of(c, bns[0], point, &raw_len);
+        /* The builder keeps a reference: `point` outlives the build. */
+        if (rv == CKR_OK && !OSSL_PARAM_BLD_push_octet_string(
+                                b, OSSL_PKEY_PARAM_PUB_KEY, point, raw_len))
+            rv = CKR_HOST_MEMORY;
+        return rv;
+    }
     if (pkey_point_raw(c, v->value, v->len, &raw, &raw_len) != CKR_OK)
         return CKR_ATTRIBUTE_VALUE_INVALID;
     if (!OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, raw,
@@ -286,6 +322,7 @@ static CK_RV build(const object *o, EVP_PKEY **out)
     CK_KEY_TYPE kt = object_ulong(o, CKA_KEY_TYPE);
     bool priv = cls == CKO_PRIVATE_KEY;
     BIGNUM *bns[RSA_PARTS] = {NULL};
+    unsigned char point[140];
     const ec_curve *c = NULL;
     OSSL_PARAM_BLD *b;
     CK_RV rv;
@@ -304,7 +341,7 @@ static CK_RV build(const object *o, EVP_PKEY **out)
     if (b == NULL)
         return CKR_HOST_MEMORY;
     rv = kt == CKK_RSA ? rsa_params(o, priv, b, bns)
-                       : ec_params(o, c, priv, b, bns);
+                       : ec_params(o, c, priv, b, bns, point, sizeof(point));
     if (rv == CKR_OK)
         rv = fromdata(kt == CKK_RSA ? PKEY_ALG_RSA : PKEY_ALG_EC, b, priv, out);
     OSSL_PARAM_BLD_free(b);
@@ -507,9 +544,7 @@ CK_RV pkey_check_import(object *o)
     rv = build(o, &k);
     if (rv == CKR_KEY_TYPE_INCONSISTENT)
         rv = CKR_TEMPLATE_INCONSISTENT;
-    /* An EC private key alone does not give its public half. */
-    if (rv == CKR_OK &&
-        !(kt == CKK_EC && object_ulong(o, CKA_CLASS) == CKO_PRIVATE_KEY))
+    if (rv == CKR_OK)
         rv = set_spki(k, o);
     EVP_PKEY_free(k);
     return rv;
