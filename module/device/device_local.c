@@ -235,8 +235,9 @@ static CK_RV local_generate_key_pair(void *impl, CK_SESSION_HANDLE h,
                                      CK_OBJECT_HANDLE *pub_out,
                                      CK_OBJECT_HANDLE *priv_out)
 {
-    LOCKED(impl, engine_generate_key_pair(impl, h, m, pub, npub, priv, npriv,
-                                          pub_out, priv_out));
+    /* Locks for itself: the key is made outside the engine lock. */
+    return engine_generate_key_pair(impl, h, m, pub, npub, priv, npriv,
+                                    pub_out, priv_out);
 }
 
 static CK_RV local_wrap_key(void *impl, CK_SESSION_HANDLE h,

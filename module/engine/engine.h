@@ -24,7 +24,10 @@
  * engine_op_update, engine_op_final and engine_msg_*): those take the
  * engine lock just long enough to find the session (and copy the key),
  * then work under the session's lock alone, so cryptography on different
- * sessions runs in parallel.  Lock order: engine, then session.
+ * sessions runs in parallel.  engine_generate_key_pair also locks for
+ * itself: it holds the engine lock to check its templates and to store
+ * the keys, not while OpenSSL makes the key.  Lock order: engine, then
+ * session.
  *
  * Functions follow the PKCS#11 semantics of the C_ function of the same
  * name and return its error codes; pointers have been checked by the

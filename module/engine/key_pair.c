@@ -114,17 +114,13 @@ static void drop_object(session *s, CK_OBJECT_HANDLE h)
         session_object_remove(s->tok, o);
 }
 
-CK_RV engine_generate_key_pair(engine *e, CK_SESSION_HANDLE h,
-                               const CK_MECHANISM *m, const CK_ATTRIBUTE *pub,
-                               CK_ULONG npub, const CK_ATTRIBUTE *priv,
-                               CK_ULONG npriv, CK_OBJECT_HANDLE *pub_out,
-                               CK_OBJECT_HANDLE *priv_out)
+/* Check the mechanism and both templates; the caller holds the lock. */
+static CK_RV prepare(engine *e, CK_SESSION_HANDLE h, const mech_desc *d,
+                     const CK_MECHANISM *m, const CK_ATTRIBUTE *pub,
+                     CK_ULONG npub, const CK_ATTRIBUTE *priv, CK_ULONG npriv,
+                     object **po, object **ko)
 {
-    const mech_desc *d = mech_lookup(m->mechanism);
     session *s = NULL;
-    object *po = NULL, *ko = NULL;
-    EVP_PKEY *k = NULL;
-    CK_OBJECT_HANDLE priv_h = CK_INVALID_HANDLE;
     CK_RV rv = session_get(e, h, &s);
 
     if (rv != CKR_OK)
@@ -133,12 +129,19 @@ CK_RV engine_generate_key_pair(engine *e, CK_SESSION_HANDLE h,
         return CKR_MECHANISM_INVALID;
     if (m->ulParameterLen != 0)
         return CKR_MECHANISM_PARAM_INVALID;
-    rv = half_build(s, pub, npub, CKO_PUBLIC_KEY, d->key_type, &po);
+    rv = half_build(s, pub, npub, CKO_PUBLIC_KEY, d->key_type, po);
     if (rv == CKR_OK)
-        rv = half_build(s, priv, npriv, CKO_PRIVATE_KEY, d->key_type, &ko);
-    if (rv == CKR_OK)
-        rv = d->key_type == CKK_RSA ? rsa_generate(d, po, &k)
-                                    : curve_generate(d, po, &k);
+        rv = half_build(s, priv, npriv, CKO_PRIVATE_KEY, d->key_type, ko);
+    return rv;
+}
+
+/* Make the key and fill both halves: no engine state is touched. */
+static CK_RV generate(const mech_desc *d, object *po, object *ko)
+{
+    EVP_PKEY *k = NULL;
+    CK_RV rv = d->key_type == CKK_RSA ? rsa_generate(d, po, &k)
+                                      : curve_generate(d, po, &k);
+
     /* The private half names its curve as the public template did. */
     if (rv == CKR_OK && d->key_type != CKK_RSA) {
         const attr *params = object_find(po, CKA_EC_PARAMS);
@@ -148,23 +151,67 @@ CK_RV engine_generate_key_pair(engine *e, CK_SESSION_HANDLE h,
     if (rv == CKR_OK)
         rv = pkey_fill(k, po, ko);
     if (rv == CKR_OK)
-        rv = object_set_ulong(po, CKA_KEY_GEN_MECHANISM, m->mechanism);
+        rv = object_set_ulong(po, CKA_KEY_GEN_MECHANISM, d->type);
     if (rv == CKR_OK)
-        rv = object_set_ulong(ko, CKA_KEY_GEN_MECHANISM, m->mechanism);
+        rv = object_set_ulong(ko, CKA_KEY_GEN_MECHANISM, d->type);
+    EVP_PKEY_free(k);
+    return rv;
+}
+
+/* Store both halves, or neither; the caller holds the lock. */
+static CK_RV store_pair(engine *e, CK_SESSION_HANDLE h, object **po,
+                        object **ko, const CK_ATTRIBUTE *pub, CK_ULONG npub,
+                        const CK_ATTRIBUTE *priv, CK_ULONG npriv,
+                        CK_OBJECT_HANDLE *pub_out, CK_OBJECT_HANDLE *priv_out)
+{
+    CK_OBJECT_HANDLE priv_h = CK_INVALID_HANDLE;
+    session *s = NULL;
+    /* The session may have closed while the key was made. */
+    CK_RV rv = session_get(e, h, &s);
+
     if (rv == CKR_OK)
-        rv = object_finish_new(s, ko, priv, npriv, &priv_h);
+        rv = object_finish_new(s, *ko, priv, npriv, &priv_h);
     if (rv != CKR_OK)
-        goto out;
-    ko = NULL;
-    rv = object_finish_new(s, po, pub, npub, pub_out);
+        return rv;
+    *ko = NULL;
+    rv = object_finish_new(s, *po, pub, npub, pub_out);
     if (rv != CKR_OK) {
         drop_object(s, priv_h);
-        goto out;
+        return rv;
     }
-    po = NULL;
+    *po = NULL;
     *priv_out = priv_h;
-out:
-    EVP_PKEY_free(k);
+    return CKR_OK;
+}
+
+/*
+ * Called without the engine lock (device_local.c): an RSA key takes
+ * OpenSSL a tenth of a second or more, and other sessions must not wait
+ * for it.  The lock is held to check the templates and to store the keys.
+ */
+CK_RV engine_generate_key_pair(engine *e, CK_SESSION_HANDLE h,
+                               const CK_MECHANISM *m, const CK_ATTRIBUTE *pub,
+                               CK_ULONG npub, const CK_ATTRIBUTE *priv,
+                               CK_ULONG npriv, CK_OBJECT_HANDLE *pub_out,
+                               CK_OBJECT_HANDLE *priv_out)
+{
+    const mech_desc *d = mech_lookup(m->mechanism);
+    object *po = NULL, *ko = NULL;
+    CK_RV rv = engine_lock(e);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = prepare(e, h, d, m, pub, npub, priv, npriv, &po, &ko);
+    engine_unlock(e);
+    if (rv == CKR_OK)
+        rv = generate(d, po, ko);
+    if (rv == CKR_OK)
+        rv = engine_lock(e);
+    if (rv == CKR_OK) {
+        rv = store_pair(e, h, &po, &ko, pub, npub, priv, npriv, pub_out,
+                        priv_out);
+        engine_unlock(e);
+    }
     object_free(po);
     object_free(ko);
     return rv;
