@@ -5,8 +5,10 @@
 # Usage: bench_smoke.sh [MODULE]   (make check sets HSMSIM_MODULE,
 #                                   HSMSIM_BENCH and HSMSIM_TEST_TMP)
 #
-# A correctness check, not a timing check: every operation must produce a
-# row with a number for each module and the ratio columns, the JSON must
+# A correctness check, not a timing check: every operation (the default
+# list is all of them, the signing and RSA key-pair rows included) must
+# produce a row with a number for each module and the ratio columns, each
+# target's first signature must verify (the tool checks it), the JSON must
 # hold every round (ratios: the median of the per-round ratios; rounds in
 # a rotating order), and a failing PKCS#11 call must make the tool exit 1
 # naming the call and its CK_RV.  No check compares speeds.
@@ -23,7 +25,8 @@ require_tool python3
 [ -f "$SOFTHSM2_MODULE" ] ||
     bail_out "SoftHSMv2 ($SOFTHSM2_MODULE) is not installed"
 
-# The quick run: 5 rounds x 0.2 s per row on two modules and OpenSSL.
+# The quick run: 5 rounds x 0.2 s per row on two modules and OpenSSL;
+# key-pair runs of at least 2 pairs instead of 16 keep it short.
 INTEROP_TIMEOUT=600
 
 mkdir "$TEST_DIR/softhsm-tokens"
@@ -42,6 +45,10 @@ check_output "--threads 0 is refused" '!0' 'invalid --threads' \
     "$B" --openssl --threads 0
 check_output "an unknown --ops name is refused" '!0' 'invalid --ops' \
     "$B" --openssl --ops encrypt
+check_output "--help lists the signing and key-pair rows" 0 \
+    'ecdsa-sign, rsa-keygen' "$B" --help
+check_output "--min-keypairs 0 is refused" '!0' 'invalid --min-keypairs' \
+    "$B" --openssl --min-keypairs 0
 check_output "--rounds 0 is refused" '!0' 'invalid --rounds' \
     "$B" --openssl --rounds 0
 check_output "--rounds 101 is refused" '!0' 'invalid --rounds' \
@@ -55,7 +62,7 @@ check_output "a missing token without --init names the label" 1 \
 check_output "the quick benchmark runs on both modules and OpenSSL" 0 \
     'hsmsim/SoftHSMv2' \
     "$B" --module "$HS" --module "$SH" --openssl --init \
-    --slot-label bench-smoke --quick --find-objects 100,1000
+    --slot-label bench-smoke --quick --find-objects 100,1000 --min-keypairs 2
 cp "$OUT" "$TEST_DIR/report"
 
 NUM='[0-9]+(\.[0-9]+)?'
@@ -89,6 +96,9 @@ expect_row 'AES key wrap (RFC 3394)' yes
 expect_row 'AES key unwrap (RFC 3394)' yes
 expect_row 'AES-256-GCM encrypt 32 B' yes
 expect_row 'AES-256-GCM encrypt 4 KiB' yes
+expect_row 'RSA-2048 sign, SHA256_RSA_PKCS' yes
+expect_row 'ECDSA P-256 sign, ECDSA_SHA256' yes
+expect_row 'RSA-2048 key pair gen, session' yes
 expect_row 'C_OpenSession+C_CloseSession' no
 expect_row 'find 1 by label among 100' no
 expect_row 'find 1 by label among 1000' no
@@ -96,13 +106,16 @@ OUT_SAVED=$OUT
 OUT=$TEST_DIR/report
 check_last_output "the header names both ratio columns" \
     '^operation +thr +hsmsim +SoftHSMv2 +OpenSSL +hsmsim/SoftHSMv2 +OpenSSL/hsmsim$'
+floor='RSA-2048 key pair gen, session: a run goes on past 0\.20 s'
+check_last_output "the header tells the key-pair runs' floor" \
+    "^  $floor until 2 key pairs are made\$"
 rows=$(grep -E -c "^[A-Za-z].* +[12] +$NUM " "$TEST_DIR/report")
-if [ "$rows" -eq 18 ]; then
-    interop_pass "18 operation rows"
+if [ "$rows" -eq 24 ]; then
+    interop_pass "24 operation rows"
 else
     STATUS=0
     interop_cmd="count of rows"
-    interop_fail "18 operation rows" "found $rows"
+    interop_fail "24 operation rows" "found $rows"
 fi
 check_last_output "the notes tell how long the population took" \
     'find: created 900 token data objects \(100 to 1000\)'
@@ -143,6 +156,31 @@ for r in d["results"]:
         rom = r["ops_per_second"][num] / r["ops_per_second"][den]
         assert abs(r["ratios_of_medians"][name] - rom) <= 0.006, r
 print("ok")' "$TEST_DIR/report.json"
+
+# The signing and key-pair rows alone, very short, with one thread:
+# every target measured, both ratios, the key-pair floor in the JSON.
+check_output "the signing and key-pair rows run on every target" 0 \
+    '"operation": "rsa-keygen"' \
+    "$B" --module "$HS" --module "$SH" --openssl --slot-label bench-smoke \
+    --seconds 0.05 --rounds 2 --threads 1 --min-keypairs 3 --json \
+    --ops rsa-keygen,ecdsa-sign,rsa-sign
+cp "$OUT" "$TEST_DIR/pk.json"
+check_output "their JSON has a rate and both ratios for each row" 0 '^ok$' \
+    python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["targets"] == ["hsmsim", "SoftHSMv2", "OpenSSL"], d["targets"]
+ops = [r["operation"] for r in d["results"]]
+assert ops == ["rsa-sign", "ecdsa-sign", "rsa-keygen"], ops
+for r in d["results"]:
+    for t in d["targets"]:
+        assert r["ops_per_second"][t] > 0, (t, r)
+        assert len(r["runs_ops_per_second"][t]) == 2, (t, r)
+    for name in ("hsmsim/SoftHSMv2", "OpenSSL/hsmsim"):
+        assert r["ratios"][name] > 0, (name, r)
+    floor = r.get("min_ops_per_run")
+    assert floor == (3 if r["operation"] == "rsa-keygen" else None), r
+print("ok")' "$TEST_DIR/pk.json"
 
 check_output "--rounds 3 runs three rounds" 0 '"rounds": 3,' \
     "$B" --openssl --rounds 3 --seconds 0.02 --threads 1 --ops gcm-32 --json

@@ -18,6 +18,17 @@
 #define BENCH_GCM_LARGE 4096
 #define BENCH_KEY_LEN 32     /* AES-256 everywhere */
 #define BENCH_WRAPPED_LEN 40 /* RFC 3394 output for a 32-byte key */
+#define BENCH_MSG_LEN 32     /* the message the signing rows sign */
+#define BENCH_RSA_BITS 2048
+#define BENCH_RSA_SIG_LEN 256 /* bytes of an RSA-2048 signature */
+#define BENCH_EC_SIG_LEN 64   /* P-256 ECDSA as PKCS#11 gives it: r || s */
+#define BENCH_SHA256_LEN 32
+/*
+ * An RSA key-pair generation takes 0.1 to 0.3 s here and its time varies
+ * a lot with the prime search, so an rsa-keygen run goes on past its
+ * time budget until at least this many key pairs are made (--min-keypairs).
+ */
+#define BENCH_MIN_KEYPAIRS 16
 
 /* The measured operations, in the order they run and are reported. */
 enum bench_op {
@@ -27,6 +38,9 @@ enum bench_op {
     BOP_UNWRAP,
     BOP_GCM_SMALL,
     BOP_GCM_LARGE,
+    BOP_RSA_SIGN,
+    BOP_ECDSA_SIGN,
+    BOP_RSA_KEYGEN,
     BOP_SESSION,
     BOP_FIND,
     BOP_COUNT
@@ -43,9 +57,10 @@ typedef struct bench_opts {
     const char *label; /* token label to use or create */
     const char *pin;
     const char *so_pin;
-    bool init;      /* initialize a free slot if needed */
-    double seconds; /* length of one timed run */
-    bool verbose;   /* progress on stderr */
+    bool init;                  /* initialize a free slot if needed */
+    double seconds;             /* length of one timed run */
+    unsigned long min_keypairs; /* rsa-keygen: fewest key pairs per run */
+    bool verbose;               /* progress on stderr */
 } bench_opts;
 
 typedef struct bench_target bench_target;
@@ -114,10 +129,28 @@ int ossl_ref_wrap(const unsigned char *kek, const unsigned char *key,
 int ossl_ref_gcm(const unsigned char *key, const unsigned char *iv,
                  const unsigned char *in, size_t len, unsigned char *out);
 
+/*
+ * 0 if sig is a valid signature of msg: RSA PKCS#1 v1.5 with SHA-256
+ * under the public key (n, e) (big-endian integers, as in CKA_MODULUS and
+ * CKA_PUBLIC_EXPONENT); ECDSA with SHA-256 as r || s under the P-256
+ * point `point` (uncompressed, 65 bytes).  Both print nothing.
+ */
+int ossl_ref_verify_rsa(const unsigned char *n, size_t n_len,
+                        const unsigned char *e, size_t e_len,
+                        const unsigned char *msg, size_t msg_len,
+                        const unsigned char *sig, size_t sig_len);
+int ossl_ref_verify_ecdsa(const unsigned char *point, size_t point_len,
+                          const unsigned char *msg, size_t msg_len,
+                          const unsigned char sig[BENCH_EC_SIG_LEN]);
+/* SHA-256 of in, for modules that only offer raw CKM_ECDSA. */
+int ossl_sha256(const unsigned char *in, size_t len,
+                unsigned char out[BENCH_SHA256_LEN]);
+
 /* Fixed key values and the IV layout shared by the targets. */
 extern const unsigned char bench_kek[BENCH_KEY_LEN];
 extern const unsigned char bench_wrapped_key[BENCH_KEY_LEN];
 extern const unsigned char bench_gcm_key[BENCH_KEY_LEN];
+extern const unsigned char bench_sign_msg[BENCH_MSG_LEN];
 /* A fresh 12-byte IV: thread index and a per-thread counter. */
 void bench_next_iv(unsigned char iv[12], unsigned idx, unsigned long long *ctr);
 

@@ -31,6 +31,9 @@ static const struct {
     [BOP_UNWRAP] = {"unwrap", "AES key unwrap (RFC 3394)"},
     [BOP_GCM_SMALL] = {"gcm-32", "AES-256-GCM encrypt 32 B"},
     [BOP_GCM_LARGE] = {"gcm-4k", "AES-256-GCM encrypt 4 KiB"},
+    [BOP_RSA_SIGN] = {"rsa-sign", "RSA-2048 sign, SHA256_RSA_PKCS"},
+    [BOP_ECDSA_SIGN] = {"ecdsa-sign", "ECDSA P-256 sign, ECDSA_SHA256"},
+    [BOP_RSA_KEYGEN] = {"rsa-keygen", "RSA-2048 key pair gen, session"},
     [BOP_SESSION] = {"session", "C_OpenSession+C_CloseSession"},
     [BOP_FIND] = {"find", "find 1 by label among"},
 };
@@ -134,7 +137,7 @@ static void usage(FILE *f)
           "           [--openssl] [--slot-label L] [--pin P] [--so-pin P]\n"
           "           [--init] [--threads N[,N...]] [--seconds S] [--quick]\n"
           "           [--rounds N] [--find-objects N[,N...]] [--ops LIST]\n"
-          "           [--json] [-v]\n"
+          "           [--min-keypairs N] [--json] [-v]\n"
           "Measures operations per second of PKCS#11 modules side by side.\n"
           "Each row takes N rounds (default 5); a round runs every target\n"
           "once for S seconds (default 2; --quick: 0.2), starting with a\n"
@@ -153,7 +156,11 @@ static void usage(FILE *f)
           "  --find-objects LIST token object counts for the find rows\n"
           "                      (default 1000,100000)\n"
           "  --ops LIST          any of keygen-session, keygen-token, wrap,\n"
-          "                      unwrap, gcm-32, gcm-4k, session, find\n"
+          "                      unwrap, gcm-32, gcm-4k, rsa-sign,\n"
+          "                      ecdsa-sign, rsa-keygen, session, find\n"
+          "                      (default: all)\n"
+          "  --min-keypairs N    an rsa-keygen run goes on past S seconds\n"
+          "                      until N key pairs are made (default 16)\n"
           "  --json              print JSON instead of the table\n"
           "  -v, --verbose       progress on stderr\n",
           f);
@@ -263,6 +270,7 @@ static int parse_args(struct config *cfg, int argc, char **argv)
         O_OPS,
         O_JSON,
         O_ROUNDS,
+        O_MIN_KEYPAIRS,
         O_MODULE
     };
     static const struct option longopts[] = {
@@ -279,6 +287,7 @@ static int parse_args(struct config *cfg, int argc, char **argv)
         {"ops", required_argument, NULL, O_OPS},
         {"json", no_argument, NULL, O_JSON},
         {"rounds", required_argument, NULL, O_ROUNDS},
+        {"min-keypairs", required_argument, NULL, O_MIN_KEYPAIRS},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -298,6 +307,7 @@ static int parse_args(struct config *cfg, int argc, char **argv)
     cfg->find[1] = 100000;
     cfg->n_find = 2;
     cfg->rounds = BENCH_ROUNDS;
+    cfg->o.min_keypairs = BENCH_MIN_KEYPAIRS;
     for (int i = 0; i < BOP_COUNT; i++)
         cfg->ops[i] = true;
 
@@ -359,6 +369,11 @@ static int parse_args(struct config *cfg, int argc, char **argv)
             if (parse_list(optarg, 1, BENCH_MAX_ROUNDS, list, 1, &n) != 0)
                 return bad_option("--rounds (1 to 100)", optarg);
             cfg->rounds = (unsigned)list[0];
+            break;
+        case O_MIN_KEYPAIRS:
+            if (parse_list(optarg, 1, 10000, list, 1, &n) != 0)
+                return bad_option("--min-keypairs (1 to 10000)", optarg);
+            cfg->o.min_keypairs = list[0];
             break;
         case 'v':
             cfg->verbose = true;
@@ -429,6 +444,8 @@ struct run_shared {
     pthread_cond_t cond;
     bool go; /* under lock: start the clock */
     double deadline;
+    unsigned long long min_ops; /* 0, or the fewest operations of a run */
+    atomic_ullong done;         /* counted only when min_ops > 0 */
     atomic_int failed;
 };
 
@@ -445,6 +462,7 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     struct run_shared *sh = w->sh;
     int (*step)(void *) = sh->t->ops->step;
+    unsigned long long done = 0;
 
     pthread_mutex_lock(&sh->lock);
     while (!sh->go)
@@ -457,19 +475,34 @@ static void *worker_main(void *arg)
             break;
         }
         w->ops++;
-        if (bench_now() >= sh->deadline)
+        /*
+         * Only slow rows share a counter: on the fast ones its cache line
+         * bouncing between threads would be measured too.
+         */
+        if (sh->min_ops > 0)
+            done = atomic_fetch_add(&sh->done, 1) + 1;
+        if (bench_now() >= sh->deadline && done >= sh->min_ops)
             break;
     }
     w->end = bench_now();
     return NULL;
 }
 
-/* One timed run: total operations per second over every thread. */
+/* The fewest operations a run of op must count, or 0 for no floor. */
+static unsigned long long min_ops_of(const bench_opts *o, enum bench_op op)
+{
+    return op == BOP_RSA_KEYGEN ? o->min_keypairs : 0;
+}
+
+/*
+ * One timed run: total operations per second over every thread.  It lasts
+ * `seconds` and, for slow operations, until min_ops are done in all.
+ */
 static int run_once(bench_target *t, const bench_case *c, double seconds,
-                    double *rate)
+                    unsigned long long min_ops, double *rate)
 {
     struct worker w[BENCH_MAX_THREADS];
-    struct run_shared sh = {.t = t};
+    struct run_shared sh = {.t = t, .min_ops = min_ops};
     unsigned n = c->threads, started = 0;
     unsigned long long total = 0;
     double start, end = 0;
@@ -636,7 +669,8 @@ static void child_main(const struct config *cfg, unsigned ti, int cmd_fd,
         if (cmd.type == CMD_PREPARE)
             rep.status = t.ops->prepare(&t, c);
         else
-            rep.status = run_once(&t, c, cmd.seconds, &rep.rate);
+            rep.status = run_once(&t, c, cmd.seconds,
+                                  min_ops_of(&cfg->o, c->op), &rep.rate);
         if (rep.status != 0 || write_all(reply_fd, &rep, sizeof(rep)) != 0)
             failed = true;
     }
@@ -928,6 +962,14 @@ static void print_table(const struct config *cfg, const bench_result *res)
                r[i].num == 0 ? "how many times faster the first module is"
                              : "how many times slower the first module is "
                                "than raw OpenSSL");
+    for (unsigned k = 0; k < cfg->n_cases; k++)
+        if (min_ops_of(&cfg->o, cfg->cases[k].op) > 0) {
+            printf("  %s: a run goes on past %.2f s until %llu key pairs are "
+                   "made\n",
+                   bench_op_label(cfg->cases[k].op), cfg->o.seconds,
+                   min_ops_of(&cfg->o, cfg->cases[k].op));
+            break;
+        }
     printf("\n%-36s %3s", "operation", "thr");
     for (unsigned i = 0; i < cfg->n_targets; i++)
         printf(" %12s", cfg->targets[i].name);
@@ -1066,6 +1108,8 @@ static void print_json(const struct config *cfg, const bench_result *res)
         json_string(title, sizeof(title));
         if (c->op == BOP_FIND)
             printf(", \"objects\": %lu", c->objects);
+        if (min_ops_of(&cfg->o, c->op) > 0)
+            printf(", \"min_ops_per_run\": %llu", min_ops_of(&cfg->o, c->op));
         printf(", \"threads\": %u,\n     \"ops_per_second\": {", c->threads);
         for (unsigned i = 0; i < cfg->n_targets; i++) {
             printf(i ? ", " : "");

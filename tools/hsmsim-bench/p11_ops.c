@@ -19,11 +19,23 @@
  *   32-byte key under a session KEK (WRAP/UNWRAP TRUE, ENCRYPT/DECRYPT
  *   FALSE); unwrapped keys live until the thread's session closes.
  * - gcm: C_EncryptInit with a fresh 12-byte IV, then C_Encrypt.
+ * - rsa-sign / ecdsa-sign: C_SignInit(CKM_SHA256_RSA_PKCS or
+ *   CKM_ECDSA_SHA256) then C_Sign of a 32-byte message, with a session
+ *   key pair (RSA-2048 or P-256) made once.  A module without
+ *   CKM_ECDSA_SHA256 (SoftHSMv2 2.6) gets the SHA-256 from OpenSSL here,
+ *   inside the timing, and CKM_ECDSA: what an application would do.
+ * - rsa-keygen: C_GenerateKeyPair(CKM_RSA_PKCS_KEY_PAIR_GEN), 2048 bits,
+ *   e = 65537, session objects; both halves are destroyed right after,
+ *   inside the timing (microseconds next to the generation).
  * - find: C_FindObjectsInit by CKA_LABEL, C_FindObjects, C_FindObjectsFinal
  *   over a token grown to N objects beforehand; exactly one must match.
  * - session: C_OpenSession then C_CloseSession.
  * Before the first wrap or GCM row, one result of each is compared with
- * OpenSSL's, and the unwrapped key's value with the wrapped one.
+ * OpenSSL's, and the unwrapped key's value with the wrapped one.  The
+ * first signature of each signing key is verified by OpenSSL with the
+ * key's public half; every later RSA signature (PKCS#1 v1.5 is
+ * deterministic) must equal it.  One generated RSA key pair is checked
+ * for its modulus length and exponent.
  */
 
 #define GCM_TAG 16
@@ -49,6 +61,11 @@ struct p11_target {
     char find_tag[16];        /* makes this run's labels unique */
     char find_label[48];      /* the object the find rows look for */
     CK_OBJECT_HANDLE find_handle;
+    CK_OBJECT_HANDLE rsa_priv, rsa_pub; /* session key pairs, made once */
+    CK_OBJECT_HANDLE ec_priv, ec_pub;
+    unsigned char rsa_sig[BENCH_RSA_SIG_LEN]; /* the first signature */
+    bool ec_prehash; /* no CKM_ECDSA_SHA256: hash here, then CKM_ECDSA */
+    bool keygen_checked;
 };
 
 struct p11_thread {
@@ -193,6 +210,11 @@ static CK_OBJECT_CLASS class_secret = CKO_SECRET_KEY;
 static CK_OBJECT_CLASS class_data = CKO_DATA;
 static CK_KEY_TYPE type_aes = CKK_AES;
 static CK_ULONG key_len = BENCH_KEY_LEN;
+static CK_ULONG rsa_bits = BENCH_RSA_BITS;
+static const unsigned char rsa_e[] = {0x01, 0x00, 0x01}; /* 65537 */
+/* DER OID 1.2.840.10045.3.1.7, P-256 */
+static const unsigned char p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
+                                         0xce, 0x3d, 0x03, 0x01, 0x07};
 
 #define ATTR(type, ptr, len)                                                   \
     {                                                                          \
@@ -467,6 +489,234 @@ static int make_keys(struct p11_target *t)
     return 0;
 }
 
+/*
+ * A session key pair in session s: RSA-2048 with e = 65537, or P-256.
+ * The private half signs and stays sensitive and unextractable.
+ */
+static int gen_pair(struct p11_target *t, const char *what, CK_SESSION_HANDLE s,
+                    bool rsa, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
+{
+    CK_MECHANISM m = {rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN,
+                      NULL, 0};
+    CK_ATTRIBUTE rsa_pub_tmpl[] = {
+        BOOL(CKA_TOKEN, no),
+        BOOL(CKA_VERIFY, yes),
+        ATTR(CKA_MODULUS_BITS, &rsa_bits, sizeof(rsa_bits)),
+        ATTR(CKA_PUBLIC_EXPONENT, rsa_e, sizeof(rsa_e)),
+    };
+    CK_ATTRIBUTE ec_pub_tmpl[] = {
+        BOOL(CKA_TOKEN, no),
+        BOOL(CKA_VERIFY, yes),
+        ATTR(CKA_EC_PARAMS, p256_oid, sizeof(p256_oid)),
+    };
+    CK_ATTRIBUTE priv_tmpl[] = {
+        BOOL(CKA_TOKEN, no), /* session objects, like the AES keys */
+        BOOL(CKA_PRIVATE, yes),
+        BOOL(CKA_SENSITIVE, yes),
+        BOOL(CKA_EXTRACTABLE, no),
+        BOOL(CKA_SIGN, yes), /* other usages: the module's defaults */
+    };
+
+    return ck(
+        t, what, "C_GenerateKeyPair",
+        t->f->C_GenerateKeyPair(s, &m, rsa ? rsa_pub_tmpl : ec_pub_tmpl,
+                                rsa ? COUNT(rsa_pub_tmpl) : COUNT(ec_pub_tmpl),
+                                priv_tmpl, COUNT(priv_tmpl), pub, priv));
+}
+
+/* Destroy a key pair; both are tried. */
+static int drop_pair(struct p11_target *t, const char *what,
+                     CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub,
+                     CK_OBJECT_HANDLE priv)
+{
+    int rc = ck(t, what, "C_DestroyObject", t->f->C_DestroyObject(s, priv));
+
+    if (ck(t, what, "C_DestroyObject", t->f->C_DestroyObject(s, pub)) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* Read one attribute of at most *len bytes into buf; *len is its length. */
+static int get_attr(struct p11_target *t, const char *what, CK_OBJECT_HANDLE h,
+                    CK_ATTRIBUTE_TYPE type, unsigned char *buf, CK_ULONG *len)
+{
+    CK_ATTRIBUTE a = ATTR(type, buf, *len);
+
+    if (ck(t, what, "C_GetAttributeValue",
+           t->f->C_GetAttributeValue(t->anchor, h, &a, 1)) != 0)
+        return -1;
+    *len = a.ulValueLen;
+    return 0;
+}
+
+/* Sign bench_sign_msg in session s with the row's mechanism and key. */
+static int sign_msg(struct p11_target *t, enum bench_op op, CK_SESSION_HANDLE s,
+                    unsigned char *out, CK_ULONG *len)
+{
+    const char *what = bench_op_name(op);
+    bool rsa = op == BOP_RSA_SIGN;
+    CK_MECHANISM m = {rsa             ? CKM_SHA256_RSA_PKCS
+                      : t->ec_prehash ? CKM_ECDSA
+                                      : CKM_ECDSA_SHA256,
+                      NULL, 0};
+    unsigned char digest[BENCH_SHA256_LEN];
+    const unsigned char *in = bench_sign_msg;
+    CK_ULONG in_len = BENCH_MSG_LEN;
+
+    if (!rsa && t->ec_prehash) {
+        if (ossl_sha256(bench_sign_msg, BENCH_MSG_LEN, digest) != 0) {
+            bench_fail(t->name, what, "OpenSSL SHA-256 failed");
+            return -1;
+        }
+        in = digest;
+        in_len = sizeof(digest);
+    }
+    if (ck(t, what, "C_SignInit",
+           t->f->C_SignInit(s, &m, rsa ? t->rsa_priv : t->ec_priv)) != 0 ||
+        ck(t, what, "C_Sign",
+           t->f->C_Sign(s, (CK_BYTE_PTR)in, in_len, out, len)) != 0)
+        return -1;
+    return 0;
+}
+
+/* The RSA signing key pair, and its first signature verified by OpenSSL. */
+static int make_rsa_signer(struct p11_target *t)
+{
+    const char *what = bench_op_name(BOP_RSA_SIGN);
+    unsigned char n[BENCH_RSA_SIG_LEN + 8], e[16];
+    CK_ULONG n_len = sizeof(n), e_len = sizeof(e);
+    CK_ULONG len = sizeof(t->rsa_sig);
+
+    if (t->rsa_priv != CK_INVALID_HANDLE)
+        return 0;
+    if (gen_pair(t, what, t->anchor, true, &t->rsa_pub, &t->rsa_priv) != 0 ||
+        sign_msg(t, BOP_RSA_SIGN, t->anchor, t->rsa_sig, &len) != 0 ||
+        get_attr(t, what, t->rsa_pub, CKA_MODULUS, n, &n_len) != 0 ||
+        get_attr(t, what, t->rsa_pub, CKA_PUBLIC_EXPONENT, e, &e_len) != 0)
+        return -1;
+    if (len != BENCH_RSA_SIG_LEN ||
+        ossl_ref_verify_rsa(n, n_len, e, e_len, bench_sign_msg, BENCH_MSG_LEN,
+                            t->rsa_sig, len) != 0) {
+        bench_fail(t->name, what,
+                   "C_Sign gave %lu bytes that OpenSSL does not "
+                   "verify as RSA PKCS#1 v1.5 SHA-256 with the public key",
+                   (unsigned long)len);
+        return -1;
+    }
+    return 0;
+}
+
+/* CKA_EC_POINT is a DER OCTET STRING; some modules give the bare point. */
+static const unsigned char *bare_point(const unsigned char *v, CK_ULONG len)
+{
+    if (len == 67 && v[0] == 0x04 && v[1] == 65 && v[2] == 0x04)
+        return v + 2;
+    if (len == 65 && v[0] == 0x04)
+        return v;
+    return NULL;
+}
+
+/* Which ECDSA mechanism signs: CKM_ECDSA_SHA256 if the module has it. */
+static int pick_ecdsa(bench_target *bt, struct p11_target *t)
+{
+    const char *what = bench_op_name(BOP_ECDSA_SIGN);
+    CK_MECHANISM_INFO info;
+    CK_RV rv = t->f->C_GetMechanismInfo(t->slot, CKM_ECDSA_SHA256, &info);
+
+    if (rv == CKR_OK && (info.flags & CKF_SIGN))
+        return 0;
+    if (rv != CKR_OK && rv != CKR_MECHANISM_INVALID)
+        return ck(t, what, "C_GetMechanismInfo(CKM_ECDSA_SHA256)", rv);
+    if (ck(t, what, "C_GetMechanismInfo(CKM_ECDSA)",
+           t->f->C_GetMechanismInfo(t->slot, CKM_ECDSA, &info)) != 0)
+        return -1;
+    t->ec_prehash = true;
+    bench_note(bt, "ecdsa-sign: no CKM_ECDSA_SHA256, so SHA-256 by OpenSSL "
+                   "in hsmsim-bench (timed) and C_Sign with CKM_ECDSA");
+    return 0;
+}
+
+/* The P-256 signing key pair, and its first signature verified. */
+static int make_ec_signer(bench_target *bt, struct p11_target *t)
+{
+    const char *what = bench_op_name(BOP_ECDSA_SIGN);
+    unsigned char point[80], sig[BENCH_EC_SIG_LEN];
+    const unsigned char *bare;
+    CK_ULONG p_len = sizeof(point), len = sizeof(sig);
+
+    if (t->ec_priv != CK_INVALID_HANDLE)
+        return 0;
+    if (pick_ecdsa(bt, t) != 0 ||
+        gen_pair(t, what, t->anchor, false, &t->ec_pub, &t->ec_priv) != 0 ||
+        sign_msg(t, BOP_ECDSA_SIGN, t->anchor, sig, &len) != 0 ||
+        get_attr(t, what, t->ec_pub, CKA_EC_POINT, point, &p_len) != 0)
+        return -1;
+    bare = bare_point(point, p_len);
+    if (bare == NULL) {
+        bench_fail(t->name, what,
+                   "CKA_EC_POINT (%lu bytes) is not an "
+                   "uncompressed P-256 point",
+                   (unsigned long)p_len);
+        return -1;
+    }
+    if (len != BENCH_EC_SIG_LEN ||
+        ossl_ref_verify_ecdsa(bare, 65, bench_sign_msg, BENCH_MSG_LEN, sig) !=
+            0) {
+        bench_fail(t->name, what,
+                   "C_Sign gave %lu bytes that OpenSSL does not "
+                   "verify as ECDSA SHA-256 (r || s) with the public key",
+                   (unsigned long)len);
+        return -1;
+    }
+    return 0;
+}
+
+/* A big integer attribute without leading zero bytes. */
+static const unsigned char *skip_zeros(const unsigned char *v, CK_ULONG *len)
+{
+    while (*len > 0 && v[0] == 0) {
+        v++;
+        (*len)--;
+    }
+    return v;
+}
+
+/* One generated pair: a 2048-bit modulus and e = 65537, then destroyed. */
+static int check_rsa_keygen(struct p11_target *t)
+{
+    const char *what = bench_op_name(BOP_RSA_KEYGEN);
+    CK_OBJECT_HANDLE pub, priv;
+    unsigned char nbuf[BENCH_RSA_SIG_LEN + 8], ebuf[16];
+    const unsigned char *n = nbuf, *e = ebuf;
+    CK_ULONG n_len = sizeof(nbuf), e_len = sizeof(ebuf);
+    int rc;
+
+    if (t->keygen_checked)
+        return 0;
+    if (gen_pair(t, what, t->anchor, true, &pub, &priv) != 0)
+        return -1;
+    rc = get_attr(t, what, pub, CKA_MODULUS, nbuf, &n_len);
+    if (rc == 0)
+        rc = get_attr(t, what, pub, CKA_PUBLIC_EXPONENT, ebuf, &e_len);
+    if (rc == 0) {
+        n = skip_zeros(nbuf, &n_len);
+        e = skip_zeros(ebuf, &e_len);
+    }
+    if (rc == 0 && (n_len != BENCH_RSA_SIG_LEN || (n[0] & 0x80) == 0 ||
+                    e_len != sizeof(rsa_e) || memcmp(e, rsa_e, e_len) != 0)) {
+        bench_fail(t->name, what,
+                   "the public key has a %lu-byte CKA_MODULUS "
+                   "and a %lu-byte CKA_PUBLIC_EXPONENT, not 2048 bits "
+                   "and 65537",
+                   (unsigned long)n_len, (unsigned long)e_len);
+        rc = -1;
+    }
+    if (drop_pair(t, what, t->anchor, pub, priv) != 0)
+        rc = -1;
+    t->keygen_checked = rc == 0;
+    return rc;
+}
+
 /* How many token objects the logged-in user sees. */
 static int count_token_objects(struct p11_target *t, unsigned long *count)
 {
@@ -576,6 +826,12 @@ static int p11_prepare(bench_target *bt, const bench_case *c)
         return make_keys(t);
     case BOP_FIND:
         return populate(bt, t, c->objects);
+    case BOP_RSA_SIGN:
+        return make_rsa_signer(t);
+    case BOP_ECDSA_SIGN:
+        return make_ec_signer(bt, t);
+    case BOP_RSA_KEYGEN:
+        return check_rsa_keygen(t);
     default:
         return 0;
     }
@@ -711,6 +967,40 @@ static int step_gcm(struct p11_thread *th, CK_ULONG len)
     return 0;
 }
 
+static int step_sign(struct p11_thread *th)
+{
+    struct p11_target *t = th->t;
+    CK_ULONG len = sizeof(th->out);
+    bool rsa = th->op == BOP_RSA_SIGN;
+    CK_ULONG want = rsa ? BENCH_RSA_SIG_LEN : BENCH_EC_SIG_LEN;
+
+    if (sign_msg(t, th->op, th->s, th->out, &len) != 0)
+        return -1;
+    if (len != want) {
+        bench_fail(t->name, bench_op_name(th->op),
+                   "C_Sign gave %lu bytes, not %lu", (unsigned long)len,
+                   (unsigned long)want);
+        return -1;
+    }
+    if (rsa && memcmp(th->out, t->rsa_sig, len) != 0) {
+        bench_fail(t->name, bench_op_name(th->op),
+                   "C_Sign gave a signature that differs from the first");
+        return -1;
+    }
+    return 0;
+}
+
+static int step_rsa_keygen(struct p11_thread *th)
+{
+    struct p11_target *t = th->t;
+    const char *what = bench_op_name(th->op);
+    CK_OBJECT_HANDLE pub, priv;
+
+    if (gen_pair(t, what, th->s, true, &pub, &priv) != 0)
+        return -1;
+    return drop_pair(t, what, th->s, pub, priv);
+}
+
 static int step_find(struct p11_thread *th)
 {
     struct p11_target *t = th->t;
@@ -769,6 +1059,11 @@ static int p11_step(void *arg)
         return step_gcm(th, BENCH_GCM_SMALL);
     case BOP_GCM_LARGE:
         return step_gcm(th, BENCH_GCM_LARGE);
+    case BOP_RSA_SIGN:
+    case BOP_ECDSA_SIGN:
+        return step_sign(th);
+    case BOP_RSA_KEYGEN:
+        return step_rsa_keygen(th);
     case BOP_FIND:
         return step_find(th);
     case BOP_SESSION:

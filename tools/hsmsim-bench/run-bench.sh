@@ -3,13 +3,16 @@
 # run-bench.sh - one side-by-side run: hsmsim, SoftHSMv2 and raw OpenSSL.
 #
 # Usage: run-bench.sh [hsmsim-bench options...]   e.g. --quick, --json,
-#        --rounds 9 (more rounds: steadier medians on a noisy machine)
+#        --rounds 9 (more rounds: steadier medians on a noisy machine),
+#        --ops rsa-sign,ecdsa-sign,rsa-keygen (only those rows)
 #
 # Makes a scratch directory with an empty hsmsim store (default
 # configuration apart from the store, so the PIN KDF is the real one) and an
 # empty SoftHSMv2 token directory, lets hsmsim-bench initialize one token in
-# each (--init), runs every operation on both modules and the OpenSSL floor,
-# prints the report and removes the directory.
+# each (--init), runs every operation on both modules and the OpenSSL floor
+# (AES key generation, wrap, unwrap and GCM; RSA-2048 and P-256 signing;
+# RSA-2048 key-pair generation; sessions; find), prints the report and
+# removes the directory.
 #
 # Programs, from the environment or else the build directory we run in:
 #   HSMSIM_BENCH     hsmsim-bench      (./hsmsim-bench, else on PATH)
