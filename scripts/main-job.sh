@@ -76,6 +76,34 @@ else
     echo "ROUND TRIP MISMATCH"; fails=$((fails + 1))
 fi
 
+step "A key pair for the trust link: EC P-256 made inside, its certificate beside it"
+user --keypairgen --key-type EC:prime256v1 --label link --id 1a
+p11 --read-object --type pubkey --id 1a -o "$work/link.pub.der"
+openssl pkey -pubin -inform DER -in "$work/link.pub.der" -out "$work/link.pub.pem"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$work/ca.key" -out "$work/ca.pem" -days 1 -subj "/CN=demo CA" \
+    2>/dev/null
+openssl x509 -new -subj "/CN=hsmsim demo client" -force_pubkey \
+    "$work/link.pub.pem" -CA "$work/ca.pem" -CAkey "$work/ca.key" -days 1 \
+    -outform DER -out "$work/link.crt.der"
+user --write-object "$work/link.crt.der" --type cert --id 1a --label link
+user -O --id 1a
+printf 'a handshake transcript\n' > "$work/transcript"
+user --sign -m ECDSA-SHA256 --id 1a --signature-format openssl \
+    -i "$work/transcript" -o "$work/transcript.sig"
+if openssl dgst -sha256 -verify "$work/link.pub.pem" \
+        -signature "$work/transcript.sig" "$work/transcript"; then
+    echo "OpenSSL verifies the signature the partition made"
+else
+    echo "SIGNATURE DID NOT VERIFY"; fails=$((fails + 1))
+fi
+if user -O --type privkey --id 1a 2>/dev/null |
+        grep -q 'sensitive, always sensitive, never extractable, local'; then
+    echo "the private key was made inside and can never leave"
+else
+    echo "PRIVATE KEY NOT PROTECTED"; fails=$((fails + 1))
+fi
+
 step "Every way to read the CEK out is refused"
 echo "- read its value:"
 refused CKR_ATTRIBUTE_SENSITIVE --read-object --type secrkey --id c0
