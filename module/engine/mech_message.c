@@ -14,7 +14,6 @@ struct msg_state {
     EVP_CIPHER_CTX *ctx; /* keyed once, re-IV'd per message */
     bool encrypt;
     bool open;           /* a Begin/Next message is running */
-    uint64_t counter;    /* CKG_GENERATE_COUNTER */
     unsigned char *held; /* decryption: input kept to the tag check */
     size_t held_len, held_cap;
 };
@@ -59,33 +58,40 @@ CK_RV msg_init(struct op_state *op, const CK_MECHANISM *m,
     return CKR_OK;
 }
 
-static CK_RV make_iv(struct msg_state *ms, const CK_GCM_MESSAGE_PARAMS *p)
+/*
+ * IV generation for encryption.  Only random IVs are made, with at least
+ * 96 random bits (SP 800-38D section 8.2.2): a counter would have to
+ * survive every C_MessageEncryptInit and every process using the key, or
+ * IVs would repeat under it, so CKG_GENERATE_COUNTER is refused.
+ */
+#define GCM_MIN_RANDOM_IV 12
+
+static CK_RV make_iv(const struct msg_state *ms, const CK_GCM_MESSAGE_PARAMS *p)
 {
-    size_t fixed = p->ulIvFixedBits / 8, free_len = p->ulIvLen - fixed;
+    size_t fixed = p->ulIvFixedBits / 8;
 
     if (!ms->encrypt || p->ivGenerator == CKG_NO_GENERATE)
         return CKR_OK;
-    if (p->ulIvFixedBits % 8 != 0 || fixed > p->ulIvLen)
+    if (p->ivGenerator != CKG_GENERATE && p->ivGenerator != CKG_GENERATE_RANDOM)
         return CKR_MECHANISM_PARAM_INVALID;
-    switch (p->ivGenerator) {
-    case CKG_GENERATE:
-    case CKG_GENERATE_RANDOM:
-        return RAND_bytes(p->pIv + fixed, (int)free_len) == 1
-                   ? CKR_OK
-                   : CKR_FUNCTION_FAILED;
-    case CKG_GENERATE_COUNTER: {
-        uint64_t c = ++ms->counter;
+    if (p->ulIvFixedBits % 8 != 0 || fixed > p->ulIvLen ||
+        p->ulIvLen - fixed < GCM_MIN_RANDOM_IV)
+        return CKR_MECHANISM_PARAM_INVALID;
+    return RAND_bytes(p->pIv + fixed, (int)(p->ulIvLen - fixed)) == 1
+               ? CKR_OK
+               : CKR_FUNCTION_FAILED;
+}
 
-        /* The counter fills the free bytes, most significant first. */
-        if (free_len < 4)
-            return CKR_MECHANISM_PARAM_INVALID;
-        for (size_t i = p->ulIvLen; i > fixed; i--, c >>= 8)
-            p->pIv[i - 1] = (unsigned char)c;
-        return CKR_OK;
-    }
-    default:
+/* The parameters of a message, checked wherever a call carries them. */
+static CK_RV check_params(const void *param, CK_ULONG param_len)
+{
+    const CK_GCM_MESSAGE_PARAMS *p = param;
+
+    if (p == NULL || param_len != sizeof(*p) || p->pIv == NULL ||
+        p->ulIvLen == 0 || p->ulIvLen > GCM_MAX_IV || p->pTag == NULL ||
+        p->ulTagBits < 96 || p->ulTagBits > 128 || p->ulTagBits % 8 != 0)
         return CKR_MECHANISM_PARAM_INVALID;
-    }
+    return CKR_OK;
 }
 
 /* Start one message: parameters, IV, tag (to check) and AAD. */
@@ -98,10 +104,9 @@ static CK_RV start(struct msg_state *ms, const void *param, CK_ULONG param_len,
     int n;
     CK_RV rv;
 
-    if (p == NULL || param_len != sizeof(*p) || p->pIv == NULL ||
-        p->ulIvLen == 0 || p->ulIvLen > GCM_MAX_IV || p->pTag == NULL ||
-        p->ulTagBits < 96 || p->ulTagBits > 128 || p->ulTagBits % 8 != 0)
-        return CKR_MECHANISM_PARAM_INVALID;
+    rv = check_params(param, param_len);
+    if (rv != CKR_OK)
+        return rv;
     rv = make_iv(ms, p);
     if (rv != CKR_OK)
         return rv;
@@ -231,10 +236,11 @@ static CK_RV next_decrypt(struct msg_state *ms, const void *param,
 {
     CK_RV rv;
 
-    /* Nothing is released before the tag has been checked. */
+    /* Nothing is released before the tag has been checked; a length
+     * query keeps nothing either. */
     if (!end) {
         *out_len = 0;
-        return hold(ms, in, in_len);
+        return out == NULL ? CKR_OK : hold(ms, in, in_len);
     }
     rv = room(out, out_len, ms->held_len + in_len);
     if (rv != CKR_OK || out == NULL)
@@ -259,8 +265,9 @@ CK_RV msg_next(struct op_state *op, const void *param, CK_ULONG param_len,
 
     if (!ms->open)
         return CKR_OPERATION_NOT_INITIALIZED;
-    if (param == NULL || param_len != sizeof(CK_GCM_MESSAGE_PARAMS))
-        return CKR_MECHANISM_PARAM_INVALID;
+    rv = check_params(param, param_len);
+    if (rv != CKR_OK)
+        return rv;
     if (ms->encrypt) {
         rv = room(out, out_len, in_len);
         if (rv != CKR_OK || out == NULL)

@@ -400,6 +400,94 @@ static void test_login_user(void)
     CHECK_RV(CKR_OK, p11->C_Logout(sess));
 }
 
+/* IVs the module will not generate: a counter (it could not survive every
+ * init and process using the key) and fewer than 96 random bits. */
+static void test_gcm_refused_generators(void)
+{
+    blob key = hx(GCM_KEY);
+    struct gcm_msg g = vector();
+    gcm_msg_params p;
+    CK_ULONG len = sizeof(g.out.v);
+    CK_OBJECT_HANDLE h;
+
+    MSG_FIXTURE();
+    h = AES_IMPORT(key);
+    CHECK_RV_FATAL(CKR_OK, init(true, h));
+    CHECK_RV(CKR_MECHANISM_PARAM_INVALID,
+             one_message(true, &g, CKG_GENERATE_COUNTER));
+    p = msg_params(&g, CKG_GENERATE_RANDOM);
+    p.ulIvFixedBits = 8;        /* 11 random bytes left of 12 */
+    CHECK_RV(CKR_MECHANISM_PARAM_INVALID,
+             p11_3->C_EncryptMessage(sess, &p, sizeof(p), NULL, 0, g.in.v,
+                                     g.in.n, g.out.v, &len));
+    p.ulIvFixedBits = 0;
+    p.ivGenerator = 0x77;
+    CHECK_RV(CKR_MECHANISM_PARAM_INVALID,
+             p11_3->C_EncryptMessage(sess, &p, sizeof(p), NULL, 0, g.in.v,
+                                     g.in.n, g.out.v, &len));
+    /* A 16-byte IV with 4 fixed bytes keeps 12 random ones: accepted. */
+    memset(g.iv.v, 0xa5, 16);
+    g.iv.n = 16;
+    p = msg_params(&g, CKG_GENERATE_RANDOM);
+    p.ulIvFixedBits = 32;
+    len = sizeof(g.out.v);
+    CHECK_RV(CKR_OK, p11_3->C_EncryptMessage(sess, &p, sizeof(p), NULL, 0,
+                                             g.in.v, g.in.n, g.out.v, &len));
+    CU_ASSERT(memcmp(g.iv.v, "\xa5\xa5\xa5\xa5", 4) == 0);
+    CHECK_RV(CKR_OK, p11_3->C_MessageEncryptFinal(sess));
+}
+
+/* A length query on a middle part keeps nothing; a last part must carry
+ * a tag buffer and a tag length like the first. */
+static void test_gcm_next_queries_and_params(void)
+{
+    blob key = hx(GCM_KEY), want_c = hx(GCM_CIPHER), want_t = hx(GCM_TAG);
+    blob plain = hx(GCM_PLAIN);
+    struct gcm_msg g = vector();
+    gcm_msg_params p, bad;
+    CK_ULONG len, half;
+    CK_OBJECT_HANDLE h;
+
+    MSG_FIXTURE();
+    h = AES_IMPORT(key);
+    g.in = want_c;
+    g.tag = want_t;
+    half = g.in.n / 2;
+    p = msg_params(&g, CKG_NO_GENERATE);
+    CHECK_RV_FATAL(CKR_OK, init(false, h));
+    CHECK_RV_FATAL(CKR_OK, p11_3->C_DecryptMessageBegin(sess, &p, sizeof(p),
+                                                        g.aad.v, g.aad.n));
+    len = 99;
+    CHECK_RV(CKR_OK, p11_3->C_DecryptMessageNext(sess, &p, sizeof(p), g.in.v,
+                                                 half, NULL, &len, 0));
+    CU_ASSERT_EQUAL(len, 0);
+    len = sizeof(g.out.v);
+    CHECK_RV(CKR_OK, p11_3->C_DecryptMessageNext(sess, &p, sizeof(p), g.in.v,
+                                                 half, g.out.v, &len, 0));
+    bad = p;
+    bad.pTag = NULL;
+    len = sizeof(g.out.v);
+    CHECK_RV(CKR_MECHANISM_PARAM_INVALID,
+             p11_3->C_DecryptMessageNext(sess, &bad, sizeof(bad),
+                                         g.in.v + half, g.in.n - half,
+                                         g.out.v, &len, CKF_END_OF_MESSAGE));
+    bad = p;
+    bad.ulTagBits = 8;
+    CHECK_RV(CKR_MECHANISM_PARAM_INVALID,
+             p11_3->C_DecryptMessageNext(sess, &bad, sizeof(bad),
+                                         g.in.v + half, g.in.n - half,
+                                         g.out.v, &len, CKF_END_OF_MESSAGE));
+    /* The message survived both: the right last part still verifies. */
+    len = sizeof(g.out.v);
+    CHECK_RV(CKR_OK, p11_3->C_DecryptMessageNext(sess, &p, sizeof(p),
+                                                 g.in.v + half,
+                                                 g.in.n - half, g.out.v,
+                                                 &len, CKF_END_OF_MESSAGE));
+    g.out.n = len;
+    BLOB_EQ("plaintext after a length query", g.out, plain);
+    CHECK_RV(CKR_OK, p11_3->C_MessageDecryptFinal(sess));
+}
+
 static const struct test_def message_tests[] = {
     { "/message/gcm-encrypt-kat", test_gcm_encrypt_kat },
     { "/message/gcm-decrypt-kat", test_gcm_decrypt_kat },
@@ -408,6 +496,9 @@ static const struct test_def message_tests[] = {
     { "/message/gcm-begin-next", test_gcm_begin_next },
     { "/message/gcm-two-messages-one-init", test_gcm_two_messages },
     { "/message/not-initialized", test_message_not_initialized },
+    { "/message/gcm-refused-iv-generators", test_gcm_refused_generators },
+    { "/message/gcm-next-queries-and-params",
+      test_gcm_next_queries_and_params },
 };
 
 static const struct test_def session_tests[] = {
