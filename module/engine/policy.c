@@ -22,7 +22,8 @@ CK_RV policy_check_key(const object *o)
     if (object_bool(o, CKA_WRAP, false) && object_bool(o, CKA_DECRYPT, false))
         return CKR_TEMPLATE_INCONSISTENT;
     if (object_bool(o, CKA_UNWRAP, false) &&
-        object_bool(o, CKA_ENCRYPT, false))
+        (object_bool(o, CKA_ENCRYPT, false) ||
+         object_bool(o, CKA_DECRYPT, false)))
         return CKR_TEMPLATE_INCONSISTENT;
     return CKR_OK;
 }

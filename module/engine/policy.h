@@ -8,7 +8,8 @@
 /*
  * docs/security.md explains each rule and the attack it stops:
  *  1. no key may both wrap and decrypt (wrap-then-decrypt);
- *  2. no key may both unwrap and encrypt (encrypt-then-unwrap);
+ *  2. no key may both unwrap and encrypt (encrypt-then-unwrap), nor
+ *     unwrap and decrypt (decrypting a blob meant for C_UnwrapKey);
  * checked whenever a key is created, generated, unwrapped, copied or
  * changed; CKR_TEMPLATE_INCONSISTENT when a key breaks them.
  */
@@ -33,8 +34,8 @@ CK_RV policy_may_wrap(const object *wrapping, const object *key);
 /*
  * Apply a key's CKA_UNWRAP_TEMPLATE or CKA_DERIVE_TEMPLATE (`which`) to
  * the template of a key it makes.  *merged points into `t` and into
- * *imposed (its expanded entries, which point into the key's attribute);
- * free both arrays after use.
+ * *imposed (its expanded entries, which point into the key's attribute)
+ * and has room for one more entry; free both arrays after use.
  */
 CK_RV policy_imposed_template(const object *key, CK_ATTRIBUTE_TYPE which,
                               const CK_ATTRIBUTE *t, CK_ULONG n,

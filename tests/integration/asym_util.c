@@ -414,8 +414,12 @@ CK_RV pair_import(EVP_PKEY *k, unsigned opt, const blob *id,
 
         tmpl_ulong(&pub, CKA_KEY_TYPE, CKK_RSA);
         tmpl_ulong(&priv, CKA_KEY_TYPE, CKK_RSA);
-        tmpl_bool(&pub, CKA_ENCRYPT, true);
-        tmpl_bool(&priv, CKA_DECRYPT, true);
+        /* A wrapping pair may not also encrypt and decrypt (rule 4 of
+         * docs/security.md). */
+        if (!(opt & P_WRAP)) {
+            tmpl_bool(&pub, CKA_ENCRYPT, true);
+            tmpl_bool(&priv, CKA_DECRYPT, true);
+        }
         for (int i = 0; i < 8; i++) {
             v[i] = key_bn(k, names[i], 0);
             if (v[i].n == 0)

@@ -380,6 +380,29 @@ static void test_sign_buffer_too_small(void)
     EVP_PKEY_free(k);
 }
 
+/* Rule 4 (docs/security.md): a key that unwraps may not also decrypt, or
+ * C_Decrypt would read the keys inside the blobs it is sent. */
+static void test_unwrap_and_decrypt(void)
+{
+    CK_MECHANISM aes = { CKM_AES_KEY_GEN, NULL, 0 };
+    tmpl pub = { .n = 0 }, priv = { .n = 0 }, t = { .n = 0 };
+    struct pair kp;
+    CK_OBJECT_HANDLE h;
+
+    FIXTURE();
+    tmpl_ulong(&pub, CKA_MODULUS_BITS, 2048);
+    tmpl_bool(&priv, CKA_UNWRAP, true);
+    tmpl_bool(&priv, CKA_DECRYPT, true);
+    CHECK_RV(CKR_TEMPLATE_INCONSISTENT,
+             pair_generate(CKM_RSA_PKCS_KEY_PAIR_GEN, &pub, &priv, 0, NULL,
+                           &kp));
+    tmpl_ulong(&t, CKA_VALUE_LEN, 32);
+    tmpl_bool(&t, CKA_UNWRAP, true);
+    tmpl_bool(&t, CKA_DECRYPT, true);
+    CHECK_RV(CKR_TEMPLATE_INCONSISTENT,
+             p11->C_GenerateKey(sess, &aes, t.a, t.n, &h));
+}
+
 static const struct test_def bad_tests[] = {
     { "/bad/ecdsa-with-rsa-key", test_ecdsa_with_rsa_key },
     { "/bad/sha256-rsa-pkcs-with-ec-key", test_rsa_with_ec_key },
@@ -403,6 +426,7 @@ static const struct test_def bad_tests[] = {
     { "/bad/sign-null-length-pointer", test_sign_null_length },
     { "/bad/sign-size-query", test_sign_size_query },
     { "/bad/sign-buffer-too-small", test_sign_buffer_too_small },
+    { "/bad/unwrap-and-decrypt", test_unwrap_and_decrypt },
 };
 
 int asym_add_bad_suites(void)

@@ -924,7 +924,11 @@ static void test_policy_check_key(void)
     object_set_bool(o, CKA_ENCRYPT, false);
     object_set_bool(o, CKA_WRAP, false);
     object_set_bool(o, CKA_DECRYPT, true);
-    CHECK_RV(CKR_OK, policy_check_key(o));   /* unwrap + decrypt */
+    /* unwrap + decrypt: C_Decrypt would read what C_UnwrapKey protects */
+    CHECK_RV(CKR_TEMPLATE_INCONSISTENT, policy_check_key(o));
+    object_set_bool(o, CKA_DECRYPT, false);
+    object_set_bool(o, CKA_SIGN, true);
+    CHECK_RV(CKR_OK, policy_check_key(o));   /* unwrap + sign */
     object_free(o);
     /* Only keys are concerned. */
     CHECK_RV_FATAL(CKR_OK, build(dt, 1, RULES_CREATE, false, &d));
@@ -942,7 +946,7 @@ static void test_policy_role_defaults(void)
                                                 CKA_SIGN, CKA_VERIFY,
                                                 CKA_DERIVE };
     CK_ATTRIBUTE w[] = { ATTR(CKA_WRAP, yes) };
-    CK_ATTRIBUTE u[] = { ATTR(CKA_UNWRAP, yes), ATTR(CKA_DECRYPT, yes) };
+    CK_ATTRIBUTE u[] = { ATTR(CKA_UNWRAP, yes), ATTR(CKA_SIGN, yes) };
     CK_ATTRIBUTE wd[] = { ATTR(CKA_WRAP, yes), ATTR(CKA_DECRYPT, yes) };
     unsigned char mod[16] = { 0x80 }, e3[] = { 1, 0, 1 };
     CK_ATTRIBUTE rsa[] = { ATTR(CKA_CLASS, c_pub), ATTR(CKA_KEY_TYPE, k_rsa),
@@ -960,9 +964,9 @@ static void test_policy_role_defaults(void)
     /* What the template names is kept. */
     o = policy_key(32, u, 2, false);
     CHECK_BOOL(o, CKA_UNWRAP, true);
-    CHECK_BOOL(o, CKA_DECRYPT, true);
+    CHECK_BOOL(o, CKA_SIGN, true);
     CHECK_BOOL(o, CKA_ENCRYPT, false);
-    CHECK_BOOL(o, CKA_SIGN, false);
+    CHECK_BOOL(o, CKA_DECRYPT, false);
     CHECK_RV(CKR_OK, policy_check_key(o));
     object_free(o);
     o = policy_key(32, wd, 2, false);
