@@ -154,6 +154,7 @@ CK_RV engine_derive_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
     unsigned char *value = NULL;
     size_t z_len = sizeof(z), len = 0;
     const char *md = NULL;
+    CK_KEY_TYPE generic = CKK_GENERIC_SECRET;
     bool always, never;
     session *s = NULL;
     object *k = NULL, *o = NULL;
@@ -179,10 +180,12 @@ CK_RV engine_derive_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
     if (rv == CKR_OK)
         rv = policy_imposed_template(k, CKA_DERIVE_TEMPLATE, t, n, &merged,
                                      &merged_n, &imposed);
-    /* A template without a key type makes a generic secret. */
+    /* A template without a key type makes a generic secret (the merged
+     * template has room for the entry). */
     if (rv == CKR_OK &&
         rules_template_find(merged, merged_n, CKA_KEY_TYPE) == NULL)
-        sub = CKK_GENERIC_SECRET;
+        merged[merged_n++] =
+            (CK_ATTRIBUTE){CKA_KEY_TYPE, &generic, sizeof(generic)};
     if (rv == CKR_OK)
         rv = rules_template_class(merged, merged_n, &cls, &sub);
     if (rv == CKR_OK && cls != CKO_SECRET_KEY)

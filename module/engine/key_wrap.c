@@ -409,8 +409,9 @@ static CK_RV fill_private(object *o, CK_ULONG sub, const unsigned char *der,
     EVP_PKEY *k = NULL;
     CK_RV rv = pkcs8_decode(der, len, sub, &k);
 
-    if (rv == CKR_OK)
-        rv = pkey_fill(k, NULL, o);
+    /* A key OpenSSL parsed but hsmsim cannot hold (another curve). */
+    if (rv == CKR_OK && pkey_fill(k, NULL, o) != CKR_OK)
+        rv = CKR_WRAPPED_KEY_INVALID;
     EVP_PKEY_free(k);
     return rv;
 }

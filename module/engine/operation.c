@@ -263,6 +263,11 @@ static CK_RV init_lookup(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     }
     if (rv == CKR_OK && k != NULL && is_key_pair_type(d->key_type)) {
         rv = pkey_get(k, pk);
+        /* Attributes that make no key (a store from before imports were
+         * checked) are not an error C_*Init may name. */
+        if (rv == CKR_ATTRIBUTE_VALUE_INVALID ||
+            rv == CKR_TEMPLATE_INCOMPLETE)
+            rv = CKR_FUNCTION_FAILED;
     } else if (rv == CKR_OK && k != NULL) {
         v = object_find(k, CKA_VALUE);
         rv = key_copy_set(value, v);

@@ -14,6 +14,9 @@
 /* Cached keys may take up to this share of the secure heap: the rest
  * stays for key values and for OpenSSL's own DRBG (common/secret.c). */
 #define PKEY_CACHE_HEAP_LIMIT (2u << 20)
+/* ...and new private keys are built only while the 4 MiB heap keeps half
+ * a MiB free above the key values' 3 MiB share. */
+#define PKEY_BUILD_HEAP_LIMIT (7u << 19)
 
 /* ---- curves ------------------------------------------------------------- */
 
@@ -361,6 +364,12 @@ CK_RV pkey_get(object *o, EVP_PKEY **out)
         *out = k;
         return CKR_OK;
     }
+    /* A private key built now lives in the secure heap as long as the
+     * operation using it: near the top, refuse rather than starve
+     * OpenSSL's random generator (common/secret.c). */
+    if (object_ulong(o, CKA_CLASS) == CKO_PRIVATE_KEY &&
+        CRYPTO_secure_used() >= PKEY_BUILD_HEAP_LIMIT)
+        return CKR_DEVICE_MEMORY;
     rv = build(o, &k);
     if (rv != CKR_OK)
         return rv;

@@ -296,6 +296,38 @@ static void ecdh_null(bool der_point)
     }
 }
 
+/* Without CKA_KEY_TYPE the derived key is a generic secret of all of Z. */
+static void test_ecdh_no_key_type(void)
+{
+    static const CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    struct pair kp;
+    EVP_PKEY *peer = NULL;
+    blob point, kt = { .n = 0 }, value = { .n = 0 };
+    CK_ECDH1_DERIVE_PARAMS p;
+    CK_MECHANISM m = { CKM_ECDH1_DERIVE, &p, sizeof(p) };
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    tmpl t = { .n = 0 };
+    CK_KEY_TYPE got;
+
+    FIXTURE();
+    kp = EC_PAIR(OID_P256, P_DERIVE);
+    peer = ssl_ec_new("P-256");
+    CU_ASSERT_FATAL(peer != NULL);
+    point = ssl_ec_point(peer);
+    p = (CK_ECDH1_DERIVE_PARAMS){ CKD_NULL, 0, NULL, point.n, point.v };
+    tmpl_add(&t, CKA_CLASS, &cls, sizeof(cls));
+    tmpl_bool(&t, CKA_SENSITIVE, false);
+    tmpl_bool(&t, CKA_EXTRACTABLE, true);
+    CHECK_RV(CKR_OK, p11->C_DeriveKey(sess, &m, kp.priv, t.a, t.n, &h));
+    CHECK_RV(CKR_OK, attr_get(h, CKA_KEY_TYPE, &kt));
+    CU_ASSERT_EQUAL_FATAL(kt.n, sizeof(got));
+    memcpy(&got, kt.v, sizeof(got));
+    CU_ASSERT_EQUAL(got, CKK_GENERIC_SECRET);
+    CHECK_RV(CKR_OK, attr_get(h, CKA_VALUE, &value));
+    CU_ASSERT_EQUAL(value.n, 32);
+    EVP_PKEY_free(peer);
+}
+
 static void test_ecdh_null_raw_point(void)
 {
     ecdh_null(false);
@@ -597,6 +629,7 @@ static const struct test_def ecdh_tests[] = {
     { "/ecdh/null-kdf-der-point", test_ecdh_null_der_point },
     { "/ecdh/sha256-kdf", test_ecdh_sha256_kdf },
     { "/ecdh/aes-key", test_ecdh_aes_key },
+    { "/ecdh/no-key-type-generic-secret", test_ecdh_no_key_type },
     { "/ecdh/base-key-needs-derive", test_ecdh_needs_derive },
 };
 
