@@ -28,23 +28,43 @@ CK_RV policy_check_key(const object *o)
     return CKR_OK;
 }
 
+/* Set FALSE each of `types` the object has but the template does not name. */
+static CK_RV unnamed_false(object *o, const CK_ATTRIBUTE *t, CK_ULONG n,
+                           const CK_ATTRIBUTE_TYPE *types, size_t count)
+{
+    CK_RV rv = CKR_OK;
+
+    for (size_t i = 0; i < count && rv == CKR_OK; i++)
+        if (object_find(o, types[i]) != NULL &&
+            rules_template_find(t, n, types[i]) == NULL)
+            rv = object_set_bool(o, types[i], false);
+    return rv;
+}
+
 CK_RV policy_role_defaults(object *o, const CK_ATTRIBUTE *t, CK_ULONG n)
 {
     static const CK_ATTRIBUTE_TYPE other_roles[] = {
         CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_SIGN_RECOVER,
         CKA_VERIFY_RECOVER, CKA_DERIVE,
     };
+    static const CK_ATTRIBUTE_TYPE not_ec[] = {
+        CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN_RECOVER, CKA_VERIFY_RECOVER,
+    };
+    CK_KEY_TYPE kt = object_ulong(o, CKA_KEY_TYPE);
     CK_RV rv = CKR_OK;
 
-    if (!is_key(o) || !(object_bool(o, CKA_WRAP, false) ||
-                        object_bool(o, CKA_UNWRAP, false)))
+    if (!is_key(o))
         return CKR_OK;
+    /* EC keys cannot encrypt or recover: unless asked, they get only what
+     * they can do (and pkcs11-tool shows their true use). */
+    if (kt == CKK_EC || kt == CKK_EC_EDWARDS)
+        rv = unnamed_false(o, t, n, not_ec,
+                           sizeof(not_ec) / sizeof(not_ec[0]));
     /* A wrapping key does only what its template asks besides wrapping. */
-    for (size_t i = 0; i < sizeof(other_roles) / sizeof(other_roles[0]) &&
-                       rv == CKR_OK; i++)
-        if (object_find(o, other_roles[i]) != NULL &&
-            rules_template_find(t, n, other_roles[i]) == NULL)
-            rv = object_set_bool(o, other_roles[i], false);
+    if (rv == CKR_OK && (object_bool(o, CKA_WRAP, false) ||
+                         object_bool(o, CKA_UNWRAP, false)))
+        rv = unnamed_false(o, t, n, other_roles,
+                           sizeof(other_roles) / sizeof(other_roles[0]));
     return rv;
 }
 
@@ -120,10 +140,10 @@ CK_RV policy_imposed_template(const object *key, CK_ATTRIBUTE_TYPE which,
     for (CK_ULONG i = 0; i < ni; i++) {
         const CK_ATTRIBUTE *mine = rules_template_find(t, n, items[i].type);
 
-        if (mine != NULL && (mine->ulValueLen != items[i].ulValueLen ||
-                             (mine->ulValueLen > 0 &&
-                              memcmp(mine->pValue, items[i].pValue,
-                                     mine->ulValueLen) != 0))) {
+        if (mine != NULL &&
+            (mine->ulValueLen != items[i].ulValueLen ||
+             (mine->ulValueLen > 0 &&
+              memcmp(mine->pValue, items[i].pValue, mine->ulValueLen) != 0))) {
             rv = CKR_TEMPLATE_INCONSISTENT;
             goto out;
         }

@@ -1243,7 +1243,7 @@ static void test_create_ec(void)
         A_EMPTY(CKA_SUBJECT),
         A_BOOL(CKA_ENCRYPT, CK_FALSE),
         A_BOOL(CKA_VERIFY, CK_TRUE),
-        A_BOOL(CKA_VERIFY_RECOVER, CK_TRUE),
+        A_BOOL(CKA_VERIFY_RECOVER, CK_FALSE),   /* EC keys cannot */
         A_BOOL(CKA_WRAP, CK_FALSE),
         A_BOOL(CKA_TRUSTED, CK_FALSE),
         A_BOOL(CKA_DERIVE, CK_FALSE),
@@ -1273,6 +1273,8 @@ static void test_create_ec(void)
         A_BOOL(CKA_ALWAYS_SENSITIVE, CK_FALSE),
         A_BOOL(CKA_NEVER_EXTRACTABLE, CK_FALSE),
         A_BOOL(CKA_SIGN, CK_TRUE),
+        A_BOOL(CKA_DECRYPT, CK_FALSE),
+        A_BOOL(CKA_SIGN_RECOVER, CK_FALSE),
         A_BOOL(CKA_UNWRAP, CK_FALSE),
         A_BOOL(CKA_ALWAYS_AUTHENTICATE, CK_FALSE),
         A_EMPTY(CKA_SUBJECT),
