@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test_differential.c - hsmsim against SoftHSMv2 and OpenSSL, same keys. */
+/* (Secret-key tests and the fixture; public keys: test_differential_asym.c.) */
 #include "config.h"
-#include "p11_util.h"
+#include "test_differential.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -14,8 +15,6 @@
 #include <openssl/rand.h>
 #include <CUnit/Basic.h>
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
-
 /* Debian's softhsm2 2.6; $HSMSIM_SOFTHSM names another copy. */
 #define SOFTHSM_DEFAULT "/usr/lib/softhsm/libsofthsm2.so"
 
@@ -26,20 +25,12 @@
  */
 #define SOFTHSM_RFC5649 ((CK_MECHANISM_TYPE)0x210AUL)
 
-#define MAX_BUF 4096
-
 /* ---- a token in one module ---------------------------------------------- */
 
-struct tok {
-    const char *name;
-    CK_FUNCTION_LIST_PTR f;
-    CK_SESSION_HANDLE s;
-};
-
-static struct tok hsm = { "hsmsim", NULL, 0 };
-static struct tok soft = { "SoftHSMv2", NULL, 0 };
+struct tok hsm = { "hsmsim", NULL, 0 };
+struct tok soft = { "SoftHSMv2", NULL, 0 };
 static void *softhsm_lib;
-static bool fixture_ok;
+bool fixture_ok;
 
 /* ---- test bytes: SHA-256 of a seed and a counter ------------------------ */
 
@@ -47,7 +38,7 @@ static unsigned char seed[32];
 static unsigned long stream_ctr;
 
 /* Deterministic for a seed: a failure is reproduced by its printed seed. */
-static void fill(unsigned char *p, size_t n)
+void fill(unsigned char *p, size_t n)
 {
     unsigned char block[32], in[40];
     unsigned int len;
@@ -187,17 +178,16 @@ static void teardown(void)
     p11_tmp_remove();
 }
 
-#define FIXTURE() CU_ASSERT_FATAL(fixture_ok)
-
 /* ---- assertions --------------------------------------------------------- */
 
-static bool same_at(unsigned line, const char *what, const unsigned char *a,
-                    size_t an, const unsigned char *b, size_t bn)
+bool same_at(const char *file, unsigned line, const char *what,
+             const unsigned char *a, size_t an, const unsigned char *b,
+             size_t bn)
 {
     char ha[2 * 24 + 1] = "", hb[2 * 24 + 1] = "";
 
     if (an == bn && (an == 0 || memcmp(a, b, an) == 0)) {
-        CU_assertImplementation(CU_TRUE, line, what, __FILE__, "", CU_FALSE);
+        CU_assertImplementation(CU_TRUE, line, what, file, "", CU_FALSE);
         return true;
     }
     for (size_t i = 0; i < 24; i++) {
@@ -206,41 +196,23 @@ static bool same_at(unsigned line, const char *what, const unsigned char *a,
         if (i < bn)
             snprintf(hb + 2 * i, 3, "%02x", b[i]);
     }
-    p11_fail(line, __FILE__, "%s: %zu bytes %s... differ from %zu bytes %s...",
+    p11_fail(line, file, "%s: %zu bytes %s... differ from %zu bytes %s...",
              what, an, ha, bn, hb);
     return false;
 }
 
-#define SAME(what, a, an, b, bn) same_at(__LINE__, (what), (a), (an), (b), (bn))
-
-/* A CK_RV from one of the two modules, named in the failure. */
-static bool tok_rv_at(unsigned line, const struct tok *t, const char *call,
-                      CK_RV want, CK_RV got)
+bool tok_rv_at(const char *file, unsigned line, const struct tok *t,
+               const char *call, CK_RV want, CK_RV got)
 {
     char expr[128];
 
     snprintf(expr, sizeof(expr), "%s: %s", t->name, call);
-    return p11_check_rv(want, got, expr, line, __FILE__, CU_FALSE);
+    return p11_check_rv(want, got, expr, line, file, CU_FALSE);
 }
-
-#define TOK_OK(t, call, rv) tok_rv_at(__LINE__, (t), (call), CKR_OK, (rv))
 
 /* ---- operations on either token ----------------------------------------- */
 
-enum key_use {
-    U_ENC = 1 << 0,
-    U_DEC = 1 << 1,
-    U_SIGN = 1 << 2,
-    U_VERIFY = 1 << 3,
-    U_WRAP = 1 << 4,
-    U_UNWRAP = 1 << 5,
-    U_OPEN = 1 << 6,    /* CKA_EXTRACTABLE=TRUE and CKA_SENSITIVE=FALSE */
-};
-#define U_CIPHER (U_ENC | U_DEC)
-#define U_MAC (U_SIGN | U_VERIFY)
-#define U_KEK (U_WRAP | U_UNWRAP)
-
-static const CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+const CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 
 /* The same session key, with the same attributes, in either module. */
 static CK_OBJECT_HANDLE import_at(unsigned line, struct tok *t, CK_KEY_TYPE kt,
@@ -275,17 +247,16 @@ static CK_OBJECT_HANDLE import_at(unsigned line, struct tok *t, CK_KEY_TYPE kt,
 
 #define IMPORT(t, kt, v, n, use) import_at(__LINE__, (t), (kt), (v), (n), (use))
 
-static CK_MECHANISM mech(CK_MECHANISM_TYPE type, void *param, CK_ULONG len)
+CK_MECHANISM mech(CK_MECHANISM_TYPE type, void *param, CK_ULONG len)
 {
     CK_MECHANISM m = { type, param, len };
 
     return m;
 }
 
-/* Single-part encryption or decryption with a length query first. */
-static CK_RV tok_crypt(struct tok *t, bool enc, CK_MECHANISM *m,
-                       CK_OBJECT_HANDLE k, const unsigned char *in, size_t n,
-                       unsigned char *out, size_t *out_len)
+CK_RV tok_crypt(struct tok *t, bool enc, CK_MECHANISM *m, CK_OBJECT_HANDLE k,
+                const unsigned char *in, size_t n, unsigned char *out,
+                size_t *out_len)
 {
     CK_ULONG len = 0;
     CK_RV rv = enc ? t->f->C_EncryptInit(t->s, m, k)
@@ -307,9 +278,9 @@ static CK_RV tok_crypt(struct tok *t, bool enc, CK_MECHANISM *m,
     return rv;
 }
 
-static CK_RV tok_sign(struct tok *t, CK_MECHANISM *m, CK_OBJECT_HANDLE k,
-                      const unsigned char *in, size_t n, unsigned char *out,
-                      size_t *out_len)
+CK_RV tok_sign(struct tok *t, CK_MECHANISM *m, CK_OBJECT_HANDLE k,
+               const unsigned char *in, size_t n, unsigned char *out,
+               size_t *out_len)
 {
     CK_ULONG len = MAX_BUF;
     CK_RV rv = t->f->C_SignInit(t->s, m, k);
@@ -322,9 +293,9 @@ static CK_RV tok_sign(struct tok *t, CK_MECHANISM *m, CK_OBJECT_HANDLE k,
     return rv;
 }
 
-static CK_RV tok_verify(struct tok *t, CK_MECHANISM *m, CK_OBJECT_HANDLE k,
-                        const unsigned char *in, size_t n,
-                        const unsigned char *sig, size_t sig_len)
+CK_RV tok_verify(struct tok *t, CK_MECHANISM *m, CK_OBJECT_HANDLE k,
+                 const unsigned char *in, size_t n, const unsigned char *sig,
+                 size_t sig_len)
 {
     CK_RV rv = t->f->C_VerifyInit(t->s, m, k);
 
@@ -874,10 +845,7 @@ static void test_sha256(void)
 
 /* ---- main --------------------------------------------------------------- */
 
-static const struct {
-    const char *name;
-    CU_TestFunc fn;
-} tests[] = {
+static const struct diff_test tests[] = {
     { "aes-key-wrap", test_key_wrap },
     { "aes-key-wrap-kwp-openssl", test_key_wrap_kwp },
     { "softhsm-0x210a-is-kwp", test_softhsm_wrap_pad },
@@ -897,10 +865,13 @@ static int add_suite(const char *name, CU_InitializeFunc init)
 
     if (s == NULL)
         return -1;
-    for (size_t i = 0; i < N(tests); i++) {
-        snprintf(path, sizeof(path), "/%s/%s", name, tests[i].name);
+    for (size_t i = 0; i < N(tests) + diff_asym_count; i++) {
+        const struct diff_test *t =
+            i < N(tests) ? &tests[i] : &diff_asym_tests[i - N(tests)];
+
+        snprintf(path, sizeof(path), "/%s/%s", name, t->name);
         /* CUnit keeps its own copy of the name. */
-        if (CU_add_test(s, path, tests[i].fn) == NULL)
+        if (CU_add_test(s, path, t->fn) == NULL)
             return -1;
     }
     return 0;
