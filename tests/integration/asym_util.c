@@ -41,66 +41,12 @@ static void teardown(void)
     p11_tmp_remove();
 }
 
-int asym_add_suite(const char *name, const struct test_def *t, size_t n)
+int asym_add_suite(const char *name, const p11_test *t, size_t n)
 {
-    CU_pSuite s = CU_add_suite_with_setup_and_teardown(name, NULL, NULL,
-                                                       setup, teardown);
-
-    if (s == NULL)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        if (CU_add_test(s, t[i].name, t[i].fn) == NULL)
-            return -1;
-    return 0;
+    return p11_add_suite(name, setup, teardown, t, n);
 }
 
 /* ---- byte strings ------------------------------------------------------- */
-
-static int hex_digit(char c)
-{
-    c = (char)tolower((unsigned char)c);
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-blob hx(const char *s)
-{
-    blob b = { .n = 0 };
-    int hi = -1;
-
-    for (; *s != '\0'; s++) {
-        int d = hex_digit(*s);
-
-        if (*s == ' ')
-            continue;
-        if (d < 0 || b.n >= BLOB_MAX) {
-            fprintf(stderr, "bad hex vector near \"%s\"\n", s);
-            abort();
-        }
-        if (hi < 0) {
-            hi = d;
-            continue;
-        }
-        b.v[b.n++] = (CK_BYTE)(hi << 4 | d);
-        hi = -1;
-    }
-    if (hi >= 0) {
-        fprintf(stderr, "odd hex vector\n");
-        abort();
-    }
-    return b;
-}
-
-blob text(const char *s)
-{
-    blob b = { .n = 0 };
-
-    blob_set(&b, s, strlen(s));
-    return b;
-}
 
 blob random_blob(CK_ULONG n)
 {
@@ -111,16 +57,6 @@ blob random_blob(CK_ULONG n)
     return b;
 }
 
-void blob_set(blob *b, const void *p, size_t n)
-{
-    if (n > BLOB_MAX) {
-        fprintf(stderr, "blob of %zu bytes is too long\n", n);
-        abort();
-    }
-    if (n > 0)
-        memcpy(b->v, p, n);
-    b->n = n;
-}
 
 bool bytes_eq_at(unsigned line, const char *file, const char *what,
                  const CK_BYTE *got, CK_ULONG got_n, const CK_BYTE *want,

@@ -7,7 +7,6 @@
 #include <openssl/evp.h>
 #include "p11_util.h"
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* CK_GCM_MESSAGE_PARAMS and the CKG_ generators come from
  * pkcs11/hsmsim_pkcs11.h (p11-kit 0.24's header lacks them). */
@@ -22,13 +21,8 @@ extern bool fixture_ok;
 /* Every test starts here: there is nothing to test without the session. */
 #define FIXTURE() CU_ASSERT_FATAL(fixture_ok)
 
-struct test_def {
-    const char *name;
-    CU_TestFunc fn;
-};
-
 /* A suite whose every test gets a fresh fixture; 0 or -1. */
-int asym_add_suite(const char *name, const struct test_def *t, size_t n);
+int asym_add_suite(const char *name, const p11_test *t, size_t n);
 /* The suites, one per file. */
 int asym_add_rsa_suites(void);
 int asym_add_ec_suites(void);
@@ -36,21 +30,10 @@ int asym_add_wrap_suites(void);
 int asym_add_bad_suites(void);
 int asym_add_message_suites(void);
 
-/* ---- byte strings ------------------------------------------------------- */
+/* ---- byte strings (blob, hx, text: p11_util.h) -------------------------- */
 
-#define BLOB_MAX 4096
-
-typedef struct {
-    CK_BYTE v[BLOB_MAX];
-    CK_ULONG n;
-} blob;
-
-/* A vector typed in hex, spaces allowed; a typo stops the run. */
-blob hx(const char *s);
-blob text(const char *s);
 /* n bytes of OpenSSL's RNG: test data, not a vector. */
 blob random_blob(CK_ULONG n);
-void blob_set(blob *b, const void *p, size_t n);
 
 bool bytes_eq_at(unsigned line, const char *file, const char *what,
                  const CK_BYTE *got, CK_ULONG got_n, const CK_BYTE *want,

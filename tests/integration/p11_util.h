@@ -95,7 +95,36 @@ bool p11_child_check(CK_RV want, CK_RV got, const char *expr, unsigned line);
     p11_child_check(CKR_OK, (cond) ? CKR_OK : CKR_GENERAL_ERROR, #cond,   \
                     __LINE__)
 
+/* One test: a path-like name and its function. */
+typedef struct p11_test {
+    const char *name;
+    CU_TestFunc fn;
+} p11_test;
+
+#ifndef N
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
+/* Register `n` tests as a suite, each run between setup and teardown. */
+int p11_add_suite(const char *name, CU_SetUpFunc setup,
+                  CU_TearDownFunc teardown, const p11_test *tests, size_t n);
 /* Run the registered suites verbosely; the exit status of main(). */
 int p11_run_tests(void);
+
+/* ---- byte strings: vectors, inputs and outputs ------------------------- */
+
+#define BLOB_MAX 4096
+
+typedef struct {
+    CK_BYTE v[BLOB_MAX];
+    CK_ULONG n;
+} blob;
+
+/* A vector typed in hex, spaces allowed; a typo stops the run. */
+blob hx(const char *s);
+/* The bytes of a C string, without its NUL. */
+blob text(const char *s);
+/* Copy `n` bytes in; more than BLOB_MAX stops the run. */
+void blob_set(blob *b, const void *p, size_t n);
 
 #endif

@@ -718,11 +718,11 @@ static void test_mechanism_info(void)
 
 /* ---- suites ------------------------------------------------------------- */
 
-static const struct test_def mech_tests[] = {
+static const p11_test mech_tests[] = {
     { "/rsa/mechanism-info", test_mechanism_info },
 };
 
-static const struct test_def keygen_tests[] = {
+static const p11_test keygen_tests[] = {
     { "/rsa/keygen-2048", test_keygen_2048 },
     { "/rsa/keygen-3072", test_keygen_3072 },
     { "/rsa/keygen-exponent-3", test_keygen_exponent_3 },
@@ -732,7 +732,7 @@ static const struct test_def keygen_tests[] = {
     { "/rsa/keygen-no-modulus-bits", test_keygen_no_bits },
 };
 
-static const struct test_def sign_tests[] = {
+static const p11_test sign_tests[] = {
     { "/rsa/sign-pkcs1-module-to-openssl", test_sign_pkcs },
     { "/rsa/sign-pss-module-to-openssl", test_sign_pss },
     { "/rsa/verify-openssl-to-module", test_verify_openssl },
@@ -742,7 +742,7 @@ static const struct test_def sign_tests[] = {
     { "/rsa/kat-pkcs1-v1.5", test_kat_pkcs1 },
 };
 
-static const struct test_def crypt_tests[] = {
+static const p11_test crypt_tests[] = {
     { "/rsa/oaep-openssl-to-module", test_oaep_openssl_to_module },
     { "/rsa/oaep-module-to-openssl", test_oaep_module_to_openssl },
     { "/rsa/pkcs1-encrypt-both-ways", test_pkcs1_encrypt },

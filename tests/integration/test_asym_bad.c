@@ -403,7 +403,7 @@ static void test_unwrap_and_decrypt(void)
              p11->C_GenerateKey(sess, &aes, t.a, t.n, &h));
 }
 
-static const struct test_def bad_tests[] = {
+static const p11_test bad_tests[] = {
     { "/bad/ecdsa-with-rsa-key", test_ecdsa_with_rsa_key },
     { "/bad/sha256-rsa-pkcs-with-ec-key", test_rsa_with_ec_key },
     { "/bad/sha256-rsa-pkcs-with-aes-key", test_rsa_with_aes_key },

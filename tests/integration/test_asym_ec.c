@@ -616,7 +616,7 @@ static void test_cert_missing_subject(void)
 
 /* ---- suites ------------------------------------------------------------- */
 
-static const struct test_def ec_tests[] = {
+static const p11_test ec_tests[] = {
     { "/ec/keygen-p256", test_keygen_p256 },
     { "/ec/keygen-p384", test_keygen_p384 },
     { "/ec/keygen-p521", test_keygen_p521 },
@@ -624,7 +624,7 @@ static const struct test_def ec_tests[] = {
     { "/ec/ecdsa-imported-both-ways", test_ecdsa_imported },
 };
 
-static const struct test_def ecdh_tests[] = {
+static const p11_test ecdh_tests[] = {
     { "/ecdh/null-kdf-raw-point", test_ecdh_null_raw_point },
     { "/ecdh/null-kdf-der-point", test_ecdh_null_der_point },
     { "/ecdh/sha256-kdf", test_ecdh_sha256_kdf },
@@ -633,14 +633,14 @@ static const struct test_def ecdh_tests[] = {
     { "/ecdh/base-key-needs-derive", test_ecdh_needs_derive },
 };
 
-static const struct test_def ed_tests[] = {
+static const p11_test ed_tests[] = {
     { "/eddsa/keygen-printable-name", test_ed25519_keygen_name },
     { "/eddsa/keygen-oid", test_ed25519_keygen_oid },
     { "/eddsa/rfc8032-test-1", test_ed25519_rfc8032 },
     { "/eddsa/imported-both-ways", test_ed25519_imported },
 };
 
-static const struct test_def cert_tests[] = {
+static const p11_test cert_tests[] = {
     { "/cert/find-with-key-pair-by-id", test_cert_with_key_pair },
     { "/cert/missing-value", test_cert_missing_value },
     { "/cert/missing-subject", test_cert_missing_subject },

@@ -488,7 +488,7 @@ static void test_gcm_next_queries_and_params(void)
     CHECK_RV(CKR_OK, p11_3->C_MessageDecryptFinal(sess));
 }
 
-static const struct test_def message_tests[] = {
+static const p11_test message_tests[] = {
     { "/message/gcm-encrypt-kat", test_gcm_encrypt_kat },
     { "/message/gcm-decrypt-kat", test_gcm_decrypt_kat },
     { "/message/gcm-wrong-tag", test_gcm_wrong_tag },
@@ -501,7 +501,7 @@ static const struct test_def message_tests[] = {
       test_gcm_next_queries_and_params },
 };
 
-static const struct test_def session_tests[] = {
+static const p11_test session_tests[] = {
     { "/session/cancel-sign-hmac", test_cancel_sign_hmac },
     { "/session/cancel-sign-ecdsa", test_cancel_sign_ecdsa },
     { "/session/login-user", test_login_user },

@@ -249,7 +249,7 @@ static void test_unwrap_garbage_blob(void)
     CHECK_RV(CKR_WRAPPED_KEY_INVALID, unwrap_kwp(kek, &junk, CKK_RSA, &h));
 }
 
-static const struct test_def wrap_tests[] = {
+static const p11_test wrap_tests[] = {
     { "/pkwrap/rsa-kwp-openssl-and-back", test_wrap_rsa },
     { "/pkwrap/ec-kwp-openssl-and-back", test_wrap_ec },
     { "/pkwrap/unwrap-openssl-pkcs8-rsa", test_unwrap_openssl_rsa },

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <CUnit/Basic.h>
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- fixture: a fresh store, one partition, a user session -------------- */
 
@@ -44,60 +43,6 @@ static void teardown(void)
 #define FIXTURE() CU_ASSERT_FATAL(fixture_ok)
 
 /* ---- byte strings ------------------------------------------------------- */
-
-#define BLOB_MAX 1024
-
-typedef struct {
-    CK_BYTE v[BLOB_MAX];
-    CK_ULONG n;
-} blob;
-
-static int hex_digit(char c)
-{
-    c = (char)tolower((unsigned char)c);
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* A vector typed in hex, spaces allowed; a typo stops the run. */
-static blob hx(const char *s)
-{
-    blob b = { .n = 0 };
-    int hi = -1;
-
-    for (; *s != '\0'; s++) {
-        int d = hex_digit(*s);
-
-        if (*s == ' ')
-            continue;
-        if (d < 0 || b.n >= BLOB_MAX) {
-            fprintf(stderr, "bad hex vector near \"%s\"\n", s);
-            abort();
-        }
-        if (hi < 0) {
-            hi = d;
-            continue;
-        }
-        b.v[b.n++] = (CK_BYTE)(hi << 4 | d);
-        hi = -1;
-    }
-    if (hi >= 0) {
-        fprintf(stderr, "odd hex vector\n");
-        abort();
-    }
-    return b;
-}
-
-static blob text(const char *s)
-{
-    blob b = { .n = strlen(s) };
-
-    memcpy(b.v, s, b.n);
-    return b;
-}
 
 static blob rep(CK_BYTE c, CK_ULONG n)
 {
@@ -2795,12 +2740,8 @@ static void test_seed_random(void)
 
 /* ---- main --------------------------------------------------------------- */
 
-struct test_def {
-    const char *name;
-    CU_TestFunc fn;
-};
 
-static const struct test_def kat_tests[] = {
+static const p11_test kat_tests[] = {
     { "/kat/aes-key-wrap-rfc3394", test_kw_rfc3394 },
     { "/kat/aes-key-wrap-kwp-rfc5649", test_kwp_rfc5649 },
     { "/kat/aes-key-wrap-pad", test_kw_pad },
@@ -2821,19 +2762,19 @@ static const struct test_def kat_tests[] = {
     { "/kat/aes-cbc-pad-roundtrip", test_cbc_pad_roundtrip },
 };
 
-static const struct test_def mechanism_tests[] = {
+static const p11_test mechanism_tests[] = {
     { "/mechanism/list", test_mechanism_list },
     { "/mechanism/info", test_mechanism_info },
 };
 
-static const struct test_def buffer_tests[] = {
+static const p11_test buffer_tests[] = {
     { "/buffer/single-part", test_buffer_single },
     { "/buffer/wrap-key", test_buffer_wrap },
     { "/buffer/final", test_buffer_final },
     { "/buffer/update", test_buffer_update },
 };
 
-static const struct test_def multipart_tests[] = {
+static const p11_test multipart_tests[] = {
     { "/multipart/ciphers", test_multipart_ciphers },
     { "/multipart/macs", test_multipart_macs },
     { "/multipart/digests", test_multipart_digests },
@@ -2842,7 +2783,7 @@ static const struct test_def multipart_tests[] = {
     { "/multipart/digest-key-after-query", test_digest_key_after_query },
 };
 
-static const struct test_def param_tests[] = {
+static const p11_test param_tests[] = {
     { "/param/cbc-iv", test_param_cbc_iv },
     { "/param/gcm", test_param_gcm },
     { "/param/ctr", test_param_ctr },
@@ -2855,7 +2796,7 @@ static const struct test_def param_tests[] = {
     { "/param/unwrap-errors", test_error_unwrap },
 };
 
-static const struct test_def key_tests[] = {
+static const p11_test key_tests[] = {
     { "/key/type", test_key_type },
     { "/key/usage", test_key_usage },
     { "/key/allowed-mechanisms", test_key_allowed_mechanisms },
@@ -2863,7 +2804,7 @@ static const struct test_def key_tests[] = {
     { "/key/wrap-errors", test_key_wrap_errors },
 };
 
-static const struct test_def generate_tests[] = {
+static const p11_test generate_tests[] = {
     { "/generate/aes", test_generate_aes },
     { "/generate/aes-bad-template", test_generate_aes_bad },
     { "/generate/generic-secret", test_generate_generic },
@@ -2872,23 +2813,13 @@ static const struct test_def generate_tests[] = {
     { "/generate/many-live-keys", test_generate_many_live },
 };
 
-static const struct test_def random_tests[] = {
+static const p11_test random_tests[] = {
     { "/random/generate", test_random },
     { "/random/seed", test_seed_random },
 };
 
-static int add_suite(const char *name, const struct test_def *t, size_t n)
-{
-    CU_pSuite s = CU_add_suite_with_setup_and_teardown(name, NULL, NULL,
-                                                       setup, teardown);
-
-    if (s == NULL)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        if (CU_add_test(s, t[i].name, t[i].fn) == NULL)
-            return -1;
-    return 0;
-}
+/* Every suite gets a fresh partition per test. */
+#define SUITE(name, tests) p11_add_suite(name, setup, teardown, tests, N(tests))
 
 int main(int argc, char **argv)
 {
@@ -2898,14 +2829,13 @@ int main(int argc, char **argv)
         return 1;
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
-    if (add_suite("kat", kat_tests, N(kat_tests)) != 0 ||
-        add_suite("mechanism", mechanism_tests, N(mechanism_tests)) != 0 ||
-        add_suite("buffer", buffer_tests, N(buffer_tests)) != 0 ||
-        add_suite("multipart", multipart_tests, N(multipart_tests)) != 0 ||
-        add_suite("param", param_tests, N(param_tests)) != 0 ||
-        add_suite("key", key_tests, N(key_tests)) != 0 ||
-        add_suite("generate", generate_tests, N(generate_tests)) != 0 ||
-        add_suite("random", random_tests, N(random_tests)) != 0) {
+    if (SUITE("kat", kat_tests) != 0 ||
+        SUITE("mechanism", mechanism_tests) != 0 ||
+        SUITE("buffer", buffer_tests) != 0 ||
+        SUITE("multipart", multipart_tests) != 0 ||
+        SUITE("param", param_tests) != 0 || SUITE("key", key_tests) != 0 ||
+        SUITE("generate", generate_tests) != 0 ||
+        SUITE("random", random_tests) != 0) {
         CU_cleanup_registry();
         return 1;
     }

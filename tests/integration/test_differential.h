@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include "p11_util.h"
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 #define MAX_BUF 4096
 

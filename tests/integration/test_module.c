@@ -2666,45 +2666,36 @@ static void test_fork_child(void)
 
 /* ---- main ---------------------------------------------------------------- */
 
-typedef struct test_def {
-    const char *name;
-    CU_TestFunc fn;
-} test_def;
 
-static const test_def info_tests[] = {
+static const p11_test info_tests[] = {
     { "/info/get-info", test_get_info },
     { "/info/slot-list", test_slot_list },
     { "/info/slot-info", test_slot_info },
     { "/info/token-info-partition", test_token_info_partition },
     { "/info/token-info-free-slot", test_token_info_free_slot },
-    { NULL, NULL }
 };
-static const test_def token_tests[] = {
+static const p11_test token_tests[] = {
     { "/token/init-token-creates", test_init_token_creates },
     { "/token/init-token-pin-len", test_init_token_pin_len },
     { "/token/init-token-reinit", test_init_token_reinit },
     { "/token/init-pin", test_init_pin },
     { "/token/set-pin-user", test_set_pin_user },
     { "/token/set-pin-so", test_set_pin_so },
-    { NULL, NULL }
 };
-static const test_def login_tests[] = {
+static const p11_test login_tests[] = {
     { "/login/rules", test_login_rules },
-    { NULL, NULL }
 };
-static const test_def lockout_tests[] = {
+static const p11_test lockout_tests[] = {
     { "/lockout/user", test_lockout_user },
     { "/lockout/so", test_lockout_so },
-    { NULL, NULL }
 };
-static const test_def session_tests[] = {
+static const p11_test session_tests[] = {
     { "/session/states", test_session_states },
     { "/session/close-last-logs-out", test_close_last_logs_out },
     { "/session/close-all", test_close_all },
     { "/session/objects-lifetime", test_session_objects_lifetime },
-    { NULL, NULL }
 };
-static const test_def object_tests[] = {
+static const p11_test object_tests[] = {
     { "/object/create-data", test_create_data },
     { "/object/create-cert", test_create_cert },
     { "/object/create-aes", test_create_aes },
@@ -2715,29 +2706,25 @@ static const test_def object_tests[] = {
     { "/object/copy", test_copy },
     { "/object/destroy", test_destroy },
     { "/object/size", test_object_size },
-    { NULL, NULL }
 };
-static const test_def attr_tests[] = {
+static const p11_test attr_tests[] = {
     { "/attr/get-rules", test_get_rules },
     { "/attr/get-precedence", test_get_precedence },
     { "/attr/wrap-template", test_wrap_template },
     { "/attr/set-rules", test_set_rules },
-    { NULL, NULL }
 };
-static const test_def find_tests[] = {
+static const p11_test find_tests[] = {
     { "/find/label-class", test_find_label_class },
     { "/find/private", test_find_private },
     { "/find/op-state", test_find_op_state },
     { "/find/chunks", test_find_chunks },
-    { NULL, NULL }
 };
-static const test_def persist_tests[] = {
+static const p11_test persist_tests[] = {
     { "/persist/token-objects", test_token_objects_persist },
     { "/persist/secret-not-in-clear", test_secret_not_in_clear },
     { "/persist/fork-child", test_fork_child },
-    { NULL, NULL }
 };
-static const test_def bare_tests[] = {
+static const p11_test bare_tests[] = {
     { "/init/empty-store", test_empty_store },
     { "/init/args", test_init_args },
     { "/init/app-mutex", test_init_app_mutex },
@@ -2745,22 +2732,11 @@ static const test_def bare_tests[] = {
     { "/interface/list", test_interface_list },
     { "/interface/get", test_interface_get },
     { "/interface/lists-complete", test_function_lists_complete },
-    { NULL, NULL }
 };
 
-static int add_suite(const char *name, CU_SetUpFunc setup,
-                     const test_def *tests)
-{
-    CU_pSuite s = CU_add_suite_with_setup_and_teardown(name, NULL, NULL,
-                                                       setup, teardown);
 
-    if (s == NULL)
-        return -1;
-    for (; tests->name != NULL; tests++)
-        if (CU_add_test(s, tests->name, tests->fn) == NULL)
-            return -1;
-    return 0;
-}
+#define SUITE(name, setup, tests)                                         \
+    p11_add_suite(name, setup, teardown, tests, N(tests))
 
 int main(int argc, char **argv)
 {
@@ -2771,16 +2747,16 @@ int main(int argc, char **argv)
     make_test_data();
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
-    if (add_suite("info", setup_partition, info_tests) != 0 ||
-        add_suite("token", setup_partition, token_tests) != 0 ||
-        add_suite("login", setup_partition, login_tests) != 0 ||
-        add_suite("lockout", setup_lockout, lockout_tests) != 0 ||
-        add_suite("session", setup_partition, session_tests) != 0 ||
-        add_suite("object", setup_partition, object_tests) != 0 ||
-        add_suite("attr", setup_partition, attr_tests) != 0 ||
-        add_suite("find", setup_partition, find_tests) != 0 ||
-        add_suite("persist", setup_partition, persist_tests) != 0 ||
-        add_suite("init", setup_bare, bare_tests) != 0) {
+    if (SUITE("info", setup_partition, info_tests) != 0 ||
+        SUITE("token", setup_partition, token_tests) != 0 ||
+        SUITE("login", setup_partition, login_tests) != 0 ||
+        SUITE("lockout", setup_lockout, lockout_tests) != 0 ||
+        SUITE("session", setup_partition, session_tests) != 0 ||
+        SUITE("object", setup_partition, object_tests) != 0 ||
+        SUITE("attr", setup_partition, attr_tests) != 0 ||
+        SUITE("find", setup_partition, find_tests) != 0 ||
+        SUITE("persist", setup_partition, persist_tests) != 0 ||
+        SUITE("init", setup_bare, bare_tests) != 0) {
         CU_cleanup_registry();
         return 1;
     }

@@ -198,7 +198,7 @@ static CK_RV wrap(CK_MECHANISM_TYPE type, CK_OBJECT_HANDLE w,
 }
 
 static CK_RV unwrap(CK_MECHANISM_TYPE type, CK_OBJECT_HANDLE u,
-                    const unsigned char *blob, CK_ULONG len,
+                    const unsigned char *wrapped, CK_ULONG len,
                     const CK_ATTRIBUTE *extra, CK_ULONG n,
                     CK_OBJECT_HANDLE *out)
 {
@@ -209,7 +209,7 @@ static CK_RV unwrap(CK_MECHANISM_TYPE type, CK_OBJECT_HANDLE u,
     CK_ATTRIBUTE t[MAX_TMPL];
     CK_ULONG k = tmpl_join(t, base, NELEM(base), extra, n);
 
-    return p11->C_UnwrapKey(sess, &m, u, (CK_BYTE_PTR)blob, len, t, k, out);
+    return p11->C_UnwrapKey(sess, &m, u, (CK_BYTE_PTR)wrapped, len, t, k, out);
 }
 
 static CK_RV read_value(CK_OBJECT_HANDLE h, unsigned char *buf,
@@ -420,15 +420,15 @@ static void test_route_get_value_mixed(void)
 static void test_route_wrap_unextractable(void)
 {
     CK_OBJECT_HANDLE cek, w, dek;
-    unsigned char blob[64];
-    CK_ULONG len = sizeof(blob);
+    unsigned char wrapped[64];
+    CK_ULONG len = sizeof(wrapped);
 
     REQUIRE_READY();
     CHECK_RV_FATAL(CKR_OK, cek_new(&cek));
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, kek_attrs, NELEM(kek_attrs), &w));
     /* Control: w does wrap a key that may leave. */
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, dek_attrs, NELEM(dek_attrs), &dek));
-    CHECK_RV(CKR_OK, wrap(CKM_AES_KEY_WRAP, w, dek, blob, &len));
+    CHECK_RV(CKR_OK, wrap(CKM_AES_KEY_WRAP, w, dek, wrapped, &len));
     for (size_t i = 0; i < NELEM(wrap_mechs); i++)
         ASSERT_WRAP_REFUSED(wrap_mechs[i], w, cek, CKR_KEY_UNEXTRACTABLE);
 }
@@ -781,8 +781,8 @@ out:
 static void test_route_second_process(void)
 {
     CK_OBJECT_HANDLE cek, dek;
-    unsigned char blob[64];
-    CK_ULONG len = sizeof(blob);
+    unsigned char wrapped[64];
+    CK_ULONG len = sizeof(wrapped);
     int status = 0;
     pid_t pid;
 
@@ -797,7 +797,7 @@ static void test_route_second_process(void)
     CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     /* The parent's own state survived the child. */
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, dek_attrs, NELEM(dek_attrs), &dek));
-    CHECK_RV(CKR_OK, wrap(CKM_AES_KEY_WRAP, cek, dek, blob, &len));
+    CHECK_RV(CKR_OK, wrap(CKM_AES_KEY_WRAP, cek, dek, wrapped, &len));
     CU_ASSERT_EQUAL(len, 40);
     ASSERT_HIDDEN(cek);
 }
@@ -905,15 +905,15 @@ static void test_flags_unwrapped(void)
     CK_ATTRIBUTE strict[] = {
         ATTR(CKA_SENSITIVE, yes), ATTR(CKA_EXTRACTABLE, no),
     };
-    unsigned char blob[64];
-    CK_ULONG len = sizeof(blob);
+    unsigned char wrapped[64];
+    CK_ULONG len = sizeof(wrapped);
     CK_OBJECT_HANDLE w, dek, k;
 
     REQUIRE_READY();
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, kek_attrs, NELEM(kek_attrs), &w));
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, dek_attrs, NELEM(dek_attrs), &dek));
-    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP, w, dek, blob, &len));
-    CHECK_RV_FATAL(CKR_OK, unwrap(CKM_AES_KEY_WRAP, w, blob, len, strict,
+    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP, w, dek, wrapped, &len));
+    CHECK_RV_FATAL(CKR_OK, unwrap(CKM_AES_KEY_WRAP, w, wrapped, len, strict,
                                   NELEM(strict), &k));
     ASSERT_PROVENANCE(k, 0, CK_UNAVAILABLE_INFORMATION, 0, 0);
     CU_ASSERT_EQUAL(get_bool(k, CKA_SENSITIVE), 1);
@@ -927,8 +927,8 @@ static void test_flags_copied(void)
     CK_ATTRIBUTE strict[] = {
         ATTR(CKA_SENSITIVE, yes), ATTR(CKA_EXTRACTABLE, no),
     };
-    unsigned char v[32], blob[64];
-    CK_ULONG len = sizeof(blob);
+    unsigned char v[32], wrapped[64];
+    CK_ULONG len = sizeof(wrapped);
     CK_OBJECT_HANDLE cek, imp, w, dek, unw, c;
 
     REQUIRE_READY();
@@ -937,8 +937,8 @@ static void test_flags_copied(void)
     CHECK_RV_FATAL(CKR_OK, import_aes(v, 32, strict, NELEM(strict), &imp));
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, kek_attrs, NELEM(kek_attrs), &w));
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, dek_attrs, NELEM(dek_attrs), &dek));
-    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP, w, dek, blob, &len));
-    CHECK_RV_FATAL(CKR_OK, unwrap(CKM_AES_KEY_WRAP, w, blob, len, strict,
+    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP, w, dek, wrapped, &len));
+    CHECK_RV_FATAL(CKR_OK, unwrap(CKM_AES_KEY_WRAP, w, wrapped, len, strict,
                                   NELEM(strict), &unw));
 
     CHECK_RV(CKR_OK, p11->C_CopyObject(sess, cek, none, 1, &c));
@@ -961,8 +961,8 @@ static void test_flags_template_read_only(void)
         ATTR(CKA_NEVER_EXTRACTABLE, yes), ATTR(CKA_NEVER_EXTRACTABLE, no),
         ATTR(CKA_KEY_GEN_MECHANISM, kgm),
     };
-    unsigned char v[32], blob[64];
-    CK_ULONG len = sizeof(blob);
+    unsigned char v[32], wrapped[64];
+    CK_ULONG len = sizeof(wrapped);
     CK_OBJECT_HANDLE w, dek, imp, h;
     long before;
 
@@ -971,7 +971,7 @@ static void test_flags_template_read_only(void)
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, kek_attrs, NELEM(kek_attrs), &w));
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, dek_attrs, NELEM(dek_attrs), &dek));
     CHECK_RV_FATAL(CKR_OK, import_aes(v, 32, NULL, 0, &imp));
-    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP, w, dek, blob, &len));
+    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP, w, dek, wrapped, &len));
     before = count_all();
     for (size_t i = 0; i < NELEM(forged); i++) {
         CK_ATTRIBUTE *f = &forged[i];
@@ -985,7 +985,7 @@ static void test_flags_template_read_only(void)
         rv = gen_aes(32, f, 1, &h);
         check_at(rv == CKR_ATTRIBUTE_READ_ONLY, line,
                  "C_GenerateKey with %#lx: %s", f->type, p11_rv_name(rv));
-        rv = unwrap(CKM_AES_KEY_WRAP, w, blob, len, f, 1, &h);
+        rv = unwrap(CKM_AES_KEY_WRAP, w, wrapped, len, f, 1, &h);
         check_at(rv == CKR_ATTRIBUTE_READ_ONLY, line,
                  "C_UnwrapKey with %#lx: %s", f->type, p11_rv_name(rv));
         rv = p11->C_CopyObject(sess, imp, f, 1, &h);
@@ -1130,8 +1130,8 @@ static const CK_MECHANISM_TYPE cipher_mechs[] = {
 static void test_attack_wrap_decrypt_use(void)
 {
     CK_ATTRIBUTE w_attrs[] = { ATTR(CKA_WRAP, yes) };
-    unsigned char blob[64], out[64];
-    CK_ULONG len = sizeof(blob), olen = sizeof(out);
+    unsigned char wrapped[64], out[64];
+    CK_ULONG len = sizeof(wrapped), olen = sizeof(out);
     CK_OBJECT_HANDLE cek, w, dek;
 
     REQUIRE_READY();
@@ -1142,7 +1142,7 @@ static void test_attack_wrap_decrypt_use(void)
     ASSERT_WRAP_REFUSED(CKM_AES_KEY_WRAP, w, cek, CKR_KEY_UNEXTRACTABLE);
     ASSERT_WRAP_REFUSED(CKM_AES_GCM, w, cek, CKR_KEY_UNEXTRACTABLE);
     /* And a blob w did make cannot be decrypted with w. */
-    CHECK_RV(CKR_OK, wrap(CKM_AES_GCM, w, dek, blob, &len));
+    CHECK_RV(CKR_OK, wrap(CKM_AES_GCM, w, dek, wrapped, &len));
     for (size_t i = 0; i < NELEM(cipher_mechs); i++) {
         CK_MECHANISM m = mech_of(cipher_mechs[i]);
 
@@ -1151,7 +1151,7 @@ static void test_attack_wrap_decrypt_use(void)
     }
     /* No operation was left behind by the refusals. */
     CHECK_RV(CKR_OPERATION_NOT_INITIALIZED,
-             p11->C_Decrypt(sess, blob, len, out, &olen));
+             p11->C_Decrypt(sess, wrapped, len, out, &olen));
 }
 
 static void test_attack_encrypt_unwrap_create(void)
@@ -1236,8 +1236,8 @@ static void test_attack_role_toggle(void)
     CK_ATTRIBUTE lock[] = {
         ATTR(CKA_SENSITIVE, yes), ATTR(CKA_EXTRACTABLE, no),
     };
-    unsigned char dek_value[32], blob[64];
-    CK_ULONG len = sizeof(blob), dl = sizeof(dek_value);
+    unsigned char dek_value[32], wrapped[64];
+    CK_ULONG len = sizeof(wrapped), dl = sizeof(dek_value);
     CK_OBJECT_HANDLE cek, dek, copy = CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE holders[2];
     int nholders = 0;
@@ -1246,7 +1246,7 @@ static void test_attack_role_toggle(void)
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, kek, NELEM(kek), &cek));
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, dek_attrs, NELEM(dek_attrs), &dek));
     CHECK_RV_FATAL(CKR_OK, read_value(dek, dek_value, &dl));
-    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_GCM, cek, dek, blob, &len));
+    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_GCM, cek, dek, wrapped, &len));
     CHECK_RV(CKR_OK, p11->C_SetAttributeValue(sess, dek, lock, 2));
 
     if (p11->C_CopyObject(sess, cek, split, NELEM(split), &copy) == CKR_OK)
@@ -1261,7 +1261,7 @@ static void test_attack_role_toggle(void)
         CK_RV rv = p11->C_DecryptInit(sess, &m, holders[i]);
 
         if (rv == CKR_OK)
-            rv = p11->C_Decrypt(sess, blob, len, out, &olen);
+            rv = p11->C_Decrypt(sess, wrapped, len, out, &olen);
         if (rv == CKR_OK && olen == 32 && memcmp(out, dek_value, 32) == 0)
             FAILF("policy hole: %s gave a decrypting handle on the CEK's "
                   "value; C_Decrypt opened its GCM blob",
@@ -1283,8 +1283,8 @@ static void test_attack_reimport_loosened(void)
     CK_ATTRIBUTE loose[] = {
         ATTR(CKA_SENSITIVE, no), ATTR(CKA_EXTRACTABLE, yes),
     };
-    unsigned char blob[64], v1[32], v2[32];
-    CK_ULONG len = sizeof(blob), l1 = sizeof(v1), l2 = sizeof(v2);
+    unsigned char wrapped[64], v1[32], v2[32];
+    CK_ULONG len = sizeof(wrapped), l1 = sizeof(v1), l2 = sizeof(v2);
     CK_OBJECT_HANDLE w, k, dek, back;
     long before;
 
@@ -1297,8 +1297,8 @@ static void test_attack_reimport_loosened(void)
     CU_ASSERT_EQUAL(count_all(), before);
     /* Positive control: a readable key's blob comes back, loosened. */
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, dek_attrs, NELEM(dek_attrs), &dek));
-    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP, w, dek, blob, &len));
-    CHECK_RV_FATAL(CKR_OK, unwrap(CKM_AES_KEY_WRAP, w, blob, len, loose,
+    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP, w, dek, wrapped, &len));
+    CHECK_RV_FATAL(CKR_OK, unwrap(CKM_AES_KEY_WRAP, w, wrapped, len, loose,
                                   NELEM(loose), &back));
     CHECK_RV(CKR_OK, read_value(dek, v1, &l1));
     CHECK_RV(CKR_OK, read_value(back, v2, &l2));
@@ -1352,8 +1352,8 @@ static void test_attack_wrap_with_trusted(void)
         ATTR(CKA_SENSITIVE, no), ATTR(CKA_EXTRACTABLE, yes),
     };
     CK_ATTRIBUTE wwt_off[] = { ATTR(CKA_WRAP_WITH_TRUSTED, no) };
-    unsigned char tv[32], uv[32], blob[64], v1[32], v2[32];
-    CK_ULONG len = sizeof(blob), l1 = sizeof(v1), l2 = sizeof(v2);
+    unsigned char tv[32], uv[32], wrapped[64], v1[32], v2[32];
+    CK_ULONG len = sizeof(wrapped), l1 = sizeof(v1), l2 = sizeof(v2);
     CK_OBJECT_HANDLE wt, wu, k, ks, back;
 
     REQUIRE_READY();
@@ -1387,9 +1387,9 @@ static void test_attack_wrap_with_trusted(void)
              p11->C_SetAttributeValue(sess, k, wwt_off, 1));
     ASSERT_COPY_REFUSED(k, wwt_off, CKR_ATTRIBUTE_READ_ONLY);
     /* Under the trusted key it may leave, and comes back intact. */
-    CHECK_RV(CKR_OK, wrap(CKM_AES_KEY_WRAP, wt, k, blob, &len));
+    CHECK_RV(CKR_OK, wrap(CKM_AES_KEY_WRAP, wt, k, wrapped, &len));
     CU_ASSERT_EQUAL(len, 40);
-    CHECK_RV(CKR_OK, unwrap(CKM_AES_KEY_WRAP, wt, blob, len, loose,
+    CHECK_RV(CKR_OK, unwrap(CKM_AES_KEY_WRAP, wt, wrapped, len, loose,
                             NELEM(loose), &back));
     CHECK_RV(CKR_OK, read_value(k, v1, &l1));
     CHECK_RV(CKR_OK, read_value(back, v2, &l2));
@@ -1401,8 +1401,8 @@ static void test_attack_user_sets_trusted(void)
     CK_ATTRIBUTE trusted[] = { ATTR(CKA_TRUSTED, yes) };
     CK_ATTRIBUTE tw[] = { ATTR(CKA_TRUSTED, yes), ATTR(CKA_WRAP, yes) };
     CK_ATTRIBUTE untrusted[] = { ATTR(CKA_TRUSTED, no), ATTR(CKA_WRAP, yes) };
-    unsigned char v[32], blob[64];
-    CK_ULONG len = sizeof(blob);
+    unsigned char v[32], wrapped[64];
+    CK_ULONG len = sizeof(wrapped);
     CK_OBJECT_HANDLE w, dek, h = HANDLE_SENTINEL, ok;
     long before;
 
@@ -1410,12 +1410,12 @@ static void test_attack_user_sets_trusted(void)
     fill_pattern(v, sizeof(v), 16);
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, kek_attrs, NELEM(kek_attrs), &w));
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, dek_attrs, NELEM(dek_attrs), &dek));
-    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP, w, dek, blob, &len));
+    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP, w, dek, wrapped, &len));
     before = count_all();
     CHECK_RV(CKR_ATTRIBUTE_READ_ONLY, import_aes(v, 32, tw, NELEM(tw), &h));
     CHECK_RV(CKR_ATTRIBUTE_READ_ONLY, gen_aes(32, tw, NELEM(tw), &h));
     CHECK_RV(CKR_ATTRIBUTE_READ_ONLY,
-             unwrap(CKM_AES_KEY_WRAP, w, blob, len, trusted, 1, &h));
+             unwrap(CKM_AES_KEY_WRAP, w, wrapped, len, trusted, 1, &h));
     CHECK_RV(CKR_ATTRIBUTE_READ_ONLY,
              p11->C_SetAttributeValue(sess, w, trusted, 1));
     CHECK_RV(CKR_ATTRIBUTE_READ_ONLY,
@@ -1431,7 +1431,7 @@ static void test_attack_user_sets_trusted(void)
 static void test_attack_weaker_wrapping_key(void)
 {
     CK_OBJECT_HANDLE w128, w256, d128, d192, d256;
-    unsigned char blob[64];
+    unsigned char wrapped[64];
     CK_ULONG len;
 
     REQUIRE_READY();
@@ -1445,12 +1445,12 @@ static void test_attack_weaker_wrapping_key(void)
                             CKR_WRAPPING_KEY_SIZE_RANGE);
         ASSERT_WRAP_REFUSED(wrap_mechs[i], w128, d192,
                             CKR_WRAPPING_KEY_SIZE_RANGE);
-        len = sizeof(blob);
-        CHECK_RV(CKR_OK, wrap(wrap_mechs[i], w128, d128, blob, &len));
-        len = sizeof(blob);
-        CHECK_RV(CKR_OK, wrap(wrap_mechs[i], w256, d256, blob, &len));
-        len = sizeof(blob);
-        CHECK_RV(CKR_OK, wrap(wrap_mechs[i], w256, d128, blob, &len));
+        len = sizeof(wrapped);
+        CHECK_RV(CKR_OK, wrap(wrap_mechs[i], w128, d128, wrapped, &len));
+        len = sizeof(wrapped);
+        CHECK_RV(CKR_OK, wrap(wrap_mechs[i], w256, d256, wrapped, &len));
+        len = sizeof(wrapped);
+        CHECK_RV(CKR_OK, wrap(wrap_mechs[i], w256, d128, wrapped, &len));
     }
 }
 
@@ -1471,8 +1471,8 @@ static void test_attack_wrap_template(void)
         ATTR(CKA_SENSITIVE, no), ATTR(CKA_EXTRACTABLE, yes),
         ATTR_STR(CKA_ID, bad_id),
     };
-    unsigned char blob[64];
-    CK_ULONG len = sizeof(blob);
+    unsigned char wrapped[64];
+    CK_ULONG len = sizeof(wrapped);
     CK_OBJECT_HANDLE w, kg, kb, kn;
 
     REQUIRE_READY();
@@ -1483,8 +1483,8 @@ static void test_attack_wrap_template(void)
     for (size_t i = 0; i < NELEM(wrap_mechs); i++) {
         ASSERT_WRAP_REFUSED(wrap_mechs[i], w, kb, CKR_KEY_NOT_WRAPPABLE);
         ASSERT_WRAP_REFUSED(wrap_mechs[i], w, kn, CKR_KEY_NOT_WRAPPABLE);
-        len = sizeof(blob);
-        CHECK_RV(CKR_OK, wrap(wrap_mechs[i], w, kg, blob, &len));
+        len = sizeof(wrapped);
+        CHECK_RV(CKR_OK, wrap(wrap_mechs[i], w, kg, wrapped, &len));
     }
 }
 
@@ -1504,35 +1504,36 @@ static void test_attack_unwrap_template(void)
     };
     CK_ATTRIBUTE loose_ext[] = { ATTR(CKA_EXTRACTABLE, yes) };
     CK_ATTRIBUTE agree[] = { ATTR(CKA_SENSITIVE, yes) };
-    unsigned char blob[64];
+    unsigned char wrapped[64];
     char id[16];
     CK_ATTRIBUTE q = { CKA_ID, id, sizeof(id) };
-    CK_ULONG len = sizeof(blob);
+    CK_ULONG len = sizeof(wrapped);
     CK_OBJECT_HANDLE u, dek, k, h = HANDLE_SENTINEL;
     long before;
 
     REQUIRE_READY();
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, u_attrs, NELEM(u_attrs), &u));
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, dek_attrs, NELEM(dek_attrs), &dek));
-    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP_KWP, u, dek, blob, &len));
+    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP_KWP, u, dek, wrapped, &len));
     before = count_all();
     CHECK_RV(CKR_TEMPLATE_INCONSISTENT,
-             unwrap(CKM_AES_KEY_WRAP_KWP, u, blob, len, loose, NELEM(loose),
+             unwrap(CKM_AES_KEY_WRAP_KWP, u, wrapped, len, loose, NELEM(loose),
                     &h));
     CHECK_RV(CKR_TEMPLATE_INCONSISTENT,
-             unwrap(CKM_AES_KEY_WRAP_KWP, u, blob, len, loose_ext, 1, &h));
+             unwrap(CKM_AES_KEY_WRAP_KWP, u, wrapped, len, loose_ext, 1, &h));
     CU_ASSERT_EQUAL(h, HANDLE_SENTINEL);
     CU_ASSERT_EQUAL(count_all(), before);
     /* Silent and agreeing templates get the imposed values. */
-    CHECK_RV_FATAL(CKR_OK, unwrap(CKM_AES_KEY_WRAP_KWP, u, blob, len, NULL, 0,
-                                  &k));
+    CHECK_RV_FATAL(CKR_OK,
+                   unwrap(CKM_AES_KEY_WRAP_KWP, u, wrapped, len, NULL, 0, &k));
     CU_ASSERT_EQUAL(get_bool(k, CKA_SENSITIVE), 1);
     CU_ASSERT_EQUAL(get_bool(k, CKA_EXTRACTABLE), 0);
     CHECK_RV(CKR_OK, p11->C_GetAttributeValue(sess, k, &q, 1));
     CU_ASSERT(q.ulValueLen == sizeof(uid) - 1 &&
               memcmp(id, uid, sizeof(uid) - 1) == 0);
     ASSERT_HIDDEN(k);
-    CHECK_RV(CKR_OK, unwrap(CKM_AES_KEY_WRAP_KWP, u, blob, len, agree, 1, &k));
+    CHECK_RV(CKR_OK,
+             unwrap(CKM_AES_KEY_WRAP_KWP, u, wrapped, len, agree, 1, &k));
     CU_ASSERT_EQUAL(get_bool(k, CKA_EXTRACTABLE), 0);
     ASSERT_HIDDEN(k);
 }
@@ -1544,8 +1545,8 @@ static void test_attack_allowed_mechanisms(void)
         ATTR(CKA_WRAP, yes), ATTR(CKA_UNWRAP, yes),
         { CKA_ALLOWED_MECHANISMS, only_kwp, sizeof(only_kwp) },
     };
-    unsigned char blob[64];
-    CK_ULONG len = sizeof(blob);
+    unsigned char wrapped[64];
+    CK_ULONG len = sizeof(wrapped);
     CK_OBJECT_HANDLE w, dek, k, h = HANDLE_SENTINEL;
     long before;
 
@@ -1555,15 +1556,16 @@ static void test_attack_allowed_mechanisms(void)
     ASSERT_WRAP_REFUSED(CKM_AES_KEY_WRAP, w, dek, CKR_MECHANISM_INVALID);
     ASSERT_WRAP_REFUSED(CKM_AES_KEY_WRAP_PAD, w, dek, CKR_MECHANISM_INVALID);
     ASSERT_WRAP_REFUSED(CKM_AES_GCM, w, dek, CKR_MECHANISM_INVALID);
-    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP_KWP, w, dek, blob, &len));
+    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP_KWP, w, dek, wrapped, &len));
     CU_ASSERT_EQUAL(len, 40);
     before = count_all();
     /* The KWP blob is 40 bytes, a valid RFC 3394 length too. */
     CHECK_RV(CKR_MECHANISM_INVALID,
-             unwrap(CKM_AES_KEY_WRAP, w, blob, len, NULL, 0, &h));
+             unwrap(CKM_AES_KEY_WRAP, w, wrapped, len, NULL, 0, &h));
     CU_ASSERT_EQUAL(h, HANDLE_SENTINEL);
     CU_ASSERT_EQUAL(count_all(), before);
-    CHECK_RV(CKR_OK, unwrap(CKM_AES_KEY_WRAP_KWP, w, blob, len, NULL, 0, &k));
+    CHECK_RV(CKR_OK,
+             unwrap(CKM_AES_KEY_WRAP_KWP, w, wrapped, len, NULL, 0, &k));
 }
 
 static void test_attack_unwrapped_flags(void)
@@ -1576,29 +1578,29 @@ static void test_attack_unwrapped_flags(void)
     CK_ATTRIBUTE strict[] = {
         ATTR(CKA_SENSITIVE, yes), ATTR(CKA_EXTRACTABLE, no),
     };
-    unsigned char blob[64];
-    CK_ULONG len = sizeof(blob);
+    unsigned char wrapped[64];
+    CK_ULONG len = sizeof(wrapped);
     CK_OBJECT_HANDLE cek, dek, k, h = HANDLE_SENTINEL;
     long before;
 
     REQUIRE_READY();
     CHECK_RV_FATAL(CKR_OK, cek_new(&cek));
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, dek_attrs, NELEM(dek_attrs), &dek));
-    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP_PAD, cek, dek, blob, &len));
+    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP_PAD, cek, dek, wrapped, &len));
     before = count_all();
     for (size_t i = 0; i < NELEM(forged); i++) {
         CK_ATTRIBUTE t[] = { strict[0], strict[1], forged[i] };
 
         CHECK_RV(CKR_ATTRIBUTE_READ_ONLY,
-                 unwrap(CKM_AES_KEY_WRAP_PAD, cek, blob, len, t, NELEM(t),
+                 unwrap(CKM_AES_KEY_WRAP_PAD, cek, wrapped, len, t, NELEM(t),
                         &h));
     }
     CHECK_RV(CKR_ATTRIBUTE_READ_ONLY,
-             unwrap(CKM_AES_KEY_WRAP_PAD, cek, blob, len, forged,
+             unwrap(CKM_AES_KEY_WRAP_PAD, cek, wrapped, len, forged,
                     NELEM(forged), &h));
     CU_ASSERT_EQUAL(h, HANDLE_SENTINEL);
     CU_ASSERT_EQUAL(count_all(), before);
-    CHECK_RV_FATAL(CKR_OK, unwrap(CKM_AES_KEY_WRAP_PAD, cek, blob, len,
+    CHECK_RV_FATAL(CKR_OK, unwrap(CKM_AES_KEY_WRAP_PAD, cek, wrapped, len,
                                   strict, NELEM(strict), &k));
     ASSERT_PROVENANCE(k, 0, CK_UNAVAILABLE_INFORMATION, 0, 0);
 }
@@ -1615,8 +1617,8 @@ static void driver_round_trip(CK_MECHANISM_TYPE mech, CK_ULONG blob_len)
         ATTR(CKA_SENSITIVE, yes), ATTR(CKA_EXTRACTABLE, no),
         ATTR(CKA_ENCRYPT, yes), ATTR(CKA_DECRYPT, yes),
     };
-    unsigned char blob[64], v1[32], v2[32], c1[96], c2[96], c3[96];
-    CK_ULONG len = sizeof(blob), qlen = 0, l1 = 32, l2 = 32;
+    unsigned char wrapped[64], v1[32], v2[32], c1[96], c2[96], c3[96];
+    CK_ULONG len = sizeof(wrapped), qlen = 0, l1 = 32, l2 = 32;
     CK_ULONG n1 = sizeof(c1), n2 = sizeof(c2), n3 = sizeof(c3);
     CK_OBJECT_HANDLE cek, dek, back, back_in;
 
@@ -1627,15 +1629,15 @@ static void driver_round_trip(CK_MECHANISM_TYPE mech, CK_ULONG blob_len)
     CHECK_RV_FATAL(CKR_OK, gen_aes(32, dek_attrs, NELEM(dek_attrs), &dek));
     CHECK_RV(CKR_OK, wrap(mech, cek, dek, NULL, &qlen));
     CU_ASSERT_EQUAL(qlen, blob_len);
-    CHECK_RV_FATAL(CKR_OK, wrap(mech, cek, dek, blob, &len));
+    CHECK_RV_FATAL(CKR_OK, wrap(mech, cek, dek, wrapped, &len));
     CU_ASSERT_EQUAL(len, blob_len);
     CHECK_RV_FATAL(CKR_OK, read_value(dek, v1, &l1));
-    CU_ASSERT(memmem(blob, len, v1, 32) == NULL);
-    CHECK_RV_FATAL(CKR_OK, unwrap(mech, cek, blob, len, loose, NELEM(loose),
+    CU_ASSERT(memmem(wrapped, len, v1, 32) == NULL);
+    CHECK_RV_FATAL(CKR_OK, unwrap(mech, cek, wrapped, len, loose, NELEM(loose),
                                   &back));
     CHECK_RV(CKR_OK, read_value(back, v2, &l2));
     CU_ASSERT(l2 == 32 && memcmp(v1, v2, 32) == 0);
-    CHECK_RV_FATAL(CKR_OK, unwrap(mech, cek, blob, len, inside,
+    CHECK_RV_FATAL(CKR_OK, unwrap(mech, cek, wrapped, len, inside,
                                   NELEM(inside), &back_in));
     ASSERT_HIDDEN(back_in);
     CHECK_RV(CKR_OK, gcm_encrypt(dek, c1, &n1));
@@ -1701,7 +1703,7 @@ static int files_holding(const void *needle, size_t n, int *files)
 }
 
 static void assert_disk(const unsigned char *known, const unsigned char *dek,
-                        const unsigned char *ctl, const unsigned char *blob,
+                        const unsigned char *ctl, const unsigned char *wrapped,
                         CK_ULONG blob_len, const char *when)
 {
     int files = 0;
@@ -1715,7 +1717,7 @@ static void assert_disk(const unsigned char *known, const unsigned char *dek,
     /* Controls: public data is stored as it is. */
     if (files_holding(ctl, 32, &files) == 0)
         FAILF("%s: the data object's bytes are not in the files", when);
-    if (files_holding(blob, blob_len, &files) == 0)
+    if (files_holding(wrapped, blob_len, &files) == 0)
         FAILF("%s: the wrapped blob's bytes are not in the files", when);
 }
 
@@ -1730,11 +1732,11 @@ static void test_disk_sealed(void)
         ATTR(CKA_TOKEN, yes), ATTR(CKA_SENSITIVE, no),
         ATTR(CKA_EXTRACTABLE, yes),
     };
-    unsigned char known[32], dek_v[32], ctl[32], blob[64];
-    CK_ULONG len = sizeof(blob);
+    unsigned char known[32], dek_v[32], ctl[32], wrapped[64];
+    CK_ULONG len = sizeof(wrapped);
     CK_ATTRIBUTE data_blob[] = {
         ATTR(CKA_CLASS, data_class), ATTR(CKA_TOKEN, yes),
-        ATTR_STR(CKA_LABEL, bl), { CKA_VALUE, blob, 0 },
+        ATTR_STR(CKA_LABEL, bl), { CKA_VALUE, wrapped, 0 },
     };
     CK_ATTRIBUTE data_ctl[] = {
         ATTR(CKA_CLASS, data_class), ATTR(CKA_TOKEN, yes),
@@ -1751,28 +1753,24 @@ static void test_disk_sealed(void)
     CHECK_RV_FATAL(CKR_OK, cek_new(&cek));
     CHECK_RV_FATAL(CKR_OK, import_aes(dek_v, 32, dek_attrs, NELEM(dek_attrs),
                                       &dek));
-    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP_KWP, cek, dek, blob, &len));
+    CHECK_RV_FATAL(CKR_OK, wrap(CKM_AES_KEY_WRAP_KWP, cek, dek, wrapped, &len));
     data_blob[3].ulValueLen = len;
     CHECK_RV_FATAL(CKR_OK, p11->C_CreateObject(sess, data_blob,
                                                NELEM(data_blob), &d1));
-    CHECK_RV_FATAL(CKR_OK, unwrap(CKM_AES_KEY_WRAP_KWP, cek, blob, len,
+    CHECK_RV_FATAL(CKR_OK, unwrap(CKM_AES_KEY_WRAP_KWP, cek, wrapped, len,
                                   loose_tok, NELEM(loose_tok), &back));
     CHECK_RV_FATAL(CKR_OK, p11->C_CreateObject(sess, data_ctl,
                                                NELEM(data_ctl), &d2));
-    assert_disk(known, dek_v, ctl, blob, len, "while open");
+    assert_disk(known, dek_v, ctl, wrapped, len, "while open");
     CHECK_RV_FATAL(CKR_OK, p11->C_Finalize(NULL));
-    assert_disk(known, dek_v, ctl, blob, len, "after C_Finalize");
+    assert_disk(known, dek_v, ctl, wrapped, len, "after C_Finalize");
     CHECK_RV(CKR_OK, p11->C_Initialize(NULL));
 }
 
 /* ---- registration ------------------------------------------------------- */
 
-struct test_entry {
-    const char *name;
-    CU_TestFunc fn;
-};
 
-static const struct test_entry route_tests[] = {
+static const p11_test route_tests[] = {
     { "/route/get-value", test_route_get_value },
     { "/route/get-value-mixed", test_route_get_value_mixed },
     { "/route/wrap-unextractable", test_route_wrap_unextractable },
@@ -1791,20 +1789,18 @@ static const struct test_entry route_tests[] = {
     { "/route/second-process", test_route_second_process },
     { "/route/session-copy", test_route_session_copy },
     { "/route/public-copy-logged-out", test_route_public_copy_logged_out },
-    { NULL, NULL },
 };
 
-static const struct test_entry flags_tests[] = {
+static const p11_test flags_tests[] = {
     { "/flags/generated", test_flags_generated },
     { "/flags/created", test_flags_created },
     { "/flags/unwrapped", test_flags_unwrapped },
     { "/flags/copied", test_flags_copied },
     { "/flags/template-read-only", test_flags_template_read_only },
     { "/flags/sensitive-later", test_flags_sensitive_later },
-    { NULL, NULL },
 };
 
-static const struct test_entry attack_tests[] = {
+static const p11_test attack_tests[] = {
     { "/attack/wrap-decrypt-create", test_attack_wrap_decrypt_create },
     { "/attack/wrap-decrypt-generate", test_attack_wrap_decrypt_generate },
     { "/attack/wrap-decrypt-set-copy", test_attack_wrap_decrypt_set_copy },
@@ -1825,34 +1821,21 @@ static const struct test_entry attack_tests[] = {
     { "/attack/unwrap-template", test_attack_unwrap_template },
     { "/attack/allowed-mechanisms", test_attack_allowed_mechanisms },
     { "/attack/unwrapped-flags", test_attack_unwrapped_flags },
-    { NULL, NULL },
 };
 
-static const struct test_entry driver_tests[] = {
+static const p11_test driver_tests[] = {
     { "/driver/aes-key-wrap", test_driver_kw },
     { "/driver/aes-key-wrap-kwp", test_driver_kwp },
     { "/driver/aes-key-wrap-pad", test_driver_pad },
     { "/driver/aes-gcm", test_driver_gcm },
-    { NULL, NULL },
 };
 
-static const struct test_entry disk_tests[] = {
+static const p11_test disk_tests[] = {
     { "/disk/sealed", test_disk_sealed },
-    { NULL, NULL },
 };
 
-static int add_suite(const char *name, const struct test_entry *tests)
-{
-    CU_pSuite s = CU_add_suite_with_setup_and_teardown(name, NULL, NULL,
-                                                       setup, teardown);
 
-    if (s == NULL)
-        return -1;
-    for (; tests->name != NULL; tests++)
-        if (CU_add_test(s, tests->name, tests->fn) == NULL)
-            return -1;
-    return 0;
-}
+#define SUITE(name, tests) p11_add_suite(name, setup, teardown, tests, N(tests))
 
 int main(int argc, char **argv)
 {
@@ -1862,11 +1845,11 @@ int main(int argc, char **argv)
         return 1;
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
-    if (add_suite("route", route_tests) != 0 ||
-        add_suite("flags", flags_tests) != 0 ||
-        add_suite("attack", attack_tests) != 0 ||
-        add_suite("driver", driver_tests) != 0 ||
-        add_suite("disk", disk_tests) != 0) {
+    if (SUITE("route", route_tests) != 0 ||
+        SUITE("flags", flags_tests) != 0 ||
+        SUITE("attack", attack_tests) != 0 ||
+        SUITE("driver", driver_tests) != 0 ||
+        SUITE("disk", disk_tests) != 0) {
         CU_cleanup_registry();
         return 1;
     }
