@@ -631,7 +631,8 @@ CK_RV rules_build(const CK_ATTRIBUTE *t, CK_ULONG n, enum rules_op op,
         for (const attr_rule *r = ct.t[i]; r->type != ATTR_END; r++) {
             const attr_rule *eff = rules_lookup(cls, sub, r->type);
 
-            if ((eff->flags & required) && rules_template_find(t, n, r->type) == NULL) {
+            if ((eff->flags & required) &&
+                rules_template_find(t, n, r->type) == NULL) {
                 rv = CKR_TEMPLATE_INCOMPLETE;
                 goto out;
             }

@@ -223,31 +223,10 @@ static CK_ULONG asym_oneshot_size(const struct op_state *op, CK_ULONG in_len)
 /* Keep input that the single-shot schemes need whole. */
 static CK_RV hold(struct op_state *op, const CK_BYTE *in, CK_ULONG in_len)
 {
-    size_t need = op->held_len + in_len;
-
-    if (in_len == 0)
-        return CKR_OK;
-    if (need > ASYM_MAX_INPUT)
+    if (op->held_len + in_len > ASYM_MAX_INPUT)
         return op->kind == OP_DECRYPT ? CKR_ENCRYPTED_DATA_LEN_RANGE
                                       : CKR_DATA_LEN_RANGE;
-    if (need > op->held_cap) {
-        size_t cap = need < 256 ? 256 : need * 2;
-        unsigned char *grown;
-
-        cap = cap > ASYM_MAX_INPUT ? ASYM_MAX_INPUT : cap;
-        grown = OPENSSL_zalloc(cap);
-        if (grown == NULL)
-            return CKR_HOST_MEMORY;
-        if (op->held != NULL) {
-            memcpy(grown, op->held, op->held_len);
-            OPENSSL_clear_free(op->held, op->held_cap);
-        }
-        op->held = grown;
-        op->held_cap = cap;
-    }
-    memcpy(op->held + op->held_len, in, in_len);
-    op->held_len = need;
-    return CKR_OK;
+    return mech_hold(&op->held, &op->held_len, &op->held_cap, in, in_len);
 }
 
 static CK_RV asym_update(struct op_state *op, const CK_BYTE *in,

@@ -177,25 +177,6 @@ static CK_ULONG cipher_update_size(const struct op_state *op, CK_ULONG in)
     return total / AES_BLOCK * AES_BLOCK;
 }
 
-static CK_RV hold(struct op_state *op, const CK_BYTE *in, CK_ULONG len)
-{
-    if (op->held_len + len > op->held_cap) {
-        size_t cap = (op->held_len + len) * 2 + 64;
-        unsigned char *g = OPENSSL_zalloc(cap);
-
-        if (g == NULL)
-            return CKR_HOST_MEMORY;
-        if (op->held_len > 0)
-            memcpy(g, op->held, op->held_len);
-        OPENSSL_clear_free(op->held, op->held_cap);
-        op->held = g;
-        op->held_cap = cap;
-    }
-    if (len > 0)
-        memcpy(op->held + op->held_len, in, len);
-    op->held_len += len;
-    return CKR_OK;
-}
 
 static CK_RV cipher_update(struct op_state *op, const CK_BYTE *in,
                            CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
@@ -208,7 +189,7 @@ static CK_RV cipher_update(struct op_state *op, const CK_BYTE *in,
     /* GCM decryption releases nothing until the tag has been checked. */
     if (is_gcm(op) && !op->encrypt) {
         *out_len = 0;
-        return hold(op, in, in_len);
+        return mech_hold(&op->held, &op->held_len, &op->held_cap, in, in_len);
     }
     if (op->desc->type == CKM_AES_CTR) {
         size_t bytes = op->ctr_tail + in_len;

@@ -81,8 +81,3 @@ EVP_MAC *mech_mac_fetch(const char *name)
  * The fetched algorithms live as long as the process: freeing them from a
  * destructor could run after OpenSSL's own atexit cleanup.
  */
-void mech_result_free(unsigned char *p, size_t len)
-{
-    if (p != NULL)
-        OPENSSL_clear_free(p, len);
-}

@@ -207,27 +207,9 @@ CK_RV msg_begin(struct op_state *op, const void *param, CK_ULONG param_len,
 
 static CK_RV hold(struct msg_state *ms, const CK_BYTE *in, CK_ULONG in_len)
 {
-    size_t need = ms->held_len + in_len;
-
-    if (need > INT32_MAX)
+    if (ms->held_len + in_len > INT32_MAX)
         return CKR_ENCRYPTED_DATA_LEN_RANGE;
-    if (need > ms->held_cap) {
-        size_t cap = need * 2 < 256 ? 256 : need * 2;
-        unsigned char *grown = OPENSSL_zalloc(cap);
-
-        if (grown == NULL)
-            return CKR_HOST_MEMORY;
-        if (ms->held != NULL) {
-            memcpy(grown, ms->held, ms->held_len);
-            OPENSSL_clear_free(ms->held, ms->held_cap);
-        }
-        ms->held = grown;
-        ms->held_cap = cap;
-    }
-    if (in_len > 0)
-        memcpy(ms->held + ms->held_len, in, in_len);
-    ms->held_len = need;
-    return CKR_OK;
+    return mech_hold(&ms->held, &ms->held_len, &ms->held_cap, in, in_len);
 }
 
 static CK_RV next_decrypt(struct msg_state *ms, const void *param,

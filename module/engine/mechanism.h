@@ -120,7 +120,15 @@ CK_RV msg_next(struct op_state *op, const void *param, CK_ULONG param_len,
 /* The OpenSSL digest name of CKM_SHA_1...CKM_SHA512, or NULL. */
 const char *mech_digest_name(CK_MECHANISM_TYPE hash);
 
-/* Free a result buffer holding possibly secret bytes. */
+/*
+ * Append `n` bytes to input an operation keeps until its end (GCM
+ * decryption, RSA, EdDSA): the buffer grows, and is wiped when it moves.
+ * Callers check their own length limits first.
+ */
+CK_RV mech_hold(unsigned char **buf, size_t *len, size_t *cap,
+                const CK_BYTE *in, size_t n);
+
+/* Free a result buffer holding possibly secret bytes (mech_buffer.c). */
 void mech_result_free(unsigned char *p, size_t len);
 
 #endif
