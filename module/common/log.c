@@ -44,6 +44,19 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_end(ap);
 }
 
+void log_audit(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    flockfile(stderr);
+    fputs("hsmsim: audit: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    funlockfile(stderr);
+    va_end(ap);
+}
+
 void log_openssl(const char *what)
 {
     unsigned long e;

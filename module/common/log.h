@@ -18,6 +18,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
+/*
+ * An administrative event worth a record whatever the level (a policy
+ * change, say): always written, as "hsmsim: audit: ...".
+ */
+void log_audit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Log OpenSSL's error queue under `what`, then clear it. */
 void log_openssl(const char *what);
 

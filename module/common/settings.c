@@ -17,6 +17,7 @@ void settings_defaults(settings *s)
     s->pin_max_failures = SETTINGS_DEFAULT_MAX_FAILURES;
     s->pin_kdf_iterations = SETTINGS_DEFAULT_KDF_ITERATIONS;
     s->log_level = LOG_WARN;
+    s->new_policy = POLICY_DEFAULT;
 }
 
 const char *settings_default_path(void)
@@ -54,6 +55,22 @@ static int parse_ulong(const char *v, unsigned long min, unsigned long max,
     return 0;
 }
 
+const char *policy_name(enum partition_policy p)
+{
+    return p == POLICY_LEGACY ? "legacy" : "fips";
+}
+
+int policy_parse(const char *name, enum partition_policy *out)
+{
+    if (strcmp(name, "fips") == 0)
+        *out = POLICY_FIPS;
+    else if (strcmp(name, "legacy") == 0)
+        *out = POLICY_LEGACY;
+    else
+        return -1;
+    return 0;
+}
+
 static int apply(settings *s, const char *key, const char *val, char *err,
                  size_t errlen)
 {
@@ -78,6 +95,11 @@ static int apply(settings *s, const char *key, const char *val, char *err,
                      "pin_kdf_iterations must be a number from %lu to %lu",
                      SETTINGS_MIN_KDF_ITERATIONS,
                      SETTINGS_MAX_KDF_ITERATIONS);
+            return -1;
+        }
+    } else if (strcmp(key, "policy") == 0) {
+        if (policy_parse(val, &s->new_policy) < 0) {
+            snprintf(err, errlen, "policy must be fips or legacy");
             return -1;
         }
     } else if (strcmp(key, "log_level") == 0) {

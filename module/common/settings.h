@@ -11,11 +11,23 @@
 #define SETTINGS_MIN_KDF_ITERATIONS 1000UL
 #define SETTINGS_MAX_KDF_ITERATIONS 100000000UL
 
+/*
+ * A partition's mechanism policy, as a Luna partition's FIPS mode:
+ * under fips single DES, DES2, MD5 signatures and RSA keys under 2048
+ * bits are not offered (docs/conformance.md); legacy offers them all.
+ */
+enum partition_policy { POLICY_FIPS, POLICY_LEGACY };
+#define POLICY_DEFAULT POLICY_FIPS
+/* "fips" / "legacy"; parse returns -1 for anything else. */
+const char *policy_name(enum partition_policy p);
+int policy_parse(const char *name, enum partition_policy *out);
+
 typedef struct settings {
     char store[PATH_MAX];              /* directory of partition databases */
     unsigned long pin_max_failures;    /* failed logins before lockout */
     unsigned long pin_kdf_iterations;  /* PBKDF2 work factor for new wraps */
     int log_level;                     /* enum log_level */
+    enum partition_policy new_policy;  /* of partitions C_InitToken makes */
 } settings;
 
 /* Fill `s` with the defaults (store = the build's default store dir). */

@@ -138,5 +138,6 @@ CK_RV C_GetInterface(CK_UTF8CHAR_PTR name, CK_VERSION_PTR version,
         *out = &interfaces[i];
         return CKR_OK;
     }
-    return CKR_FUNCTION_FAILED;
+    /* 3.0 section 5.4.2: no interface of that name, version and flags. */
+    return CKR_ARGUMENTS_BAD;
 }

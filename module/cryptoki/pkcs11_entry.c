@@ -311,6 +311,45 @@ static CK_RV op_init(CK_SESSION_HANDLE h, enum op_kind kind,
     return rv;
 }
 
+/* The CKF_ flag C_SessionCancel names an operation kind by. */
+static CK_FLAGS kind_flag(enum op_kind kind)
+{
+    static const CK_FLAGS flags[OP_KIND_COUNT] = {
+        [OP_ENCRYPT] = CKF_ENCRYPT, [OP_DECRYPT] = CKF_DECRYPT,
+        [OP_DIGEST] = CKF_DIGEST, [OP_SIGN] = CKF_SIGN,
+        [OP_VERIFY] = CKF_VERIFY, [OP_SIGN_RECOVER] = CKF_SIGN_RECOVER,
+        [OP_VERIFY_RECOVER] = CKF_VERIFY_RECOVER,
+        [OP_MSG_ENCRYPT] = CKF_MESSAGE_ENCRYPT,
+        [OP_MSG_DECRYPT] = CKF_MESSAGE_DECRYPT,
+        [OP_MSG_SIGN] = CKF_MESSAGE_SIGN,
+        [OP_MSG_VERIFY] = CKF_MESSAGE_VERIFY,
+    };
+
+    return flags[kind];
+}
+
+/*
+ * Bad arguments to a call that may end an operation (single-part, Update
+ * and Final calls) end it, like any other error of those calls (2.40
+ * section 5.2 and the text of each function): the next call answers
+ * CKR_OPERATION_NOT_INITIALIZED and a new Init is accepted.
+ */
+#define ARG_ENDS(cond, h, kind)                                 \
+    do {                                                        \
+        if (!(cond))                                            \
+            return end_operation((h), (kind));                  \
+    } while (0)
+
+static CK_RV end_operation(CK_SESSION_HANDLE h, enum op_kind kind)
+{
+    CK_RV ignored;
+
+    /* A bad session handle has no operation to end. */
+    FE_CALL(ignored, session_cancel, h, kind_flag(kind));
+    (void)ignored;
+    return CKR_ARGUMENTS_BAD;
+}
+
 static CK_RV op_oneshot(CK_SESSION_HANDLE h, enum op_kind kind,
                         CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                         CK_ULONG_PTR out_len)
@@ -318,18 +357,19 @@ static CK_RV op_oneshot(CK_SESSION_HANDLE h, enum op_kind kind,
     CK_RV rv;
 
     READY();
-    ARG(BUF_OK(in, in_len) && out_len != NULL);
+    ARG_ENDS(BUF_OK(in, in_len) && out_len != NULL, h, kind);
     FE_CALL(rv, op_oneshot, h, kind, in, in_len, out, out_len);
     return rv;
 }
 
+/* `out_len` is NULL for the updates that produce no output. */
 static CK_RV op_update(CK_SESSION_HANDLE h, enum op_kind kind, CK_BYTE_PTR in,
                        CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
     CK_RV rv;
 
     READY();
-    ARG(BUF_OK(in, in_len));
+    ARG_ENDS(BUF_OK(in, in_len), h, kind);
     FE_CALL(rv, op_update, h, kind, in, in_len, out, out_len);
     return rv;
 }
@@ -360,7 +400,7 @@ CK_RV C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len,
                       CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
     READY();
-    ARG(out_len != NULL);
+    ARG_ENDS(out_len != NULL, h, OP_ENCRYPT);
     return op_update(h, OP_ENCRYPT, in, in_len, out, out_len);
 }
 
@@ -368,7 +408,7 @@ CK_RV C_EncryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out,
                      CK_ULONG_PTR out_len)
 {
     READY();
-    ARG(out_len != NULL);
+    ARG_ENDS(out_len != NULL, h, OP_ENCRYPT);
     return op_final(h, OP_ENCRYPT, out, out_len);
 }
 
@@ -388,7 +428,7 @@ CK_RV C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len,
                       CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
     READY();
-    ARG(out_len != NULL);
+    ARG_ENDS(out_len != NULL, h, OP_DECRYPT);
     return op_update(h, OP_DECRYPT, in, in_len, out, out_len);
 }
 
@@ -396,7 +436,7 @@ CK_RV C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out,
                      CK_ULONG_PTR out_len)
 {
     READY();
-    ARG(out_len != NULL);
+    ARG_ENDS(out_len != NULL, h, OP_DECRYPT);
     return op_final(h, OP_DECRYPT, out, out_len);
 }
 
@@ -429,7 +469,7 @@ CK_RV C_DigestFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out,
                     CK_ULONG_PTR out_len)
 {
     READY();
-    ARG(out_len != NULL);
+    ARG_ENDS(out_len != NULL, h, OP_DIGEST);
     return op_final(h, OP_DIGEST, out, out_len);
 }
 
@@ -452,7 +492,7 @@ CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
 CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 {
     READY();
-    ARG(sig_len != NULL);
+    ARG_ENDS(sig_len != NULL, h, OP_SIGN);
     return op_final(h, OP_SIGN, sig, sig_len);
 }
 
@@ -478,7 +518,7 @@ CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len,
                CK_BYTE_PTR sig, CK_ULONG sig_len)
 {
     READY();
-    ARG(sig != NULL);
+    ARG_ENDS(BUF_OK(sig, sig_len), h, OP_VERIFY);
     return op_oneshot(h, OP_VERIFY, in, in_len, sig, &sig_len);
 }
 
@@ -490,7 +530,7 @@ CK_RV C_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
 CK_RV C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len)
 {
     READY();
-    ARG(sig != NULL);
+    ARG_ENDS(BUF_OK(sig, sig_len), h, OP_VERIFY);
     return op_final(h, OP_VERIFY, sig, &sig_len);
 }
 

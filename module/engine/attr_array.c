@@ -13,11 +13,15 @@ CK_RV attr_array_check(const void *value, CK_ULONG len)
 {
     const CK_ATTRIBUTE *a = value;
 
+    CK_RV rv;
+
     if (len % sizeof(CK_ATTRIBUTE) != 0)
         return CKR_ATTRIBUTE_VALUE_INVALID;
+    /* A nested template is a template: the same shape and duplicate rules. */
+    rv = rules_template_check(a, len / sizeof(CK_ATTRIBUTE), false);
+    if (rv != CKR_OK)
+        return rv == CKR_HOST_MEMORY ? rv : CKR_ATTRIBUTE_VALUE_INVALID;
     for (CK_ULONG i = 0; i < len / sizeof(CK_ATTRIBUTE); i++) {
-        if (rules_entry_shape(&a[i]) != CKR_OK)
-            return CKR_ATTRIBUTE_VALUE_INVALID;
         /* Templates do not nest further (2.40 section 4.x). */
         if (a[i].type & CKF_ARRAY_ATTRIBUTE &&
             a[i].type != CKA_ALLOWED_MECHANISMS)

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "attr_rules.h"
 #include "attr_array.h"
+#include "des_key.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,29 @@ static CK_RV check_aes_value(const CK_ATTRIBUTE *a)
 
     return (n == 16 || n == 24 || n == 32) ? CKR_OK
                                           : CKR_ATTRIBUTE_VALUE_INVALID;
+}
+
+/* 2.40 section 2.x: a DES key's parity bits must be set. */
+static CK_RV check_des_bytes(const CK_ATTRIBUTE *a, size_t want)
+{
+    return a->ulValueLen == want && des_parity_ok(a->pValue, want)
+               ? CKR_OK
+               : CKR_ATTRIBUTE_VALUE_INVALID;
+}
+
+static CK_RV check_des_value(const CK_ATTRIBUTE *a)
+{
+    return check_des_bytes(a, 8);
+}
+
+static CK_RV check_des2_value(const CK_ATTRIBUTE *a)
+{
+    return check_des_bytes(a, 16);
+}
+
+static CK_RV check_des3_value(const CK_ATTRIBUTE *a)
+{
+    return check_des_bytes(a, 24);
 }
 
 static CK_RV check_value_len(const CK_ATTRIBUTE *a)
@@ -221,6 +245,28 @@ static const attr_rule aes_rules[] = {
     END
 };
 
+/* DES keys have a fixed length; CKA_VALUE_LEN is computed. */
+#define DES_VALUE_LEN \
+    { CKA_VALUE_LEN, R_NO_CREATE | R_NO_UNWRAP, check_value_len, D_NONE }
+
+static const attr_rule des_rules[] = {
+    { CKA_VALUE, R_CREATE_REQ | KEYMAT, check_des_value, D_NONE },
+    DES_VALUE_LEN,
+    END
+};
+
+static const attr_rule des2_rules[] = {
+    { CKA_VALUE, R_CREATE_REQ | KEYMAT, check_des2_value, D_NONE },
+    DES_VALUE_LEN,
+    END
+};
+
+static const attr_rule des3_rules[] = {
+    { CKA_VALUE, R_CREATE_REQ | KEYMAT, check_des3_value, D_NONE },
+    DES_VALUE_LEN,
+    END
+};
+
 static const attr_rule rsa_public_rules[] = {
     { CKA_MODULUS, R_CREATE_REQ | R_NO_GEN, check_nonempty, D_NONE },
     { CKA_MODULUS_BITS, R_NO_CREATE | R_GEN_REQ, check_ulong, D_NONE },
@@ -268,6 +314,7 @@ static bool is_hmac_or_generic(CK_ULONG kt)
     case CKK_SHA256_HMAC:
     case CKK_SHA384_HMAC:
     case CKK_SHA512_HMAC:
+    case CKK_MD5_HMAC:
         return true;
     default:
         return false;
@@ -293,6 +340,12 @@ static bool tables_for(CK_OBJECT_CLASS cls, CK_ULONG sub, class_tables *ct)
         ct->t[2] = secret_rules;
         if (sub == CKK_AES)
             ct->t[3] = aes_rules;
+        else if (sub == CKK_DES)
+            ct->t[3] = des_rules;
+        else if (sub == CKK_DES2)
+            ct->t[3] = des2_rules;
+        else if (sub == CKK_DES3)
+            ct->t[3] = des3_rules;
         else if (is_hmac_or_generic(sub))
             ct->t[3] = generic_secret_rules;
         else
@@ -451,7 +504,50 @@ CK_RV rules_entry_shape(const CK_ATTRIBUTE *a)
     return CKR_OK;
 }
 
-/* Check one template entry against its rule for a new object. */
+static bool same_value(const CK_ATTRIBUTE *a, const CK_ATTRIBUTE *b)
+{
+    return a->ulValueLen == b->ulValueLen &&
+           (a->ulValueLen == 0 ||
+            memcmp(a->pValue, b->pValue, a->ulValueLen) == 0);
+}
+
+static int by_type(const void *x, const void *y)
+{
+    const CK_ATTRIBUTE *a = *(const CK_ATTRIBUTE *const *)x;
+    const CK_ATTRIBUTE *b = *(const CK_ATTRIBUTE *const *)y;
+
+    return a->type < b->type ? -1 : a->type > b->type;
+}
+
+CK_RV rules_template_check(const CK_ATTRIBUTE *t, CK_ULONG n, bool dups_ok)
+{
+    const CK_ATTRIBUTE **sorted;
+    CK_RV rv = CKR_OK;
+
+    for (CK_ULONG i = 0; i < n; i++)
+        if (rules_entry_shape(&t[i]) != CKR_OK)
+            return CKR_ATTRIBUTE_VALUE_INVALID;
+    if (dups_ok || n < 2)
+        return CKR_OK;
+    /* Sorted by type, so a template of any size costs n log n. */
+    sorted = malloc(n * sizeof(*sorted));
+    if (sorted == NULL)
+        return CKR_HOST_MEMORY;
+    for (CK_ULONG i = 0; i < n; i++)
+        sorted[i] = &t[i];
+    qsort(sorted, n, sizeof(*sorted), by_type);
+    for (CK_ULONG i = 1; i < n && rv == CKR_OK; i++)
+        if (sorted[i]->type == sorted[i - 1]->type &&
+            !same_value(sorted[i], sorted[i - 1]))
+            rv = CKR_TEMPLATE_INCONSISTENT;
+    free(sorted);
+    return rv;
+}
+
+/*
+ * Check one template entry against its rule for a new object; the
+ * template's shape was checked where it entered (rules_template_check).
+ */
 static CK_RV check_entry(const attr_rule *r, const CK_ATTRIBUTE *a,
                          enum rules_op op, bool is_so)
 {
@@ -459,9 +555,6 @@ static CK_RV check_entry(const attr_rule *r, const CK_ATTRIBUTE *a,
 
     if (r == NULL)
         return CKR_ATTRIBUTE_TYPE_INVALID;
-    rv = rules_entry_shape(a);
-    if (rv != CKR_OK)
-        return rv;
     if (r->flags & forbidden_flag(op))
         return CKR_ATTRIBUTE_READ_ONLY;
     /* Checkers read pValue only for lengths they accept. */
@@ -595,13 +688,6 @@ static CK_RV fill_computed(object *o, enum rules_op op, CK_OBJECT_CLASS cls,
     return rv;
 }
 
-static bool same_value(const CK_ATTRIBUTE *a, const CK_ATTRIBUTE *b)
-{
-    return a->ulValueLen == b->ulValueLen &&
-           (a->ulValueLen == 0 ||
-            memcmp(a->pValue, b->pValue, a->ulValueLen) == 0);
-}
-
 CK_RV rules_build(const CK_ATTRIBUTE *t, CK_ULONG n, enum rules_op op,
                   CK_OBJECT_CLASS cls, CK_ULONG sub, bool is_so,
                   object **out)
@@ -619,11 +705,6 @@ CK_RV rules_build(const CK_ATTRIBUTE *t, CK_ULONG n, enum rules_op op,
         rv = check_entry(r, &t[i], op, is_so);
         if (rv != CKR_OK)
             goto out;
-        for (CK_ULONG j = 0; j < i; j++)
-            if (t[j].type == t[i].type && !same_value(&t[i], &t[j])) {
-                rv = CKR_TEMPLATE_INCONSISTENT;
-                goto out;
-            }
     }
     /* Then completeness. */
     tables_for(cls, sub, &ct);
@@ -686,9 +767,6 @@ CK_RV rules_apply(object *o, const CK_ATTRIBUTE *t, CK_ULONG n,
 
         if (r == NULL)
             return CKR_ATTRIBUTE_TYPE_INVALID;
-        rv = rules_entry_shape(&t[i]);
-        if (rv != CKR_OK)
-            return rv;
         if (!(r->flags & R_MODIFY) &&
             !(op == RULES_COPY && copy_may_set(t[i].type)))
             return CKR_ATTRIBUTE_READ_ONLY;

@@ -64,6 +64,17 @@ enum rules_op {
  */
 CK_RV rules_entry_shape(const CK_ATTRIBUTE *a);
 
+/*
+ * The one check of a caller's template, made where it enters the engine
+ * (create, copy, set, find, generate, unwrap, derive) before anything
+ * reads it: CKR_ATTRIBUTE_VALUE_INVALID when an entry fails
+ * rules_entry_shape, CKR_TEMPLATE_INCONSISTENT when one type is given
+ * twice with different values (`dups_ok` for C_FindObjectsInit, where
+ * such a template simply matches nothing).  Repeats of equal values are
+ * accepted, as C_CreateObject always has.
+ */
+CK_RV rules_template_check(const CK_ATTRIBUTE *t, CK_ULONG n, bool dups_ok);
+
 /* The entry of `type` in a template, or NULL. */
 const CK_ATTRIBUTE *rules_template_find(const CK_ATTRIBUTE *t, CK_ULONG n,
                                         CK_ATTRIBUTE_TYPE type);

@@ -216,6 +216,15 @@ CK_RV engine_token_info(engine *e, CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 CK_RV engine_init_token(engine *e, CK_SLOT_ID slot, const CK_UTF8CHAR *pin,
                         CK_ULONG pin_len, const CK_UTF8CHAR *label32)
 {
+    return engine_init_token_policy(e, slot, pin, pin_len, label32,
+                                    e->cfg.new_policy);
+}
+
+CK_RV engine_init_token_policy(engine *e, CK_SLOT_ID slot,
+                               const CK_UTF8CHAR *pin, CK_ULONG pin_len,
+                               const CK_UTF8CHAR *label32,
+                               enum partition_policy policy)
+{
     token *t = NULL;
     CK_RV rv;
 
@@ -225,7 +234,7 @@ CK_RV engine_init_token(engine *e, CK_SLOT_ID slot, const CK_UTF8CHAR *pin,
     case SLOT_FREE:
         if (pin_len < PIN_MIN_LEN || pin_len > PIN_MAX_LEN)
             return CKR_PIN_LEN_RANGE;
-        return token_create(e, slot, pin, pin_len, label32);
+        return token_create(e, slot, pin, pin_len, label32, policy);
     default:
         rv = token_get(e, slot, &t);
         if (rv != CKR_OK)

@@ -35,6 +35,7 @@
  */
 typedef struct engine engine;
 
+
 /* An engine with pthread mutexes. */
 CK_RV engine_open(const settings *cfg, engine **out);
 /* An engine whose mutexes come from `locks` (the application's, say). */
@@ -186,13 +187,23 @@ typedef struct partition_summary {
     bool so_locked, user_locked;
     unsigned long so_failures, user_failures;
     unsigned long objects;     /* token objects, public and private */
+    enum partition_policy policy;
 } partition_summary;
 
 /* Every partition in the store, by slot; *out is malloc'd. */
 CK_RV engine_partition_list(engine *e, partition_summary **out, size_t *n);
 /* Create a partition named `name` (the token label) with both PINs set. */
 CK_RV engine_partition_create(engine *e, const char *name, const char *so_pin,
-                              const char *user_pin, CK_SLOT_ID *slot);
+                              const char *user_pin,
+                              enum partition_policy policy, CK_SLOT_ID *slot);
+/*
+ * Change a partition's policy: the SO's PIN must be given (a wrong one
+ * counts toward lockout: CKR_PIN_INCORRECT, CKR_PIN_LOCKED).  The change
+ * is logged; processes using the partition see it at their next call.
+ */
+CK_RV engine_partition_set_policy(engine *e, CK_SLOT_ID slot,
+                                  const char *so_pin,
+                                  enum partition_policy policy);
 /* Delete the partition and its database; refused while sessions are open. */
 CK_RV engine_partition_delete(engine *e, CK_SLOT_ID slot);
 

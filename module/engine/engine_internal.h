@@ -51,6 +51,7 @@ typedef struct token {
     CK_ULONG sessions, rw_sessions;
     object *cache[OBJECT_CACHE_SIZE];
     long long data_version;
+    enum partition_policy policy;   /* reread when another process writes */
     struct token *next;
 } token;
 
@@ -68,6 +69,15 @@ struct engine {
 
 enum slot_kind { SLOT_INVALID, SLOT_FREE, SLOT_PARTITION };
 
+/*
+ * C_InitToken with the policy a new partition gets (a re-initialized one
+ * keeps its own: the policy belongs to the appliance's administrator).
+ */
+CK_RV engine_init_token_policy(engine *e, CK_SLOT_ID slot,
+                               const CK_UTF8CHAR *pin, CK_ULONG pin_len,
+                               const CK_UTF8CHAR *label32,
+                               enum partition_policy policy);
+
 /* Partition slot ids present in the store, sorted; *ids is malloc'd. */
 CK_RV token_scan(engine *e, CK_SLOT_ID **ids, size_t *n);
 enum slot_kind token_slot_kind(engine *e, CK_SLOT_ID slot);
@@ -75,7 +85,12 @@ enum slot_kind token_slot_kind(engine *e, CK_SLOT_ID slot);
 CK_RV token_get(engine *e, CK_SLOT_ID slot, token **out);
 void token_close(token *t);
 CK_RV token_create(engine *e, CK_SLOT_ID slot, const CK_UTF8CHAR *so_pin,
-                   CK_ULONG so_len, const CK_UTF8CHAR *label32);
+                   CK_ULONG so_len, const CK_UTF8CHAR *label32,
+                   enum partition_policy policy);
+/* Read the partition's policy from its store into t->policy. */
+CK_RV token_load_policy(token *t);
+/* Write a new policy; the caller has checked the SO's right to. */
+CK_RV token_set_policy(token *t, enum partition_policy p);
 CK_RV token_reinit(token *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_len,
                    const CK_UTF8CHAR *label32);
 CK_RV token_fill_info(token *t, CK_TOKEN_INFO *info);

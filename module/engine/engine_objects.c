@@ -162,7 +162,9 @@ CK_RV engine_object_create(engine *e, CK_SESSION_HANDLE h,
 
     if (rv != CKR_OK)
         return rv;
-    rv = rules_template_class(t, n, &cls, &sub);
+    rv = rules_template_check(t, n, false);
+    if (rv == CKR_OK)
+        rv = rules_template_class(t, n, &cls, &sub);
     if (rv == CKR_OK)
         rv = rules_build(t, n, RULES_CREATE, cls, sub,
                          s->tok->login == CKU_SO, &o);
@@ -197,6 +199,8 @@ CK_RV engine_object_copy(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
 
     if (rv == CKR_OK)
         rv = object_lookup(s, obj, &src);
+    if (rv == CKR_OK)
+        rv = rules_template_check(t, n, false);
     if (rv != CKR_OK)
         return rv;
     /* 3.0 section 5.7: CKA_COPYABLE FALSE forbids copies. */
@@ -302,6 +306,8 @@ CK_RV engine_attr_set(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
 
     if (rv == CKR_OK)
         rv = object_lookup(s, obj, &o);
+    if (rv == CKR_OK)
+        rv = rules_template_check(t, n, false);
     if (rv != CKR_OK)
         return rv;
     if (o->is_token && !session_is_rw(s))
@@ -344,9 +350,9 @@ CK_RV engine_find_init(engine *e, CK_SESSION_HANDLE h, const CK_ATTRIBUTE *t,
         return rv;
     if (s->find.active)
         return CKR_OPERATION_ACTIVE;
-    for (CK_ULONG i = 0; i < n; i++)
-        if (rules_entry_shape(&t[i]) != CKR_OK)
-            return CKR_ATTRIBUTE_VALUE_INVALID;
+    rv = rules_template_check(t, n, true);
+    if (rv != CKR_OK)
+        return rv;
     rv = token_object_find(s->tok, t, n, user_logged_in(s->tok), &ids,
                            &count);
     if (rv != CKR_OK)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* key_derive.c - ECDH key agreement (CKM_ECDH1_DERIVE) into a secret key. */
+/* key_derive.c - C_DeriveKey: the shared steps, and ECDH (CKM_ECDH1_DERIVE). */
 #include "config.h"
 #include "mechanism.h"
 #include "attr_rules.h"
+#include "des_key.h"
+#include "key_derive.h"
 #include "pkey.h"
 #include "policy.h"
 #include "common/log.h"
@@ -14,7 +16,6 @@
 
 /* The shared secret's size bounds what a null KDF can give. */
 #define ECDH_MAX_SECRET 66
-#define DERIVED_MAX 4096
 
 /* ANSI X9.63's KDF digest, NULL for CKD_NULL; -1 for unknown KDFs. */
 static int kdf_digest(CK_ULONG kdf, const char **md)
@@ -109,92 +110,115 @@ static CK_RV x963(const char *md, const unsigned char *z, size_t z_len,
     return rv;
 }
 
-/* The new key's length: CKA_VALUE_LEN, else what the key type implies. */
-static CK_RV value_len(const object *o, CK_KEY_TYPE sub, const char *md,
-                       size_t z_len, size_t *len)
+/* ECDH: the natural length is one digest, or the whole Z (CKD_NULL). */
+static CK_RV ecdh_length(const object *o, CK_KEY_TYPE sub, const char *md,
+                         size_t z_len, size_t *len)
+{
+    size_t natural =
+        md != NULL ? (size_t)EVP_MD_get_size(mech_md_fetch(md)) : z_len;
+
+    /* A KDF stretches to any length; CKD_NULL gives at most Z. */
+    return derive_length(o, sub, natural, md != NULL ? DERIVED_MAX : z_len,
+                         false, len);
+}
+
+CK_RV derive_length(const object *o, CK_KEY_TYPE sub, size_t natural,
+                    size_t full, bool aes_needs_len, size_t *len)
 {
     CK_ULONG given = object_ulong(o, CKA_VALUE_LEN);
 
-    if (given != CK_UNAVAILABLE_INFORMATION)
+    if (des_key_len(sub) != 0)
+        *len = des_key_len(sub);
+    else if (given != CK_UNAVAILABLE_INFORMATION)
         *len = given;
+    else if (sub == CKK_AES && aes_needs_len)
+        return CKR_TEMPLATE_INCOMPLETE;
     else if (sub == CKK_AES)
         *len = 32;
     else
-        *len = md != NULL ? (size_t)EVP_MD_get_size(mech_md_fetch(md)) : z_len;
-    if (*len == 0 || *len > DERIVED_MAX || (md == NULL && *len > z_len) ||
+        *len = natural;
+    if (*len == 0 || *len > DERIVED_MAX || *len > full ||
         (sub == CKK_AES && *len != 16 && *len != 24 && *len != 32))
         return CKR_TEMPLATE_INCONSISTENT;
     return CKR_OK;
 }
 
-/* 2.40 section 4.10: a derived key is always-sensitive or never-extractable
- * only if its base key was and it still is. */
-static CK_RV set_provenance(object *o, bool base_always, bool base_never)
+CK_RV derive_build(session *s, const object *base, const CK_ATTRIBUTE *t,
+                   CK_ULONG n, derive_template *dt, object **o,
+                   CK_KEY_TYPE *sub)
 {
-    CK_RV rv =
-        object_set_bool(o, CKA_ALWAYS_SENSITIVE,
-                        base_always && object_bool(o, CKA_SENSITIVE, true));
-
-    if (rv == CKR_OK)
-        rv = object_set_bool(o, CKA_NEVER_EXTRACTABLE,
-                             base_never &&
-                                 !object_bool(o, CKA_EXTRACTABLE, false));
-    return rv;
-}
-
-CK_RV engine_derive_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
-                        CK_OBJECT_HANDLE base, const CK_ATTRIBUTE *t,
-                        CK_ULONG n, CK_OBJECT_HANDLE *out)
-{
-    const mech_desc *d = mech_lookup(m->mechanism);
+    static const CK_KEY_TYPE generic = CKK_GENERIC_SECRET;
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_ULONG sub = CK_UNAVAILABLE_INFORMATION, merged_n = 0;
-    CK_ATTRIBUTE *merged = NULL, *imposed = NULL;
-    unsigned char z[ECDH_MAX_SECRET];
-    unsigned char *value = NULL;
-    size_t z_len = sizeof(z), len = 0;
-    const char *md = NULL;
-    CK_KEY_TYPE generic = CKK_GENERIC_SECRET;
-    bool always, never;
-    session *s = NULL;
-    object *k = NULL, *o = NULL;
-    EVP_PKEY *mine = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = policy_imposed_template(base, CKA_DERIVE_TEMPLATE, t, n,
+                                       &dt->merged, &dt->n, &dt->imposed);
 
-    if (rv != CKR_OK)
-        return rv;
-    if (d == NULL || !(d->info.flags & CKF_DERIVE))
-        return CKR_MECHANISM_INVALID;
-    rv = check_params(m, &md);
-    if (rv == CKR_OK)
-        rv = mech_key(s, base, d, CKA_DERIVE, &k);
-    if (rv == CKR_OBJECT_HANDLE_INVALID)
-        rv = CKR_KEY_HANDLE_INVALID;
-    if (rv != CKR_OK)
-        return rv;
-    always = object_bool(k, CKA_ALWAYS_SENSITIVE, false);
-    never = object_bool(k, CKA_NEVER_EXTRACTABLE, false);
-    rv = pkey_get(k, &mine);
-    if (rv == CKR_OK)
-        rv = agree(mine, k, m->pParameter, z, &z_len);
-    if (rv == CKR_OK)
-        rv = policy_imposed_template(k, CKA_DERIVE_TEMPLATE, t, n, &merged,
-                                     &merged_n, &imposed);
-    /* A template without a key type makes a generic secret (the merged
-     * template has room for the entry). */
+    *sub = CK_UNAVAILABLE_INFORMATION;
+    /* The merged template has room for this entry. */
     if (rv == CKR_OK &&
-        rules_template_find(merged, merged_n, CKA_KEY_TYPE) == NULL)
-        merged[merged_n++] =
-            (CK_ATTRIBUTE){CKA_KEY_TYPE, &generic, sizeof(generic)};
+        rules_template_find(dt->merged, dt->n, CKA_KEY_TYPE) == NULL)
+        dt->merged[dt->n++] = (CK_ATTRIBUTE){CKA_KEY_TYPE, (void *)&generic,
+                                             sizeof(generic)};
     if (rv == CKR_OK)
-        rv = rules_template_class(merged, merged_n, &cls, &sub);
+        rv = rules_template_class(dt->merged, dt->n, &cls, sub);
     if (rv == CKR_OK && cls != CKO_SECRET_KEY)
         rv = CKR_TEMPLATE_INCONSISTENT;
     if (rv == CKR_OK)
-        rv = rules_build(merged, merged_n, RULES_UNWRAP, cls, sub,
-                         s->tok->login == CKU_SO, &o);
+        rv = rules_build(dt->merged, dt->n, RULES_UNWRAP, cls, *sub,
+                         s->tok->login == CKU_SO, o);
+    return rv;
+}
+
+void derive_template_free(derive_template *dt)
+{
+    free(dt->merged);
+    free(dt->imposed);
+    dt->merged = dt->imposed = NULL;
+}
+
+CK_RV derive_store(session *s, object *o, CK_KEY_TYPE sub,
+                   unsigned char *value, size_t len, bool always, bool never,
+                   const derive_template *dt, CK_OBJECT_HANDLE *out)
+{
+    CK_RV rv;
+
+    if (des_key_len(sub) != 0)
+        des_parity_set(value, len);
+    rv = object_set(o, CKA_VALUE, value, len, ATTR_SECRET);
     if (rv == CKR_OK)
-        rv = value_len(o, sub, md, z_len, &len);
+        rv = object_set_ulong(o, CKA_VALUE_LEN, len);
+    if (rv == CKR_OK)
+        rv = object_set_bool(o, CKA_ALWAYS_SENSITIVE,
+                             always && object_bool(o, CKA_SENSITIVE, true));
+    if (rv == CKR_OK)
+        rv = object_set_bool(o, CKA_NEVER_EXTRACTABLE,
+                             never && !object_bool(o, CKA_EXTRACTABLE, false));
+    if (rv == CKR_OK)
+        rv = object_finish_new(s, o, dt->merged, dt->n, out);
+    return rv;
+}
+
+/* CKM_ECDH1_DERIVE from the base key `k` (a borrowed pointer). */
+static CK_RV derive_ecdh(session *s, const CK_MECHANISM *m, object *k,
+                         const char *md, const CK_ATTRIBUTE *t, CK_ULONG n,
+                         CK_OBJECT_HANDLE *out)
+{
+    derive_template dt = {NULL, NULL, 0};
+    unsigned char z[ECDH_MAX_SECRET];
+    unsigned char *value = NULL;
+    size_t z_len = sizeof(z), len = 0;
+    CK_KEY_TYPE sub = CK_UNAVAILABLE_INFORMATION;
+    bool always = object_bool(k, CKA_ALWAYS_SENSITIVE, false);
+    bool never = object_bool(k, CKA_NEVER_EXTRACTABLE, false);
+    object *o = NULL;
+    EVP_PKEY *mine = NULL;
+    CK_RV rv = pkey_get(k, &mine);
+
+    if (rv == CKR_OK)
+        rv = agree(mine, k, m->pParameter, z, &z_len);
+    if (rv == CKR_OK)
+        rv = derive_build(s, k, t, n, &dt, &o, &sub);
+    if (rv == CKR_OK)
+        rv = ecdh_length(o, sub, md, z_len, &len);
     if (rv == CKR_OK) {
         value = secret_alloc(len);
         if (value == NULL)
@@ -208,13 +232,7 @@ CK_RV engine_derive_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
     else
         rv = x963(md, z, z_len, m->pParameter, value, len);
     if (rv == CKR_OK)
-        rv = object_set(o, CKA_VALUE, value, len, ATTR_SECRET);
-    if (rv == CKR_OK)
-        rv = object_set_ulong(o, CKA_VALUE_LEN, len);
-    if (rv == CKR_OK)
-        rv = set_provenance(o, always, never);
-    if (rv == CKR_OK)
-        rv = object_finish_new(s, o, merged, merged_n, out);
+        rv = derive_store(s, o, sub, value, len, always, never, &dt, out);
     if (rv == CKR_OK)
         o = NULL;
 out:
@@ -222,7 +240,43 @@ out:
     secret_free(value, len);
     EVP_PKEY_free(mine);
     object_free(o);
-    free(merged);
-    free(imposed);
+    derive_template_free(&dt);
+    return rv;
+}
+
+CK_RV engine_derive_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
+                        CK_OBJECT_HANDLE base, const CK_ATTRIBUTE *t,
+                        CK_ULONG n, CK_OBJECT_HANDLE *out)
+{
+    const mech_desc *d = NULL;
+    const char *md = NULL;
+    session *s = NULL;
+    object *k = NULL, *copy = NULL;
+    bool ecdh;
+    CK_RV rv = session_get(e, h, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    d = mech_offered(s->tok->policy, m->mechanism);
+    if (d == NULL || !(d->info.flags & CKF_DERIVE))
+        return CKR_MECHANISM_INVALID;
+    ecdh = d->type == CKM_ECDH1_DERIVE;
+    rv = ecdh ? check_params(m, &md) : derive_simple_params(m);
+    if (rv == CKR_OK)
+        rv = mech_key(s, base, d, CKA_DERIVE, &k);
+    if (rv == CKR_OBJECT_HANDLE_INVALID)
+        rv = CKR_KEY_HANDLE_INVALID;
+    if (rv == CKR_OK)
+        rv = rules_template_check(t, n, false);
+    if (rv != CKR_OK)
+        return rv;
+    if (ecdh)
+        return derive_ecdh(s, m, k, md, t, n, out);
+    /* The second key's lookup may evict the base from the cache. */
+    copy = object_dup(k);
+    if (copy == NULL)
+        return CKR_HOST_MEMORY;
+    rv = derive_simple(s, d, m, copy, t, n, out);
+    object_free(copy);
     return rv;
 }

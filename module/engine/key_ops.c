@@ -3,6 +3,7 @@
 #include "config.h"
 #include "mechanism.h"
 #include "attr_rules.h"
+#include "des_key.h"
 #include "common/log.h"
 
 #include <stdlib.h>
@@ -11,13 +12,39 @@
 
 /* ---- key generation ------------------------------------------------------ */
 
+/*
+ * The length of a new secret key, checked against the mechanism's true
+ * limits before anything is allocated: AES takes 16, 24 or 32 bytes,
+ * generic secrets 1 byte up to the mechanism's maximum (in bits), DES
+ * keys have their fixed length (CKA_VALUE_LEN may only repeat it).
+ */
+static CK_RV key_length(const mech_desc *d, CK_KEY_TYPE sub, CK_ULONG given,
+                        CK_ULONG *len)
+{
+    size_t fixed = des_key_len(sub);
+
+    if (fixed != 0) {
+        if (given != CK_UNAVAILABLE_INFORMATION && given != fixed)
+            return CKR_TEMPLATE_INCONSISTENT;
+        *len = fixed;
+        return CKR_OK;
+    }
+    if (sub == CKK_AES && given != 16 && given != 24 && given != 32)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    /* Bits are compared as bytes: a length near 2^64 must not wrap. */
+    if (sub != CKK_AES && (given == 0 || given > d->info.ulMaxKeySize / 8))
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    *len = given;
+    return CKR_OK;
+}
+
 CK_RV engine_generate_key(engine *e, CK_SESSION_HANDLE h,
                           const CK_MECHANISM *m, const CK_ATTRIBUTE *t,
                           CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_ULONG sub, len = 0;
-    const mech_desc *d = mech_lookup(m->mechanism);
+    const mech_desc *d = NULL;
     session *s = NULL;
     object *o = NULL;
     unsigned char *value = NULL;
@@ -25,24 +52,24 @@ CK_RV engine_generate_key(engine *e, CK_SESSION_HANDLE h,
 
     if (rv != CKR_OK)
         return rv;
+    token_cache_sync(s->tok);
+    d = mech_offered(s->tok->policy, m->mechanism);
     if (d == NULL || !(d->info.flags & CKF_GENERATE))
         return CKR_MECHANISM_INVALID;
     if (m->ulParameterLen != 0)
         return CKR_MECHANISM_PARAM_INVALID;
     sub = d->key_type;
-    rv = rules_template_class(t, n, &cls, &sub);
+    rv = rules_template_check(t, n, false);
+    if (rv == CKR_OK)
+        rv = rules_template_class(t, n, &cls, &sub);
     if (rv == CKR_OK)
         rv = rules_build(t, n, RULES_GENERATE, cls, sub,
                          s->tok->login == CKU_SO, &o);
     if (rv != CKR_OK)
         goto out;
-    len = object_ulong(o, CKA_VALUE_LEN);
-    /* AES takes 16, 24 or 32 bytes; generic secrets 1 to 4096 bytes. */
-    if ((sub == CKK_AES && len != 16 && len != 24 && len != 32) ||
-        (sub != CKK_AES && (len == 0 || len * 8 > d->info.ulMaxKeySize))) {
-        rv = CKR_ATTRIBUTE_VALUE_INVALID;
+    rv = key_length(d, sub, object_ulong(o, CKA_VALUE_LEN), &len);
+    if (rv != CKR_OK)
         goto out;
-    }
     value = secret_alloc(len);
     if (value == NULL) {
         rv = CKR_HOST_MEMORY;
@@ -52,7 +79,11 @@ CK_RV engine_generate_key(engine *e, CK_SESSION_HANDLE h,
         rv = CKR_FUNCTION_FAILED;
         goto out;
     }
+    if (des_key_len(sub) != 0)
+        des_parity_set(value, len);
     rv = object_set(o, CKA_VALUE, value, len, ATTR_SECRET);
+    if (rv == CKR_OK)
+        rv = object_set_ulong(o, CKA_VALUE_LEN, len);
     if (rv == CKR_OK)
         rv = object_set_ulong(o, CKA_KEY_GEN_MECHANISM, m->mechanism);
     if (rv == CKR_OK)

@@ -10,7 +10,8 @@
 #include <openssl/rsa.h>
 
 /* RSA: the size from CKA_MODULUS_BITS, the exponent from the template. */
-static CK_RV rsa_generate(const mech_desc *d, const object *pub, EVP_PKEY **out)
+static CK_RV rsa_generate(const CK_MECHANISM_INFO *limits, const object *pub,
+                          EVP_PKEY **out)
 {
     CK_ULONG bits = object_ulong(pub, CKA_MODULUS_BITS);
     const attr *e_attr = object_find(pub, CKA_PUBLIC_EXPONENT);
@@ -18,7 +19,7 @@ static CK_RV rsa_generate(const mech_desc *d, const object *pub, EVP_PKEY **out)
     BIGNUM *e = NULL;
     CK_RV rv = CKR_FUNCTION_FAILED;
 
-    if (bits < d->info.ulMinKeySize || bits > d->info.ulMaxKeySize)
+    if (bits < limits->ulMinKeySize || bits > limits->ulMaxKeySize)
         return CKR_KEY_SIZE_RANGE;
     if (e_attr != NULL) {
         e = BN_bin2bn(e_attr->value, (int)e_attr->len, NULL);
@@ -115,31 +116,41 @@ static void drop_object(session *s, CK_OBJECT_HANDLE h)
 }
 
 /* Check the mechanism and both templates; the caller holds the lock. */
-static CK_RV prepare(engine *e, CK_SESSION_HANDLE h, const mech_desc *d,
-                     const CK_MECHANISM *m, const CK_ATTRIBUTE *pub,
-                     CK_ULONG npub, const CK_ATTRIBUTE *priv, CK_ULONG npriv,
+static CK_RV prepare(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
+                     const CK_ATTRIBUTE *pub, CK_ULONG npub,
+                     const CK_ATTRIBUTE *priv, CK_ULONG npriv,
+                     const mech_desc **dp, CK_MECHANISM_INFO *limits,
                      object **po, object **ko)
 {
+    const mech_desc *d;
     session *s = NULL;
     CK_RV rv = session_get(e, h, &s);
 
     if (rv != CKR_OK)
         return rv;
+    token_cache_sync(s->tok);
+    d = *dp = mech_offered(s->tok->policy, m->mechanism);
     if (d == NULL || !(d->info.flags & CKF_GENERATE_KEY_PAIR))
         return CKR_MECHANISM_INVALID;
     if (m->ulParameterLen != 0)
         return CKR_MECHANISM_PARAM_INVALID;
-    rv = half_build(s, pub, npub, CKO_PUBLIC_KEY, d->key_type, po);
+    rv = rules_template_check(pub, npub, false);
+    if (rv == CKR_OK)
+        rv = rules_template_check(priv, npriv, false);
+    if (rv == CKR_OK)
+        rv = half_build(s, pub, npub, CKO_PUBLIC_KEY, d->key_type, po);
     if (rv == CKR_OK)
         rv = half_build(s, priv, npriv, CKO_PRIVATE_KEY, d->key_type, ko);
+    *limits = mech_info(s->tok->policy, d);
     return rv;
 }
 
 /* Make the key and fill both halves: no engine state is touched. */
-static CK_RV generate(const mech_desc *d, object *po, object *ko)
+static CK_RV generate(const mech_desc *d, const CK_MECHANISM_INFO *limits,
+                      object *po, object *ko)
 {
     EVP_PKEY *k = NULL;
-    CK_RV rv = d->key_type == CKK_RSA ? rsa_generate(d, po, &k)
+    CK_RV rv = d->key_type == CKK_RSA ? rsa_generate(limits, po, &k)
                                       : curve_generate(d, po, &k);
 
     /* The private half names its curve as the public template did. */
@@ -195,16 +206,17 @@ CK_RV engine_generate_key_pair(engine *e, CK_SESSION_HANDLE h,
                                CK_ULONG npriv, CK_OBJECT_HANDLE *pub_out,
                                CK_OBJECT_HANDLE *priv_out)
 {
-    const mech_desc *d = mech_lookup(m->mechanism);
+    const mech_desc *d = NULL;
+    CK_MECHANISM_INFO limits;
     object *po = NULL, *ko = NULL;
     CK_RV rv = engine_lock(e);
 
     if (rv != CKR_OK)
         return rv;
-    rv = prepare(e, h, d, m, pub, npub, priv, npriv, &po, &ko);
+    rv = prepare(e, h, m, pub, npub, priv, npriv, &d, &limits, &po, &ko);
     engine_unlock(e);
     if (rv == CKR_OK)
-        rv = generate(d, po, ko);
+        rv = generate(d, &limits, po, ko);
     if (rv == CKR_OK)
         rv = engine_lock(e);
     if (rv == CKR_OK) {

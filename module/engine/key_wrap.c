@@ -4,6 +4,7 @@
 #include "config.h"
 #include "mechanism.h"
 #include "attr_rules.h"
+#include "des_key.h"
 #include "pkey.h"
 #include "policy.h"
 #include "common/log.h"
@@ -13,6 +14,10 @@
 #include <openssl/x509.h>
 
 #define KW_BLOCK 8
+/* The longest wrapped key accepted: a PKCS #8 RSA-8192 key is ~4.8 KB. */
+#define WRAPPED_MAX (64UL << 10)
+
+static bool wrap_is_zero_padded(CK_MECHANISM_TYPE mech);
 
 /* ---- the AES wrapping transforms ----------------------------------------- */
 
@@ -71,13 +76,16 @@ out:
     return rv;
 }
 
-/* AES-GCM as a wrapping mechanism: output is ciphertext || tag. */
-static CK_RV gcm_run(const CK_MECHANISM *m, const attr *kek, bool enc,
-                     const unsigned char *in, size_t in_len,
-                     unsigned char **out, size_t *out_len)
+/*
+ * A cipher mechanism used to wrap (AES-GCM: ciphertext || tag; DES3 ECB,
+ * CBC and CBC_PAD), run through the cipher family as C_Encrypt would.
+ */
+static CK_RV cipher_run(const CK_MECHANISM *m, const attr *kek, bool enc,
+                        const unsigned char *in, size_t in_len,
+                        unsigned char **out, size_t *out_len)
 {
     struct op_state op = {.kind = enc ? OP_ENCRYPT : OP_DECRYPT,
-                          .desc = mech_lookup(CKM_AES_GCM)};
+                          .desc = mech_lookup(m->mechanism)};
     const mech_family *f = &mech_family_cipher;
     CK_ULONG n1 = 0, first = 0;
     unsigned char *head = NULL, *tail = NULL, *all = NULL;
@@ -111,6 +119,8 @@ static CK_RV gcm_run(const CK_MECHANISM *m, const attr *kek, bool enc,
         rv = CKR_WRAPPED_KEY_INVALID;
     else if (rv == CKR_ENCRYPTED_DATA_LEN_RANGE)
         rv = CKR_WRAPPED_KEY_LEN_RANGE;
+    else if (rv == CKR_DATA_LEN_RANGE)
+        rv = CKR_KEY_SIZE_RANGE;
     mech_result_free(head, first ? first : 1);
     mech_result_free(tail, n2);
     EVP_CIPHER_CTX_free(op.cipher);
@@ -158,10 +168,47 @@ static CK_RV pad_run(const CK_MECHANISM *m, const attr *kek, bool enc,
     return CKR_OK;
 }
 
+/*
+ * DES3 ECB and CBC wrap whole blocks: the key is padded with zero bytes
+ * to a multiple of 8, and unwrapping cuts the result to the new key's
+ * length (2.40 section 2.x, "wrapping and unwrapping keys").
+ */
+static CK_RV zero_padded_run(const CK_MECHANISM *m, const attr *kek, bool enc,
+                             const unsigned char *in, size_t in_len,
+                             unsigned char **out, size_t *out_len)
+{
+    size_t padded = (in_len + KW_BLOCK - 1) / KW_BLOCK * KW_BLOCK;
+    unsigned char *tmp;
+    CK_RV rv;
+
+    if (!enc) {
+        if (in_len == 0 || in_len % KW_BLOCK != 0)
+            return CKR_WRAPPED_KEY_LEN_RANGE;
+        return cipher_run(m, kek, false, in, in_len, out, out_len);
+    }
+    if (padded == in_len)
+        return cipher_run(m, kek, true, in, in_len, out, out_len);
+    tmp = secret_alloc(padded);
+    if (tmp == NULL)
+        return CKR_HOST_MEMORY;
+    memcpy(tmp, in, in_len);
+    memset(tmp + in_len, 0, padded - in_len);
+    rv = cipher_run(m, kek, true, tmp, padded, out, out_len);
+    secret_free(tmp, padded);
+    return rv;
+}
+
+static bool wrap_is_zero_padded(CK_MECHANISM_TYPE mech)
+{
+    return mech == CKM_DES3_ECB || mech == CKM_DES3_CBC;
+}
+
 static CK_RV wrap_transform(const CK_MECHANISM *m, const attr *kek, bool enc,
                             const unsigned char *in, size_t in_len,
                             unsigned char **out, size_t *out_len)
 {
+    if (wrap_is_zero_padded(m->mechanism))
+        return zero_padded_run(m, kek, enc, in, in_len, out, out_len);
     switch (m->mechanism) {
     case CKM_AES_KEY_WRAP:
         /* RFC 3394 wraps whole 64-bit blocks, at least two of them. */
@@ -182,7 +229,7 @@ static CK_RV wrap_transform(const CK_MECHANISM *m, const attr *kek, bool enc,
             return CKR_WRAPPED_KEY_LEN_RANGE;
         return pad_run(m, kek, enc, in, in_len, out, out_len);
     default:
-        return gcm_run(m, kek, enc, in, in_len, out, out_len);
+        return cipher_run(m, kek, enc, in, in_len, out, out_len);
     }
 }
 
@@ -325,7 +372,7 @@ CK_RV engine_wrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
                       CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key,
                       CK_BYTE *out, CK_ULONG *out_len)
 {
-    const mech_desc *d = mech_lookup(m->mechanism);
+    const mech_desc *d = NULL;
     session *s = NULL;
     object *w = NULL, *wcopy = NULL, *k = NULL;
     unsigned char *blob = NULL;
@@ -334,6 +381,7 @@ CK_RV engine_wrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
 
     if (rv != CKR_OK)
         return rv;
+    d = mech_offered(s->tok->policy, m->mechanism);
     if (d == NULL || !(d->info.flags & CKF_WRAP))
         return CKR_MECHANISM_INVALID;
     rv = as_wrapping(mech_key(s, wrapping, d, CKA_WRAP, &w), false);
@@ -385,15 +433,25 @@ static CK_RV unwrap_bytes(const CK_MECHANISM *m, object *w, const CK_BYTE *in,
     return rv;
 }
 
-static CK_RV fill_secret(object *o, CK_ULONG sub, const unsigned char *clear,
-                         size_t clear_len)
+static CK_RV fill_secret(object *o, CK_ULONG sub, bool zero_padded,
+                         const unsigned char *clear, size_t clear_len)
 {
     CK_ULONG given = object_ulong(o, CKA_VALUE_LEN);
+    size_t fixed = des_key_len(sub);
     CK_RV rv;
 
+    /* Zero-padded blocks are cut to the key type's or template's length. */
+    if (zero_padded && fixed != 0 && clear_len >= fixed)
+        clear_len = fixed;
+    else if (zero_padded && given != CK_UNAVAILABLE_INFORMATION &&
+             given <= clear_len)
+        clear_len = given;
     if ((sub == CKK_AES && clear_len != 16 && clear_len != 24 &&
          clear_len != 32) ||
-        clear_len == 0)
+        (fixed != 0 && clear_len != fixed) || clear_len == 0)
+        return CKR_WRAPPED_KEY_INVALID;
+    /* 2.40 section 2.x: a DES key with wrong parity is refused. */
+    if (fixed != 0 && !des_parity_ok(clear, clear_len))
         return CKR_WRAPPED_KEY_INVALID;
     if (given != CK_UNAVAILABLE_INFORMATION && given != clear_len)
         return CKR_TEMPLATE_INCONSISTENT;
@@ -421,7 +479,7 @@ CK_RV engine_unwrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
                         CK_ULONG in_len, const CK_ATTRIBUTE *t, CK_ULONG n,
                         CK_OBJECT_HANDLE *out)
 {
-    const mech_desc *d = mech_lookup(m->mechanism);
+    const mech_desc *d = NULL;
     CK_OBJECT_CLASS cls = CK_UNAVAILABLE_INFORMATION;
     CK_ULONG sub = CK_UNAVAILABLE_INFORMATION, merged_n = 0;
     CK_ATTRIBUTE *merged = NULL, *imposed = NULL;
@@ -433,9 +491,16 @@ CK_RV engine_unwrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
 
     if (rv != CKR_OK)
         return rv;
+    d = mech_offered(s->tok->policy, m->mechanism);
     if (d == NULL || !(d->info.flags & CKF_UNWRAP))
         return CKR_MECHANISM_INVALID;
     rv = as_wrapping(mech_key(s, unwrapping, d, CKA_UNWRAP, &w), true);
+    /* Nothing a partition wraps is longer: checked before anything is
+     * allocated for it. */
+    if (rv == CKR_OK && in_len > WRAPPED_MAX)
+        rv = CKR_WRAPPED_KEY_LEN_RANGE;
+    if (rv == CKR_OK)
+        rv = rules_template_check(t, n, false);
     if (rv == CKR_OK)
         rv = policy_imposed_template(w, CKA_UNWRAP_TEMPLATE, t, n, &merged,
                                      &merged_n, &imposed);
@@ -449,8 +514,10 @@ CK_RV engine_unwrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
     if (rv == CKR_OK)
         rv = unwrap_bytes(m, w, in, in_len, &clear, &clear_len);
     if (rv == CKR_OK)
-        rv = cls == CKO_SECRET_KEY ? fill_secret(o, sub, clear, clear_len)
-                                   : fill_private(o, sub, clear, clear_len);
+        rv = cls == CKO_SECRET_KEY
+                 ? fill_secret(o, sub, wrap_is_zero_padded(m->mechanism),
+                               clear, clear_len)
+                 : fill_private(o, sub, clear, clear_len);
     if (rv == CKR_OK)
         rv = object_finish_new(s, o, merged, merged_n, out);
     if (rv == CKR_OK)

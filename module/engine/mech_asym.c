@@ -148,6 +148,12 @@ static CK_RV scheme_setup(struct op_state *op, const CK_MECHANISM *m,
         return pss_setup(op, m, ctx);
     case ASYM_RSA_OAEP:
         return oaep_setup(op, m, ctx);
+    case ASYM_RSA_RAW:
+        if (no_params(m) != CKR_OK)
+            return CKR_MECHANISM_PARAM_INVALID;
+        return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_NO_PADDING) > 0
+                   ? CKR_OK
+                   : CKR_FUNCTION_FAILED;
     default:
         return no_params(m);
     }
@@ -187,10 +193,17 @@ static CK_RV asym_init(struct op_state *op, const CK_MECHANISM *m,
         return CKR_HOST_MEMORY;
     switch (op->kind) {
     case OP_SIGN:
+    case OP_SIGN_RECOVER:
         ok = EVP_PKEY_sign_init(op->pctx);
         break;
     case OP_VERIFY:
-        ok = EVP_PKEY_verify_init(op->pctx);
+        /* Raw RSA verifies by recovering the value and comparing it. */
+        ok = op->desc->scheme == ASYM_RSA_RAW
+                 ? EVP_PKEY_verify_recover_init(op->pctx)
+                 : EVP_PKEY_verify_init(op->pctx);
+        break;
+    case OP_VERIFY_RECOVER:
+        ok = EVP_PKEY_verify_recover_init(op->pctx);
         break;
     case OP_ENCRYPT:
         ok = EVP_PKEY_encrypt_init(op->pctx);
@@ -223,7 +236,7 @@ static CK_ULONG asym_oneshot_size(const struct op_state *op, CK_ULONG in_len)
 /* Keep input that the single-shot schemes need whole. */
 static CK_RV hold(struct op_state *op, const CK_BYTE *in, CK_ULONG in_len)
 {
-    if (op->held_len + in_len > ASYM_MAX_INPUT)
+    if (in_len > ASYM_MAX_INPUT - op->held_len)
         return op->kind == OP_DECRYPT ? CKR_ENCRYPTED_DATA_LEN_RANGE
                                       : CKR_DATA_LEN_RANGE;
     return mech_hold(&op->held, &op->held_len, &op->held_cap, in, in_len);
@@ -244,6 +257,13 @@ static CK_RV asym_update(struct op_state *op, const CK_BYTE *in,
     return ok == 1 ? CKR_OK : CKR_FUNCTION_FAILED;
 }
 
+static const unsigned char no_input[1];
+
+static const unsigned char *held_data(const struct op_state *op)
+{
+    return op->held != NULL ? op->held : no_input;
+}
+
 /* The input limits of raw RSA: PKCS #1 section 7 and 8. */
 static CK_RV raw_input_check(const struct op_state *op)
 {
@@ -258,9 +278,38 @@ static CK_RV raw_input_check(const struct op_state *op)
         return n != op->mac_len ? CKR_DATA_LEN_RANGE : CKR_OK;
     case ASYM_RSA_OAEP:
         return n + 2 * op->mac_len + 2 > k ? CKR_DATA_LEN_RANGE : CKR_OK;
+    case ASYM_RSA_RAW:
+        return n > k ? CKR_DATA_LEN_RANGE : CKR_OK;
     default:
         return CKR_OK;
     }
+}
+
+/*
+ * CKM_RSA_X_509 takes an integer of up to k bytes: shorter input is the
+ * same number with leading zeros, as OpenSSL's raw RSA wants it.  *buf
+ * is NULL when the held input is used as it is.
+ */
+static CK_RV raw_input(const struct op_state *op, const unsigned char **in,
+                       unsigned char **buf)
+{
+    size_t k = key_bytes(op);
+
+    *buf = NULL;
+    *in = held_data(op);
+    if (op->desc->scheme != ASYM_RSA_RAW || op->held_len == k)
+        return CKR_OK;
+    *buf = OPENSSL_zalloc(k);
+    if (*buf == NULL)
+        return CKR_HOST_MEMORY;
+    memcpy(*buf + k - op->held_len, *in, op->held_len);
+    *in = *buf;
+    return CKR_OK;
+}
+
+static size_t raw_input_len(const struct op_state *op)
+{
+    return op->desc->scheme == ASYM_RSA_RAW ? key_bytes(op) : op->held_len;
 }
 
 /* PKCS #11 ECDSA signatures are r || s, each as long as the order. */
@@ -306,46 +355,95 @@ static CK_RV ecdsa_to_der(const struct op_state *op, const CK_BYTE *sig,
     return *der_len > 0 ? CKR_OK : CKR_FUNCTION_FAILED;
 }
 
-static const unsigned char no_input[1];
-
-static const unsigned char *held_data(const struct op_state *op)
-{
-    return op->held != NULL ? op->held : no_input;
-}
-
-static int sign_step(struct op_state *op, unsigned char *sig, size_t *n)
+static int sign_step(struct op_state *op, const unsigned char *in,
+                     unsigned char *sig, size_t *n)
 {
     if (op->desc->scheme == ASYM_EDDSA)
         return EVP_DigestSign(op->md, sig, n, held_data(op), op->held_len);
     if (op->md != NULL)
         return EVP_DigestSignFinal(op->md, sig, n);
-    return EVP_PKEY_sign(op->pctx, sig, n, held_data(op), op->held_len);
+    return EVP_PKEY_sign(op->pctx, sig, n, in, raw_input_len(op));
 }
 
+/* C_Sign and C_SignRecover: with no digest, PKCS #1 v1.5 and raw RSA
+ * signatures carry their input, which C_VerifyRecover gives back. */
 static CK_RV sign_final(struct op_state *op, unsigned char **out, size_t *len)
 {
-    unsigned char *sig = NULL;
+    unsigned char *sig = NULL, *padded = NULL;
+    const unsigned char *in = NULL;
     size_t n = 0;
     CK_RV rv = raw_input_check(op);
 
+    if (rv == CKR_OK)
+        rv = raw_input(op, &in, &padded);
     if (rv != CKR_OK)
         return rv;
-    if (sign_step(op, NULL, &n) != 1)
+    if (sign_step(op, in, NULL, &n) != 1)
         goto fail;
     sig = OPENSSL_zalloc(n ? n : 1);
-    if (sig == NULL)
-        return CKR_HOST_MEMORY;
-    if (sign_step(op, sig, &n) != 1)
+    if (sig == NULL) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    if (sign_step(op, in, sig, &n) != 1)
         goto fail;
     *out = sig;
     *len = n;
     if (op->desc->scheme == ASYM_ECDSA)
-        return ecdsa_to_raw(op, out, len);
-    return CKR_OK;
+        rv = ecdsa_to_raw(op, out, len);
+    goto out;
 fail:
     OPENSSL_free(sig);
-    log_openssl("sign");
-    return CKR_FUNCTION_FAILED;
+    ERR_clear_error();
+    /* Raw RSA input must be a number below the modulus. */
+    rv = op->desc->scheme == ASYM_RSA_RAW ? CKR_DATA_INVALID
+                                          : CKR_FUNCTION_FAILED;
+    if (rv == CKR_FUNCTION_FAILED)
+        log_error("sign failed");
+out:
+    OPENSSL_free(padded);
+    return rv;
+}
+
+/* The value under an RSA signature (C_VerifyRecover, raw verification). */
+static CK_RV recover(struct op_state *op, const CK_BYTE *sig, size_t sig_len,
+                     unsigned char **out, size_t *len)
+{
+    size_t k = key_bytes(op), n = k;
+    unsigned char *buf;
+
+    if (sig_len != k)
+        return CKR_SIGNATURE_LEN_RANGE;
+    buf = OPENSSL_zalloc(k);
+    if (buf == NULL)
+        return CKR_HOST_MEMORY;
+    if (EVP_PKEY_verify_recover(op->pctx, buf, &n, sig, sig_len) != 1) {
+        OPENSSL_free(buf);
+        ERR_clear_error();
+        return CKR_SIGNATURE_INVALID;
+    }
+    *out = buf;
+    *len = n;
+    return CKR_OK;
+}
+
+/* Raw RSA: the signature's value must be the data, with leading zeros. */
+static CK_RV raw_verify(struct op_state *op, const CK_BYTE *sig,
+                        CK_ULONG sig_len)
+{
+    unsigned char *value = NULL, *padded = NULL;
+    const unsigned char *data = NULL;
+    size_t n = 0;
+    CK_RV rv = raw_input(op, &data, &padded);
+
+    if (rv == CKR_OK)
+        rv = recover(op, sig, sig_len, &value, &n);
+    if (rv == CKR_OK && (n != key_bytes(op) ||
+                         CRYPTO_memcmp(value, data, n) != 0))
+        rv = CKR_SIGNATURE_INVALID;
+    OPENSSL_free(value);
+    OPENSSL_free(padded);
+    return rv;
 }
 
 static CK_RV asym_verify_final(struct op_state *op, const CK_BYTE *sig,
@@ -365,6 +463,8 @@ static CK_RV asym_verify_final(struct op_state *op, const CK_BYTE *sig,
     rv = raw_input_check(op);
     if (rv != CKR_OK)
         return rv;
+    if (op->desc->scheme == ASYM_RSA_RAW)
+        return raw_verify(op, sig, sig_len);
     if (op->desc->scheme == ASYM_ECDSA) {
         rv = ecdsa_to_der(op, sig, &der, &der_len);
         if (rv != CKR_OK)
@@ -388,7 +488,8 @@ static CK_RV asym_verify_final(struct op_state *op, const CK_BYTE *sig,
 static CK_RV crypt_final(struct op_state *op, unsigned char **out, size_t *len)
 {
     bool enc = op->kind == OP_ENCRYPT;
-    unsigned char *buf;
+    unsigned char *buf, *padded = NULL;
+    const unsigned char *in = held_data(op);
     size_t n = key_bytes(op);
     int ok;
 
@@ -396,15 +497,24 @@ static CK_RV crypt_final(struct op_state *op, unsigned char **out, size_t *len)
         return CKR_ENCRYPTED_DATA_LEN_RANGE;
     if (enc && raw_input_check(op) != CKR_OK)
         return CKR_DATA_LEN_RANGE;
-    buf = OPENSSL_zalloc(n);
-    if (buf == NULL)
+    if (enc && raw_input(op, &in, &padded) != CKR_OK)
         return CKR_HOST_MEMORY;
-    ok = enc ? EVP_PKEY_encrypt(op->pctx, buf, &n, held_data(op), op->held_len)
-             : EVP_PKEY_decrypt(op->pctx, buf, &n, held_data(op), op->held_len);
+    buf = OPENSSL_zalloc(n);
+    if (buf == NULL) {
+        OPENSSL_free(padded);
+        return CKR_HOST_MEMORY;
+    }
+    ok = enc ? EVP_PKEY_encrypt(op->pctx, buf, &n, in, raw_input_len(op))
+             : EVP_PKEY_decrypt(op->pctx, buf, &n, in, op->held_len);
+    OPENSSL_free(padded);
     if (ok != 1) {
         OPENSSL_clear_free(buf, key_bytes(op));
         ERR_clear_error();
-        return enc ? CKR_FUNCTION_FAILED : CKR_ENCRYPTED_DATA_INVALID;
+        if (!enc)
+            return CKR_ENCRYPTED_DATA_INVALID;
+        /* Raw RSA input must be a number below the modulus. */
+        return op->desc->scheme == ASYM_RSA_RAW ? CKR_DATA_INVALID
+                                                : CKR_FUNCTION_FAILED;
     }
     *out = buf;
     *len = n;
@@ -413,9 +523,15 @@ static CK_RV crypt_final(struct op_state *op, unsigned char **out, size_t *len)
 
 static CK_RV asym_final(struct op_state *op, unsigned char **out, size_t *len)
 {
-    if (op->kind == OP_SIGN)
+    switch (op->kind) {
+    case OP_SIGN:
+    case OP_SIGN_RECOVER:
         return sign_final(op, out, len);
-    return crypt_final(op, out, len);
+    case OP_VERIFY_RECOVER:
+        return recover(op, held_data(op), op->held_len, out, len);
+    default:
+        return crypt_final(op, out, len);
+    }
 }
 
 const mech_family mech_family_asym = {

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <openssl/provider.h>
 
 /* Fetching is slow; the few algorithms used are kept, looked up by name. */
 #define FETCH_SLOTS 24
@@ -17,7 +18,9 @@ struct fetched {
 
 static pthread_mutex_t fetch_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fetched ciphers[FETCH_SLOTS], mds[FETCH_SLOTS],
-    macs[FETCH_SLOTS];
+    macs[FETCH_SLOTS], legacy_ciphers[FETCH_SLOTS];
+/* The module's own context with the legacy provider, made on first use. */
+static OSSL_LIB_CTX *legacy_ctx;
 
 static void *fetch(struct fetched *tab, const char *name,
                    void *(*do_fetch)(const char *))
@@ -65,6 +68,27 @@ static void *fetch_mac(const char *name)
 EVP_CIPHER *mech_cipher_fetch(const char *name)
 {
     return fetch(ciphers, name, fetch_cipher);
+}
+
+/* Called under fetch_lock, by fetch(). */
+static void *fetch_legacy_cipher(const char *name)
+{
+    if (legacy_ctx == NULL) {
+        OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+
+        if (ctx == NULL || OSSL_PROVIDER_load(ctx, "legacy") == NULL) {
+            log_openssl("legacy provider");
+            OSSL_LIB_CTX_free(ctx);
+            return NULL;
+        }
+        legacy_ctx = ctx;
+    }
+    return EVP_CIPHER_fetch(legacy_ctx, name, NULL);
+}
+
+EVP_CIPHER *mech_legacy_cipher_fetch(const char *name)
+{
+    return fetch(legacy_ciphers, name, fetch_legacy_cipher);
 }
 
 EVP_MD *mech_md_fetch(const char *name)

@@ -8,8 +8,11 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 
-static const char *cmac_cipher(size_t key_len)
+/* CMAC runs over the CBC form of the key's cipher. */
+static const char *cmac_cipher(CK_KEY_TYPE kt, size_t key_len)
 {
+    if (kt == CKK_DES3)
+        return key_len == 16 ? "DES-EDE-CBC" : "DES-EDE3-CBC";
     return key_len == 16 ? "AES-128-CBC"
          : key_len == 24 ? "AES-192-CBC" : "AES-256-CBC";
 }
@@ -42,7 +45,8 @@ static CK_RV mac_init(struct op_state *op, const CK_MECHANISM *m,
         return CKR_HOST_MEMORY;
     if (cmac)
         params[0] = OSSL_PARAM_construct_utf8_string(
-            OSSL_MAC_PARAM_CIPHER, (char *)cmac_cipher(key_len), 0);
+            OSSL_MAC_PARAM_CIPHER,
+            (char *)cmac_cipher(op->desc->key_type, key_len), 0);
     else
         params[0] = OSSL_PARAM_construct_utf8_string(
             OSSL_MAC_PARAM_DIGEST, (char *)op->desc->algorithm + 5, 0);

@@ -19,7 +19,13 @@ enum asym_scheme {
     ASYM_RSA_OAEP,
     ASYM_ECDSA,
     ASYM_EDDSA,
+    ASYM_RSA_RAW,    /* CKM_RSA_X_509 */
 };
+
+/* mech_desc.policy: offered only by partitions under the legacy policy. */
+#define MECH_LEGACY 0x1u
+/* mech_desc.key_type of mechanisms that take any secret key. */
+#define MECH_ANY_SECRET ((CK_KEY_TYPE)(CKK_VENDOR_DEFINED | 0x485301UL))
 
 /* One row of C_GetMechanismList / C_GetMechanismInfo. */
 typedef struct mech_desc {
@@ -31,13 +37,16 @@ typedef struct mech_desc {
     CK_ULONG out_len;              /* digest or MAC length in bytes */
     bool general;                  /* takes CK_MAC_GENERAL_PARAMS */
     enum asym_scheme scheme;       /* public-key mechanisms only */
+    unsigned policy;               /* MECH_LEGACY */
+    CK_ULONG fips_min;             /* smallest key under fips, if larger */
 } mech_desc;
 
 /* A running operation of one session. */
 struct op_state {
     enum op_kind kind;
     const mech_desc *desc;
-    bool multipart;                /* an Update has been called */
+    bool multipart;                /* an Update or Final has been called */
+    bool single;                   /* a single-part call awaits a buffer */
     EVP_CIPHER_CTX *cipher;
     bool rekey;                    /* cipher is a spare that may be re-keyed */
     bool odd_iv;                   /* GCM IV length other than 12 bytes */
@@ -49,6 +58,7 @@ struct op_state {
     size_t mac_len;                /* MAC or GCM tag length to produce */
     bool encrypt;
     bool pad;                      /* CBC_PAD */
+    size_t block;                  /* the cipher's block size */
     size_t pending;                /* bytes EVP holds back (block modes) */
     unsigned __int128 ctr_left;    /* CTR blocks before the counter wraps */
     unsigned __int128 ctr_used;
@@ -82,11 +92,22 @@ extern const mech_family mech_family_digest;   /* mech_digest.c */
 extern const mech_family mech_family_mac;      /* mech_mac.c */
 extern const mech_family mech_family_asym;     /* mech_asym.c */
 
-/* The table row for a mechanism, or NULL. */
+/* The table row for a mechanism, or NULL (whatever the policy). */
 const mech_desc *mech_lookup(CK_MECHANISM_TYPE type);
+/* The row, if a partition under `policy` offers the mechanism. */
+const mech_desc *mech_offered(enum partition_policy policy,
+                              CK_MECHANISM_TYPE type);
+/* C_GetMechanismInfo of an offered mechanism: its true limits. */
+CK_MECHANISM_INFO mech_info(enum partition_policy policy, const mech_desc *d);
 
 /* OpenSSL algorithms fetched once per process. */
 EVP_CIPHER *mech_cipher_fetch(const char *name);
+/*
+ * A cipher of OpenSSL's legacy provider (single DES), from a library
+ * context of the module's own: the application's default context never
+ * gets the legacy provider loaded by hsmsim.
+ */
+EVP_CIPHER *mech_legacy_cipher_fetch(const char *name);
 EVP_MD *mech_md_fetch(const char *name);
 EVP_MAC *mech_mac_fetch(const char *name);
 

@@ -90,9 +90,16 @@ static bool key_type_ok(const mech_desc *d, CK_KEY_TYPE kt)
         { CKM_SHA384_HMAC_GENERAL, CKK_SHA384_HMAC },
         { CKM_SHA512_HMAC, CKK_SHA512_HMAC },
         { CKM_SHA512_HMAC_GENERAL, CKK_SHA512_HMAC },
+        { CKM_MD5_HMAC, CKK_MD5_HMAC },
+        { CKM_MD5_HMAC_GENERAL, CKK_MD5_HMAC },
     };
 
     if (kt == d->key_type)
+        return true;
+    /* Triple-DES mechanisms take two- and three-key keys. */
+    if (d->key_type == CKK_DES3 && kt == CKK_DES2)
+        return true;
+    if (d->key_type == MECH_ANY_SECRET)
         return true;
     for (size_t i = 0; i < sizeof(hmac) / sizeof(hmac[0]); i++)
         if (hmac[i].m == d->type)
@@ -154,6 +161,7 @@ CK_RV mech_key(session *s, CK_OBJECT_HANDLE h, const mech_desc *d,
                CK_ATTRIBUTE_TYPE usage, object **out)
 {
     CK_OBJECT_CLASS cls = key_class_for(d, usage);
+    CK_MECHANISM_INFO info;
     object *key = NULL;
     CK_ULONG size;
     CK_RV rv = object_lookup(s, h, &key);
@@ -170,8 +178,8 @@ CK_RV mech_key(session *s, CK_OBJECT_HANDLE h, const mech_desc *d,
     if (key->sealed)
         return CKR_USER_NOT_LOGGED_IN;
     size = key_size(key, cls);
-    if (size == 0 || size < d->info.ulMinKeySize ||
-        size > d->info.ulMaxKeySize)
+    info = mech_info(s->tok->policy, d);
+    if (size == 0 || size < info.ulMinKeySize || size > info.ulMaxKeySize)
         return CKR_KEY_SIZE_RANGE;
     *out = key;
     return CKR_OK;
@@ -241,9 +249,11 @@ static void key_copy_wipe(key_copy *c)
 }
 
 static CK_RV init_lookup(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
-                         const mech_desc *d, CK_OBJECT_HANDLE key,
-                         session **s, key_copy *value, EVP_PKEY **pk)
+                         CK_MECHANISM_TYPE mech, const mech_desc **dp,
+                         CK_OBJECT_HANDLE key, session **s, key_copy *value,
+                         EVP_PKEY **pk)
 {
+    const mech_desc *d = NULL;
     object *k = NULL;
     const attr *v;
     CK_RV rv = engine_lock(e);
@@ -251,6 +261,13 @@ static CK_RV init_lookup(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     if (rv != CKR_OK)
         return rv;
     rv = session_get(e, h, s);
+    if (rv == CKR_OK)
+        d = mech_offered((*s)->tok->policy, mech);
+    /* Offered, and for this kind of operation. */
+    if (d != NULL &&
+        (d->family == NULL || !(d->info.flags & kind_flag(kind))))
+        d = NULL;
+    *dp = d;
     /* The order of 2.40's checks: running operation, mechanism, key. */
     if (rv == CKR_OK && (*s)->op[kind] != NULL)
         rv = CKR_OPERATION_ACTIVE;
@@ -281,16 +298,14 @@ static CK_RV init_lookup(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
 CK_RV engine_op_init(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
                      const CK_MECHANISM *m, CK_OBJECT_HANDLE key)
 {
-    const mech_desc *d = mech_lookup(m->mechanism);
+    const mech_desc *d = NULL;
     key_copy value = { .data = NULL };
     EVP_PKEY *pk = NULL;
     struct op_state *op = NULL;
     session *s = NULL;
     CK_RV rv;
 
-    if (d != NULL && (d->family == NULL || !(d->info.flags & kind_flag(kind))))
-        d = NULL;
-    rv = init_lookup(e, h, kind, d, key, &s, &value, &pk);
+    rv = init_lookup(e, h, kind, m->mechanism, &d, key, &s, &value, &pk);
     if (rv != CKR_OK) {
         key_copy_wipe(&value);
         EVP_PKEY_free(pk);
@@ -422,6 +437,18 @@ static CK_RV run_direct(session *s, struct op_state *op, const CK_BYTE *in,
     return rv;
 }
 
+/*
+ * A call of the wrong kind for the operation's phase (a single-part call
+ * after an Update or a Final length query, an Update or Final after a
+ * single-part length query) is CKR_OPERATION_ACTIVE and, as every error
+ * of these calls, ends the operation (2.40 section 5.2).
+ */
+static CK_RV wrong_phase(session *s, enum op_kind kind)
+{
+    op_end(s, kind);
+    return CKR_OPERATION_ACTIVE;
+}
+
 static CK_RV oneshot_inlock(session *s, struct op_state *op,
                             enum op_kind kind, const CK_BYTE *in,
                             CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
@@ -429,7 +456,7 @@ static CK_RV oneshot_inlock(session *s, struct op_state *op,
     CK_RV rv;
 
     if (op->multipart)
-        return CKR_OPERATION_ACTIVE;
+        return wrong_phase(s, kind);
     if (kind == OP_VERIFY) {
         rv = op->desc->family->update(op, in, in_len, NULL, NULL);
         if (rv == CKR_OK)
@@ -446,6 +473,7 @@ static CK_RV oneshot_inlock(session *s, struct op_state *op,
             op_end(s, kind);
             return rv;
         }
+        op->single = true;
     }
     return deliver(s, op, out, out_len);
 }
@@ -473,7 +501,7 @@ static CK_RV update_inlock(session *s, struct op_state *op,
     CK_RV rv;
 
     if (op->result != NULL)
-        return CKR_OPERATION_ACTIVE;
+        return wrong_phase(s, kind);
     if (is_cipher(kind)) {
         need = op->desc->family->update_size(op, in_len);
         if (out == NULL) {
@@ -516,6 +544,9 @@ static CK_RV final_inlock(session *s, struct op_state *op, enum op_kind kind,
 {
     CK_RV rv;
 
+    if (op->single)
+        return wrong_phase(s, kind);
+    op->multipart = true;
     if (kind == OP_VERIFY) {
         rv = op->desc->family->verify_final(op, out, *out_len);
         op_end(s, kind);

@@ -40,6 +40,8 @@ static CK_RV summarize(engine *e, CK_SLOT_ID slot, partition_summary *p)
     p->user_pin_set = (info.flags & CKF_USER_PIN_INITIALIZED) != 0;
     p->so_locked = (info.flags & CKF_SO_PIN_LOCKED) != 0;
     p->user_locked = (info.flags & CKF_USER_PIN_LOCKED) != 0;
+    token_cache_sync(t);
+    p->policy = t->policy;
     rv = store_meta_get_ulong(t->db, "so_failures", &fails);
     p->so_failures = fails;
     if (rv == CKR_OK)
@@ -77,7 +79,8 @@ CK_RV engine_partition_list(engine *e, partition_summary **out, size_t *n)
 }
 
 CK_RV engine_partition_create(engine *e, const char *name, const char *so_pin,
-                              const char *user_pin, CK_SLOT_ID *slot)
+                              const char *user_pin,
+                              enum partition_policy policy, CK_SLOT_ID *slot)
 {
     CK_ULONG count = 0;
     CK_SLOT_ID *ids = NULL;
@@ -105,8 +108,8 @@ CK_RV engine_partition_create(engine *e, const char *name, const char *so_pin,
     *slot = ids[count - 1];
     memset(label, ' ', sizeof(label));
     memcpy(label, name, len);
-    rv = engine_init_token(e, *slot, (const CK_UTF8CHAR *)so_pin,
-                           strlen(so_pin), label);
+    rv = engine_init_token_policy(e, *slot, (const CK_UTF8CHAR *)so_pin,
+                                  strlen(so_pin), label, policy);
     if (rv == CKR_OK)
         rv = engine_session_open(e, *slot,
                                  CKF_SERIAL_SESSION | CKF_RW_SESSION, &h);
@@ -122,6 +125,31 @@ CK_RV engine_partition_create(engine *e, const char *name, const char *so_pin,
         engine_partition_delete(e, *slot);
 out:
     free(ids);
+    return rv;
+}
+
+CK_RV engine_partition_set_policy(engine *e, CK_SLOT_ID slot,
+                                  const char *so_pin,
+                                  enum partition_policy policy)
+{
+    secret_buf *skey = NULL;
+    token *t = NULL;
+    enum partition_policy old;
+    CK_RV rv = token_get(e, slot, &t);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = token_check_pin(t, CKU_SO, (const CK_UTF8CHAR *)so_pin,
+                         strlen(so_pin), &skey);
+    secret_buf_free(skey);
+    if (rv != CKR_OK)
+        return rv;
+    token_cache_sync(t);
+    old = t->policy;
+    rv = token_set_policy(t, policy);
+    if (rv == CKR_OK)
+        log_audit("partition %lu: policy %s -> %s (by the SO)", slot,
+                 policy_name(old), policy_name(policy));
     return rv;
 }
 

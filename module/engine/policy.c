@@ -25,6 +25,11 @@ CK_RV policy_check_key(const object *o)
         (object_bool(o, CKA_ENCRYPT, false) ||
          object_bool(o, CKA_DECRYPT, false)))
         return CKR_TEMPLATE_INCONSISTENT;
+    /* A derivation from a wrapping key could copy its value (XOR with
+     * zeros) into a key that decrypts. */
+    if (object_bool(o, CKA_DERIVE, false) &&
+        (object_bool(o, CKA_WRAP, false) || object_bool(o, CKA_UNWRAP, false)))
+        return CKR_TEMPLATE_INCONSISTENT;
     return CKR_OK;
 }
 
@@ -82,6 +87,69 @@ static bool matches_flat(const object *o, const attr *flat)
     return ok;
 }
 
+/* Security strength in bits (SP 800-57 part 1, table 2). */
+static size_t strength(const object *k)
+{
+    const attr *v = object_find(k, CKA_VALUE);
+    size_t bits = v != NULL ? v->len * 8 : 0;
+
+    switch (object_ulong(k, CKA_KEY_TYPE)) {
+    case CKK_DES:
+        return 56;
+    case CKK_DES2:
+        return 80;
+    case CKK_DES3:
+        return 112;
+    default:
+        /* AES keys give their length; no key gives more than 256. */
+        return bits < 256 ? bits : 256;
+    }
+}
+
+/* Does `w`'s CKA_UNWRAP_TEMPLATE make every key it unwraps sensitive? */
+static bool unwraps_sensitive(const object *w)
+{
+    const attr *flat = object_find(w, CKA_UNWRAP_TEMPLATE);
+    CK_ATTRIBUTE *items = NULL;
+    const CK_ATTRIBUTE *a;
+    CK_ULONG n = 0;
+    bool yes;
+
+    if (flat == NULL || flat->len == 0 ||
+        attr_array_expand(flat->value, flat->len, &items, &n) != CKR_OK)
+        return false;
+    a = rules_template_find(items, n, CKA_SENSITIVE);
+    yes = a != NULL && a->ulValueLen == sizeof(CK_BBOOL) &&
+          *(const CK_BBOOL *)a->pValue == CK_TRUE;
+    free(items);
+    return yes;
+}
+
+/*
+ * May `w` protect a sensitive key (docs/security.md rule 3)?  It must
+ * not be able to undo the protection: it cannot decrypt the blob (rule 4
+ * already forbids a wrapping key that decrypts), and if it unwraps, its
+ * CKA_UNWRAP_TEMPLATE makes what it unwraps sensitive, so the blob never
+ * comes back readable.  And its value must be unknown to every caller: a
+ * secret key that is sensitive and unextractable and always was (made
+ * inside the partition; a copy or derivation cannot add the capabilities
+ * to decrypt or unwrap), or a key the SO marked CKA_TRUSTED.
+ */
+static bool guards_sensitive(const object *w)
+{
+    if (object_bool(w, CKA_DECRYPT, false))
+        return false;
+    if (object_bool(w, CKA_UNWRAP, false) && !unwraps_sensitive(w))
+        return false;
+    if (object_bool(w, CKA_TRUSTED, false))
+        return true;
+    return object_ulong(w, CKA_CLASS) == CKO_SECRET_KEY &&
+           object_bool(w, CKA_SENSITIVE, true) &&
+           !object_bool(w, CKA_EXTRACTABLE, false) &&
+           object_bool(w, CKA_ALWAYS_SENSITIVE, false) &&
+           object_bool(w, CKA_NEVER_EXTRACTABLE, false);
+}
+
 CK_RV policy_may_wrap(const object *wrapping, const object *key)
 {
     const attr *tmpl = object_find(wrapping, CKA_WRAP_TEMPLATE);
@@ -89,13 +157,13 @@ CK_RV policy_may_wrap(const object *wrapping, const object *key)
 
     if (cls != CKO_SECRET_KEY && cls != CKO_PRIVATE_KEY)
         return CKR_KEY_NOT_WRAPPABLE;
-    /* The never-leaves rule (docs/security.md). */
+    /* The never-leaves rule (docs/security.md rule 3). */
     if (!object_bool(key, CKA_EXTRACTABLE, false))
         return CKR_KEY_UNEXTRACTABLE;
-    if (object_bool(key, CKA_SENSITIVE, true))
-        return CKR_KEY_NOT_WRAPPABLE;
     if (object_bool(key, CKA_WRAP_WITH_TRUSTED, false) &&
         !object_bool(wrapping, CKA_TRUSTED, false))
+        return CKR_KEY_NOT_WRAPPABLE;
+    if (object_bool(key, CKA_SENSITIVE, true) && !guards_sensitive(wrapping))
         return CKR_KEY_NOT_WRAPPABLE;
     if (tmpl != NULL && tmpl->len > 0 && !matches_flat(key, tmpl))
         return CKR_KEY_NOT_WRAPPABLE;
@@ -103,13 +171,11 @@ CK_RV policy_may_wrap(const object *wrapping, const object *key)
      * wrapping are refused or allowed by the rules above alone. */
     if (cls == CKO_SECRET_KEY &&
         object_ulong(wrapping, CKA_CLASS) == CKO_SECRET_KEY) {
-        const attr *wv = object_find(wrapping, CKA_VALUE);
-        const attr *kv = object_find(key, CKA_VALUE);
-
-        if (wv == NULL || kv == NULL)
+        if (object_find(wrapping, CKA_VALUE) == NULL ||
+            object_find(key, CKA_VALUE) == NULL)
             return CKR_KEY_NOT_WRAPPABLE;
         /* Never protect a key under a weaker one. */
-        if (wv->len < kv->len && wv->len < 32)
+        if (strength(wrapping) < strength(key))
             return CKR_WRAPPING_KEY_SIZE_RANGE;
     }
     return CKR_OK;

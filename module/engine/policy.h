@@ -10,6 +10,8 @@
  *  1. no key may both wrap and decrypt (wrap-then-decrypt);
  *  2. no key may both unwrap and encrypt (encrypt-then-unwrap), nor
  *     unwrap and decrypt (decrypting a blob meant for C_UnwrapKey);
+ *  3. no key may both derive and wrap or unwrap (a derivation could copy
+ *     its value into a key that decrypts);
  * checked whenever a key is created, generated, unwrapped, copied or
  * changed; CKR_TEMPLATE_INCONSISTENT when a key breaks them.
  */
@@ -23,10 +25,12 @@ CK_RV policy_check_key(const object *o);
 CK_RV policy_role_defaults(object *o, const CK_ATTRIBUTE *t, CK_ULONG n);
 
 /*
- * May `key` leave the partition wrapped by `wrapping`?  Sensitive or
- * unextractable keys never do (CKR_KEY_NOT_WRAPPABLE /
- * CKR_KEY_UNEXTRACTABLE); CKA_WRAP_WITH_TRUSTED needs a CKA_TRUSTED
- * wrapping key; a wrapping key shorter than the secret key it would wrap
+ * May `key` leave the partition wrapped by `wrapping`?  Unextractable
+ * keys never do (CKR_KEY_UNEXTRACTABLE); a sensitive key only under a
+ * wrapping key whose value nobody has ever known (always sensitive,
+ * never extractable, not a decryption key) or one the SO trusts
+ * (CKR_KEY_NOT_WRAPPABLE); CKA_WRAP_WITH_TRUSTED needs a CKA_TRUSTED
+ * wrapping key; a wrapping key weaker than the secret key it would wrap
  * is refused (CKR_WRAPPING_KEY_SIZE_RANGE); CKA_WRAP_TEMPLATE must match.
  */
 CK_RV policy_may_wrap(const object *wrapping, const object *key);

@@ -16,6 +16,32 @@
 
 #define STORE_FORMAT 1
 
+/* Partitions made before policies existed are fips, the default. */
+CK_RV token_load_policy(token *t)
+{
+    unsigned char *v = NULL;
+    size_t len = 0;
+    CK_RV rv = store_meta_get(t->db, "policy", &v, &len);
+
+    if (rv != CKR_OK)
+        return rv;
+    t->policy = v != NULL && len == 6 && memcmp(v, "legacy", 6) == 0
+                    ? POLICY_LEGACY
+                    : POLICY_DEFAULT;
+    free(v);
+    return CKR_OK;
+}
+
+CK_RV token_set_policy(token *t, enum partition_policy p)
+{
+    const char *name = policy_name(p);
+    CK_RV rv = store_meta_put(t->db, "policy", name, strlen(name));
+
+    if (rv == CKR_OK)
+        t->policy = p;
+    return rv;
+}
+
 static void token_file(const engine *e, CK_SLOT_ID slot, char *buf,
                        size_t len)
 {
@@ -152,6 +178,11 @@ CK_RV token_get(engine *e, CK_SLOT_ID slot, token **out)
     }
     memcpy(t->uuid, uuid, sizeof(t->uuid));
     free(uuid);
+    rv = token_load_policy(t);
+    if (rv != CKR_OK) {
+        token_close(t);
+        return rv;
+    }
     t->data_version = store_data_version(t->db);
     t->next = e->tokens;
     e->tokens = t;
@@ -286,7 +317,8 @@ static CK_RV write_identity(token *t, store *db, const CK_UTF8CHAR *so_pin,
 }
 
 CK_RV token_create(engine *e, CK_SLOT_ID slot, const CK_UTF8CHAR *so_pin,
-                   CK_ULONG so_len, const CK_UTF8CHAR *label32)
+                   CK_ULONG so_len, const CK_UTF8CHAR *label32,
+                   enum partition_policy policy)
 {
     char final[PATH_MAX + 32], tmp[PATH_MAX + 64];
     token scratch = { .eng = e, .slot = slot };
@@ -307,6 +339,9 @@ CK_RV token_create(engine *e, CK_SLOT_ID slot, const CK_UTF8CHAR *so_pin,
         rv = store_meta_put_ulong(db, "format", STORE_FORMAT);
     if (rv == CKR_OK)
         rv = store_meta_put(db, "uuid", uuid, sizeof(uuid));
+    if (rv == CKR_OK)
+        rv = store_meta_put(db, "policy", policy_name(policy),
+                            strlen(policy_name(policy)));
     if (rv == CKR_OK)
         rv = write_identity(&scratch, db, so_pin, so_len, label32);
     if (rv == CKR_OK)

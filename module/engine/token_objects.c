@@ -41,6 +41,8 @@ void token_cache_sync(token *t)
     if (v != t->data_version) {
         token_cache_clear(t);
         t->data_version = v;
+        /* The administrator may have changed the policy meanwhile. */
+        token_load_policy(t);
     }
 }
 

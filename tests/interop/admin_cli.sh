@@ -131,7 +131,7 @@ run partition list
 check "list succeeds" [ "$rc" -eq 0 ]
 check "list prints one line per partition" [ "$(lines "$T/out")" = 3 ]
 check "list shows alpha" \
-    out_has '^slot 0  "alpha"  serial [0-9a-f]\{16\}  0 objects  user PIN set$'
+    out_has '^slot 0  "alpha"  serial [0-9a-f]\{16\}  fips  0 objects  user PIN set$'
 check "list shows beta two" out_has '^slot 1  "beta two"  '
 
 run --json partition list
@@ -156,11 +156,13 @@ check "show: SO locked" out_has '^SO locked: *no$'
 check "show: user failures" out_has '^user failures: *0$'
 check "show: user locked" out_has '^user locked: *no$'
 check "show: objects" out_has '^objects: *0$'
+check "show: policy fips by default" out_has '^policy: *fips$'
 
 run --json partition show alpha
 ALPHA_PATH=$STORE/partition-0.db
 check "show --json has every field" json "d == {'slot': 0, 'name': 'alpha',
-    'serial': d['serial'], 'path': '$ALPHA_PATH', 'user_pin_set': True,
+    'serial': d['serial'], 'path': '$ALPHA_PATH', 'policy': 'fips',
+    'user_pin_set': True,
     'so_failures': 0, 'so_locked': False, 'user_failures': 0,
     'user_locked': False, 'objects': 0} and len(d['serial']) == 16"
 check "alpha's database exists" [ -f "$ALPHA_PATH" ]
@@ -169,6 +171,42 @@ run partition show nobody
 check "show unknown name: exit 1" [ "$rc" -eq 1 ]
 check "show unknown name: message" one_err_line
 check "show unknown name: says so" err_has 'no partition named nobody'
+
+# ---- policy ---------------------------------------------------------------
+
+run partition create legacy1 --so-pin so-legacy --pin 1234 --policy legacy
+check "create --policy legacy" [ "$rc" -eq 0 ]
+SLOT_L=$(cat "$T/out")
+run --json partition show legacy1
+check "show --json: policy legacy" json 'd["policy"] == "legacy"'
+check "legacy partition offers DES" \
+    sh -c "pkcs11-tool --module '$MODULE' --slot $SLOT_L -M | grep -q 'DES-CBC,'"
+check "fips partition does not" \
+    sh -c "! pkcs11-tool --module '$MODULE' --slot $SLOT_A -M | grep -q 'DES-CBC,'"
+run partition create bad-policy --so-pin so-pin-x --pin 1234 --policy des
+check "create --policy des: exit 2" rc_is 2
+check "create --policy des: says what is allowed" err_has 'fips or legacy'
+run partition policy legacy1 fips --so-pin wrong-so-pin
+check "policy with a wrong SO PIN: exit 1" rc_is 1
+check "policy with a wrong SO PIN: CKR_PIN_INCORRECT" err_has 'CKR_PIN_INCORRECT'
+run --json partition show legacy1
+check "a refused change leaves legacy" json 'd["policy"] == "legacy" and d["so_failures"] == 1'
+run partition policy legacy1 fips --so-pin so-legacy
+check "policy fips with the SO PIN: exit 0" [ "$rc" -eq 0 ]
+check "policy change is reported" out_has 'policy fips (was legacy)'
+check "policy change is logged" err_has 'policy legacy -> fips'
+check "fips now hides DES from pkcs11-tool" \
+    sh -c "! pkcs11-tool --module '$MODULE' --slot $SLOT_L -M | grep -q 'DES-CBC,'"
+run_input 'so-legacy
+' --json partition policy legacy1 legacy
+check "policy with the SO PIN piped, --json" \
+    json 'd["policy"] == "legacy" and d["was"] == "fips"'
+run partition policy legacy1 sideways --so-pin so-legacy
+check "policy sideways: exit 2" rc_is 2
+run partition policy nobody fips --so-pin so-legacy
+check "policy of an unknown partition: exit 1" rc_is 1
+run partition delete legacy1
+check "delete legacy1" [ "$rc" -eq 0 ]
 
 # ---- refused creates -----------------------------------------------------
 

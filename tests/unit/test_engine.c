@@ -89,8 +89,9 @@ static bool has_bytes(const object *o, CK_ATTRIBUTE_TYPE t, const void *v,
 #define CHECK_ABSENT(o, t) CU_ASSERT_PTR_NULL(object_find((o), (t)))
 
 /*
- * rules_template_class then rules_build, as C_CreateObject does them;
- * for generation the class and key type fall back to a secret AES key.
+ * rules_template_check, rules_template_class then rules_build, as
+ * C_CreateObject does them; for generation the class and key type fall
+ * back to a secret AES key.
  */
 static CK_RV build(const CK_ATTRIBUTE *t, CK_ULONG n, enum rules_op op,
                    bool so, object **out)
@@ -98,7 +99,11 @@ static CK_RV build(const CK_ATTRIBUTE *t, CK_ULONG n, enum rules_op op,
     CK_OBJECT_CLASS cls = op == RULES_GENERATE ? CKO_SECRET_KEY
                                                : CK_UNAVAILABLE_INFORMATION;
     CK_ULONG sub = op == RULES_GENERATE ? CKK_AES : CK_UNAVAILABLE_INFORMATION;
-    CK_RV rv = rules_template_class(t, n, &cls, &sub);
+    CK_RV rv = rules_template_check(t, n, false);
+
+    *out = NULL;
+    if (rv == CKR_OK)
+        rv = rules_template_class(t, n, &cls, &sub);
 
     *out = NULL;
     if (rv != CKR_OK)
@@ -512,9 +517,9 @@ static void test_rules_apply_set(void)
     lab = (CK_ATTRIBUTE)ATTR(CKA_ENCRYPT, two);
     CHECK_RV(CKR_ATTRIBUTE_VALUE_INVALID,
              rules_apply(o, &lab, 1, RULES_SET, false));
+    /* A NULL value with a length is refused where templates enter. */
     lab = (CK_ATTRIBUTE){ CKA_LABEL, NULL, 3 };
-    CHECK_RV(CKR_ATTRIBUTE_VALUE_INVALID,
-             rules_apply(o, &lab, 1, RULES_SET, false));
+    CHECK_RV(CKR_ATTRIBUTE_VALUE_INVALID, rules_template_check(&lab, 1, false));
     CU_ASSERT_TRUE(has_bytes(o, CKA_LABEL, "k", 1));
     object_free(o);
 }
@@ -1130,7 +1135,8 @@ static CK_SLOT_ID make_partition(engine *e, const char *name)
     CK_SLOT_ID slot = CK_UNAVAILABLE_INFORMATION;
 
     CHECK_RV_FATAL(CKR_OK,
-                   engine_partition_create(e, name, SO_PIN, USER_PIN, &slot));
+                   engine_partition_create(e, name, SO_PIN, USER_PIN, POLICY_DEFAULT,
+                                           &slot));
     return slot;
 }
 
@@ -1538,13 +1544,14 @@ static void test_engine_partitions(void)
     CU_ASSERT_TRUE(a == 0 && b == 1);
     /* A bad PIN leaves nothing behind. */
     CHECK_RV(CKR_PIN_LEN_RANGE,
-             engine_partition_create(e, "gamma", SO_PIN, "12", &c));
+             engine_partition_create(e, "gamma", SO_PIN, "12", POLICY_DEFAULT, &c));
     CHECK_RV(CKR_PIN_LEN_RANGE,
-             engine_partition_create(e, "gamma", "12", USER_PIN, &c));
+             engine_partition_create(e, "gamma", "12", USER_PIN, POLICY_DEFAULT, &c));
     CHECK_RV(CKR_ARGUMENTS_BAD,
-             engine_partition_create(e, "", SO_PIN, USER_PIN, &c));
+             engine_partition_create(e, "", SO_PIN, USER_PIN, POLICY_DEFAULT, &c));
     CU_ASSERT_EQUAL(engine_partition_create(e, "123456789012345678901234567"
-                                            "890123", SO_PIN, USER_PIN, &c),
+                                            "890123", SO_PIN, USER_PIN,
+                                            POLICY_DEFAULT, &c),
                     CKR_ARGUMENTS_BAD);
     CU_ASSERT_NOT_EQUAL(stat(db2, &st), 0);
     CHECK_RV(CKR_OK, engine_slot_list(e, ids, &n));
@@ -1697,13 +1704,38 @@ static void test_engine_mech_lookup(void)
         CKM_SHA512_RSA_PKCS_PSS, CKM_EC_KEY_PAIR_GEN, CKM_ECDSA,
         CKM_ECDSA_SHA1, CKM_ECDSA_SHA224, CKM_ECDSA_SHA256, CKM_ECDSA_SHA384,
         CKM_ECDSA_SHA512, CKM_ECDH1_DERIVE, CKM_EC_EDWARDS_KEY_PAIR_GEN,
-        CKM_EDDSA,
+        CKM_EDDSA, CKM_DES3_KEY_GEN, CKM_DES3_ECB, CKM_DES3_CBC,
+        CKM_DES3_CBC_PAD, CKM_DES3_CMAC, CKM_DES3_CMAC_GENERAL, CKM_MD5,
+        CKM_RSA_X_509, CKM_AES_CFB8, CKM_AES_CFB128, CKM_AES_OFB, CKM_AES_CTS,
+        CKM_CONCATENATE_BASE_AND_KEY, CKM_CONCATENATE_BASE_AND_DATA,
+        CKM_XOR_BASE_AND_DATA,
+    };
+    /* Offered by partitions under the legacy policy only. */
+    static const CK_MECHANISM_TYPE legacy[] = {
+        CKM_DES_KEY_GEN, CKM_DES2_KEY_GEN, CKM_DES_ECB, CKM_DES_CBC,
+        CKM_DES_CBC_PAD, CKM_MD5_HMAC, CKM_MD5_HMAC_GENERAL, CKM_MD5_RSA_PKCS,
     };
     size_t n = sizeof(listed) / sizeof(listed[0]);
-    CK_MECHANISM_TYPE list[64];
-    CK_ULONG count = 64;
+    CK_MECHANISM_TYPE list[128];
+    CK_ULONG count = 128;
     CK_MECHANISM_INFO info;
     engine *e = eng_open();
+
+    for (size_t i = 0; i < COUNT(legacy); i++) {
+        CU_ASSERT_PTR_NOT_NULL(mech_offered(POLICY_LEGACY, legacy[i]));
+        CU_ASSERT_PTR_NULL(mech_offered(POLICY_FIPS, legacy[i]));
+    }
+    for (size_t i = 0; i < n; i++)
+        CU_ASSERT_PTR_NOT_NULL(mech_offered(POLICY_FIPS, listed[i]));
+    /* fips keeps RSA at 2048 bits and Triple-DES at three keys. */
+    CU_ASSERT_EQUAL(
+        mech_info(POLICY_FIPS, mech_lookup(CKM_RSA_PKCS)).ulMinKeySize, 2048);
+    CU_ASSERT_EQUAL(
+        mech_info(POLICY_LEGACY, mech_lookup(CKM_RSA_PKCS)).ulMinKeySize, 1024);
+    CU_ASSERT_EQUAL(
+        mech_info(POLICY_FIPS, mech_lookup(CKM_DES3_ECB)).ulMinKeySize, 24);
+    CU_ASSERT_EQUAL(
+        mech_info(POLICY_LEGACY, mech_lookup(CKM_DES3_ECB)).ulMinKeySize, 16);
 
     CU_ASSERT_EQUAL(CKM_AES_KEY_WRAP_PAD, 0x210AUL);
     for (size_t i = 0; i < n; i++) {
@@ -1714,14 +1746,15 @@ static void test_engine_mech_lookup(void)
         CU_ASSERT_NOT_EQUAL(d->info.flags, 0);
     }
     CU_ASSERT_PTR_NULL(mech_lookup(0x8000FFFFUL));
-    CU_ASSERT_PTR_NULL(mech_lookup(CKM_RSA_X_509));
+    CU_ASSERT_PTR_NULL(mech_lookup(CKM_DES_OFB64));
     CU_ASSERT_EQUAL(mech_lookup(CKM_ECDSA_SHA256)->scheme, ASYM_ECDSA);
     CU_ASSERT_EQUAL(mech_lookup(CKM_SHA256)->out_len, 32);
     CU_ASSERT_TRUE(mech_lookup(CKM_SHA512_HMAC_GENERAL)->general);
-    /* C_GetMechanismList reports exactly these. */
+    /* C_GetMechanismList reports exactly these (the free slot 0 shows
+     * what a new partition, fips by default, offers). */
     CHECK_RV(CKR_OK, engine_mechanism_list(e, 0, list, &count));
     CU_ASSERT_EQUAL(count, n);
-    for (CK_ULONG i = 0; i < count && i < 64; i++)
+    for (CK_ULONG i = 0; i < count && i < 128; i++)
         CU_ASSERT_PTR_NOT_NULL(mech_lookup(list[i]));
     CHECK_RV(CKR_MECHANISM_INVALID,
              engine_mechanism_info(e, 0, 0x8000FFFFUL, &info));

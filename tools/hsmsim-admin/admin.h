@@ -37,6 +37,7 @@ int cmd_partition_create(admin_ctx *ctx, int argc, char **argv);
 int cmd_partition_list(admin_ctx *ctx, int argc, char **argv);
 int cmd_partition_show(admin_ctx *ctx, int argc, char **argv);
 int cmd_partition_delete(admin_ctx *ctx, int argc, char **argv);
+int cmd_partition_policy(admin_ctx *ctx, int argc, char **argv);
 
 /* An option of a subcommand that takes a value ("--pin"). */
 typedef struct admin_opt {

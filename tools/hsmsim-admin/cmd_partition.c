@@ -197,8 +197,9 @@ static int prompt_once(const char *prompt, char buf[PIN_BUF], size_t *len)
 }
 
 /* A PIN asked for on the terminal (twice) or read as a line of stdin. */
+/* A new PIN is asked twice on a terminal (`confirm`), an existing once. */
 static int pin_from_input(const char *what, const char *name, char buf[PIN_BUF],
-                          size_t *len)
+                          size_t *len, bool confirm)
 {
     char again[PIN_BUF], prompt[96];
     size_t again_len = 0;
@@ -217,11 +218,11 @@ static int pin_from_input(const char *what, const char *name, char buf[PIN_BUF],
     rc = prompt_once(prompt, buf, len);
     if (rc == 0)
         rc = check_pin(what, buf, *len);
-    if (rc == 0) {
+    if (rc == 0 && confirm) {
         snprintf(prompt, sizeof(prompt), "Repeat the %s", what);
         rc = prompt_once(prompt, again, &again_len);
     }
-    if (rc == 0 && (again_len != *len || CRYPTO_memcmp(buf, again, *len)))
+    if (rc == 0 && confirm && (again_len != *len || CRYPTO_memcmp(buf, again, *len)))
         rc = admin_usage_error("the two %ss differ", what);
     OPENSSL_cleanse(again, sizeof(again));
     return rc;
@@ -237,6 +238,7 @@ static void json_summary(FILE *f, const partition_summary *p)
     admin_json_string(f, p->serial);
     fputs(", \"path\": ", f);
     admin_json_string(f, p->path);
+    fprintf(f, ", \"policy\": \"%s\"", policy_name(p->policy));
     fprintf(f,
             ", \"user_pin_set\": %s, \"so_failures\": %lu, "
             "\"so_locked\": %s, \"user_failures\": %lu, "
@@ -267,10 +269,11 @@ static void text_summary(FILE *f, const partition_summary *p)
     fprintf(f, "slot:          %lu\nname:          ", (unsigned long)p->slot);
     admin_text_string(f, p->name);
     fprintf(f,
-            "\nserial:        %s\npath:          %s\n"
+            "\nserial:        %s\npath:          %s\npolicy:        %s\n"
             "user PIN set:  %s\nSO failures:   %lu\nSO locked:     %s\n"
             "user failures: %lu\nuser locked:   %s\nobjects:       %lu\n",
-            p->serial, p->path, p->user_pin_set ? "yes" : "no", p->so_failures,
+            p->serial, p->path, policy_name(p->policy),
+            p->user_pin_set ? "yes" : "no", p->so_failures,
             p->so_locked ? "yes" : "no", p->user_failures,
             p->user_locked ? "yes" : "no", p->objects);
 }
@@ -324,12 +327,14 @@ static void undo_create(engine *e, CK_SLOT_ID slot, const char *name)
 
 int cmd_partition_create(admin_ctx *ctx, int argc, char **argv)
 {
-    char *so_opt = NULL, *user_opt = NULL, *name = NULL;
+    char *so_opt = NULL, *user_opt = NULL, *name = NULL, *policy_opt = NULL;
     const admin_opt opts[] = {
         {"--so-pin", &so_opt},
         {"--pin", &user_opt},
+        {"--policy", &policy_opt},
         {NULL, NULL},
     };
+    enum partition_policy policy = POLICY_DEFAULT;
     char so_pin[PIN_BUF], user_pin[PIN_BUF], rvname[32];
     size_t so_len = 0, user_len = 0, n = 0;
     partition_summary *list = NULL;
@@ -354,6 +359,10 @@ int cmd_partition_create(admin_ctx *ctx, int argc, char **argv)
                           ctx->command, NAME_MAX_LEN);
         goto out;
     }
+    if (policy_opt != NULL && policy_parse(policy_opt, &policy) != 0) {
+        admin_usage_error("%s: --policy must be fips or legacy", ctx->command);
+        goto out;
+    }
     if (so_opt != NULL &&
         pin_from_option("SO PIN", so_opt, so_pin, &so_len) != 0)
         goto out;
@@ -371,17 +380,18 @@ int cmd_partition_create(admin_ctx *ctx, int argc, char **argv)
             goto out;
         }
     if (so_opt == NULL) {
-        rc = pin_from_input("SO PIN", name, so_pin, &so_len);
+        rc = pin_from_input("SO PIN", name, so_pin, &so_len, true);
         if (rc != 0)
             goto out;
     }
     if (user_opt == NULL) {
-        rc = pin_from_input("user PIN", name, user_pin, &user_len);
+        rc = pin_from_input("user PIN", name, user_pin, &user_len,
+                            true);
         if (rc != 0)
             goto out;
     }
     rc = ADMIN_EXIT_FAILURE;
-    rv = engine_partition_create(e, name, so_pin, user_pin, &slot);
+    rv = engine_partition_create(e, name, so_pin, user_pin, policy, &slot);
     if (rv != CKR_OK) {
         undo_create(e, slot, name);
         admin_error("cannot create partition %s: %s", name,
@@ -435,7 +445,8 @@ int cmd_partition_list(admin_ctx *ctx, int argc, char **argv)
         }
         printf("slot %lu  ", (unsigned long)p->slot);
         admin_text_string(stdout, p->name);
-        printf("  serial %s  %lu object%s  ", p->serial, p->objects,
+        printf("  serial %s  %s  %lu object%s  ", p->serial,
+               policy_name(p->policy), p->objects,
                p->objects == 1 ? "" : "s");
         pin_state(stdout, p);
         fputc('\n', stdout);
@@ -527,4 +538,77 @@ out:
     free(list);
     engine_close(e);
     return rc;
+}
+
+int cmd_partition_policy(admin_ctx *ctx, int argc, char **argv)
+{
+    char *so_opt = NULL, *pos[2] = {NULL, NULL};
+    const admin_opt opts[] = {
+        {"--so-pin", &so_opt},
+        {NULL, NULL},
+    };
+    char so_pin[PIN_BUF], rvname[32];
+    size_t so_len = 0, n = 0;
+    partition_summary *list = NULL;
+    enum partition_policy policy;
+    engine *e = NULL;
+    long i;
+    CK_RV rv;
+    int npos = 0;
+    int rc = admin_parse_args(ctx, argc, argv, opts, pos, 2, &npos);
+
+    memset(so_pin, 0, sizeof(so_pin));
+    if (rc != 0)
+        goto out;
+    rc = ADMIN_EXIT_USAGE;
+    if (npos < 2) {
+        admin_usage_error("%s: usage: NAME fips|legacy", ctx->command);
+        goto out;
+    }
+    if (policy_parse(pos[1], &policy) != 0) {
+        admin_usage_error("%s: the policy must be fips or legacy",
+                          ctx->command);
+        goto out;
+    }
+    if (so_opt != NULL &&
+        pin_from_option("SO PIN", so_opt, so_pin, &so_len) != 0)
+        goto out;
+    rc = load(ctx, &e, &list, &n);
+    if (rc != 0)
+        goto out;
+    rc = ADMIN_EXIT_FAILURE;
+    i = find_partition(list, n, pos[0]);
+    if (i < 0)
+        goto out;
+    /* Only the partition's SO may change what it offers. */
+    if (so_opt == NULL) {
+        rc = pin_from_input("SO PIN", pos[0], so_pin, &so_len, false);
+        if (rc != 0)
+            goto out;
+        rc = ADMIN_EXIT_FAILURE;
+    }
+    rv = engine_partition_set_policy(e, list[i].slot, so_pin, policy);
+    if (rv != CKR_OK) {
+        admin_error("cannot change the policy of %s: %s", pos[0],
+                    admin_rv_name(rv, rvname));
+        goto out;
+    }
+    if (ctx->json) {
+        fprintf(stdout, "{\"slot\": %lu, \"name\": ",
+                (unsigned long)list[i].slot);
+        admin_json_string(stdout, list[i].name);
+        fprintf(stdout, ", \"policy\": \"%s\", \"was\": \"%s\"}\n",
+                policy_name(policy), policy_name(list[i].policy));
+    } else {
+        printf("partition ");
+        admin_text_string(stdout, list[i].name);
+        printf(": policy %s (was %s)\n", policy_name(policy),
+               policy_name(list[i].policy));
+    }
+    rc = ADMIN_EXIT_OK;
+out:
+    OPENSSL_cleanse(so_pin, sizeof(so_pin));
+    free(list);
+    engine_close(e);
+    return rc == ADMIN_DONE ? ADMIN_EXIT_OK : rc;
 }

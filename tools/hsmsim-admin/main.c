@@ -18,13 +18,17 @@ static int cmd_help(admin_ctx *ctx, int argc, char **argv);
 
 static const admin_command commands[] = {
     {"partition create", cmd_partition_create,
-     "NAME [--so-pin PIN] [--pin PIN]",
-     "create a partition; missing PINs are asked for or read from stdin"},
+     "NAME [--so-pin PIN] [--pin PIN] [--policy fips|legacy]",
+     "create a partition (policy fips unless asked); missing PINs are "
+     "asked for or read from stdin"},
     {"partition list", cmd_partition_list, "", "list every partition"},
     {"partition show", cmd_partition_show, "NAME",
      "show everything about one partition"},
     {"partition delete", cmd_partition_delete, "NAME",
      "delete a partition and its database"},
+    {"partition policy", cmd_partition_policy,
+     "NAME fips|legacy [--so-pin PIN]",
+     "change which mechanisms a partition offers (the SO's PIN is asked)"},
     {"help", cmd_help, "", "show this help"},
 };
 
