@@ -314,6 +314,7 @@ static CK_RV op_init(CK_SESSION_HANDLE h, enum op_kind kind,
 /* The CKF_ flag C_SessionCancel names an operation kind by. */
 static CK_FLAGS kind_flag(enum op_kind kind)
 {
+    /* clang-format off */
     static const CK_FLAGS flags[OP_KIND_COUNT] = {
         [OP_ENCRYPT] = CKF_ENCRYPT, [OP_DECRYPT] = CKF_DECRYPT,
         [OP_DIGEST] = CKF_DIGEST, [OP_SIGN] = CKF_SIGN,
@@ -324,6 +325,7 @@ static CK_FLAGS kind_flag(enum op_kind kind)
         [OP_MSG_SIGN] = CKF_MESSAGE_SIGN,
         [OP_MSG_VERIFY] = CKF_MESSAGE_VERIFY,
     };
+    /* clang-format on */
 
     return flags[kind];
 }
@@ -334,10 +336,10 @@ static CK_FLAGS kind_flag(enum op_kind kind)
  * section 5.2 and the text of each function): the next call answers
  * CKR_OPERATION_NOT_INITIALIZED and a new Init is accepted.
  */
-#define ARG_ENDS(cond, h, kind)                                 \
-    do {                                                        \
-        if (!(cond))                                            \
-            return end_operation((h), (kind));                  \
+#define ARG_ENDS(cond, h, kind)                                                \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            return end_operation((h), (kind));                                 \
     } while (0)
 
 static CK_RV end_operation(CK_SESSION_HANDLE h, enum op_kind kind)

@@ -245,6 +245,7 @@ static const attr_rule aes_rules[] = {
     END
 };
 
+/* clang-format off */
 /* DES keys have a fixed length; CKA_VALUE_LEN is computed. */
 #define DES_VALUE_LEN \
     { CKA_VALUE_LEN, R_NO_CREATE | R_NO_UNWRAP, check_value_len, D_NONE }
@@ -266,6 +267,7 @@ static const attr_rule des3_rules[] = {
     DES_VALUE_LEN,
     END
 };
+/* clang-format on */
 
 static const attr_rule rsa_public_rules[] = {
     { CKA_MODULUS, R_CREATE_REQ | R_NO_GEN, check_nonempty, D_NONE },

@@ -35,7 +35,6 @@
  */
 typedef struct engine engine;
 
-
 /* An engine with pthread mutexes. */
 CK_RV engine_open(const settings *cfg, engine **out);
 /* An engine whose mutexes come from `locks` (the application's, say). */

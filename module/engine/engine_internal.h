@@ -51,7 +51,7 @@ typedef struct token {
     CK_ULONG sessions, rw_sessions;
     object *cache[OBJECT_CACHE_SIZE];
     long long data_version;
-    enum partition_policy policy;   /* reread when another process writes */
+    enum partition_policy policy; /* reread when another process writes */
     struct token *next;
 } token;
 

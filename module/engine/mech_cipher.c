@@ -28,6 +28,7 @@ enum cipher_mode {
     MODE_CTS,
 };
 
+/* clang-format off */
 /*
  * Every cipher mechanism: its mode and the OpenSSL names by key length
  * (AES 16/24/32 bytes; the DES3 mechanisms take DES2 and DES3 keys).
@@ -64,6 +65,7 @@ static const struct cipher_row {
     {CKM_DES3_CBC_PAD, MODE_CBC_PAD, {NULL},
      {NULL, "DES-EDE-CBC", "DES-EDE3-CBC"}},
 };
+/* clang-format on */
 #define ROW_COUNT (sizeof(rows) / sizeof(rows[0]))
 
 static const struct cipher_row *row_of(CK_MECHANISM_TYPE mech)
@@ -85,13 +87,15 @@ static EVP_CIPHER *cipher_for(const struct cipher_row *r, size_t key_len)
     const char *name = NULL;
 
     if (r->aes[0] != NULL)
-        name = key_len == 16 ? r->aes[0]
-             : key_len == 24 ? r->aes[1]
-             : key_len == 32 ? r->aes[2] : NULL;
+        name = key_len == 16   ? r->aes[0]
+               : key_len == 24 ? r->aes[1]
+               : key_len == 32 ? r->aes[2]
+                               : NULL;
     else
-        name = key_len == 8 ? r->des[0]
-             : key_len == 16 ? r->des[1]
-             : key_len == 24 ? r->des[2] : NULL;
+        name = key_len == 8    ? r->des[0]
+               : key_len == 16 ? r->des[1]
+               : key_len == 24 ? r->des[2]
+                               : NULL;
     if (name == NULL)
         return NULL;
     /* Single DES lives in OpenSSL's legacy provider only. */
@@ -232,8 +236,7 @@ static CK_RV cipher_init(struct op_state *op, const CK_MECHANISM *m,
         OSSL_PARAM params[2] = {
             OSSL_PARAM_construct_utf8_string(OSSL_CIPHER_PARAM_CTS_MODE,
                                              (char *)"CS3", 0),
-            OSSL_PARAM_END
-        };
+            OSSL_PARAM_END};
 
         if (EVP_CIPHER_CTX_set_params(op->cipher, params) != 1)
             goto fail;

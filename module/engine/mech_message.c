@@ -159,7 +159,7 @@ static CK_RV crypt(struct msg_state *ms, const CK_BYTE *in, CK_ULONG in_len,
 }
 
 /* The PKCS #11 output convention; CKR_OK with `out` NULL is a query. */
-static CK_RV room(CK_BYTE *out, CK_ULONG *out_len, size_t need)
+static CK_RV room(const CK_BYTE *out, CK_ULONG *out_len, size_t need)
 {
     CK_ULONG have = *out_len;
 

@@ -139,8 +139,8 @@ CK_RV engine_partition_set_policy(engine *e, CK_SLOT_ID slot,
 
     if (rv != CKR_OK)
         return rv;
-    rv = token_check_pin(t, CKU_SO, (const CK_UTF8CHAR *)so_pin,
-                         strlen(so_pin), &skey);
+    rv = token_check_pin(t, CKU_SO, (const CK_UTF8CHAR *)so_pin, strlen(so_pin),
+                         &skey);
     secret_buf_free(skey);
     if (rv != CKR_OK)
         return rv;
@@ -149,7 +149,7 @@ CK_RV engine_partition_set_policy(engine *e, CK_SLOT_ID slot,
     rv = token_set_policy(t, policy);
     if (rv == CKR_OK)
         log_audit("partition %lu: policy %s -> %s (by the SO)", slot,
-                 policy_name(old), policy_name(policy));
+                  policy_name(old), policy_name(policy));
     return rv;
 }
 

@@ -446,8 +446,6 @@ static CK_RV set_params(object *o, const curve_name *cn)
 static CK_RV fill_ec(EVP_PKEY *k, object *pub, object *priv)
 {
     char group[64];
-    unsigned char point[140];
-    size_t point_n = 0;
     const curve_name *cn;
     BIGNUM *d = NULL;
     CK_RV rv;
@@ -467,6 +465,8 @@ static CK_RV fill_ec(EVP_PKEY *k, object *pub, object *priv)
     if (rv != CKR_OK)
         return rv;
     if (pub != NULL) {
+        unsigned char point[140];
+        size_t point_n;
         int ok;
 
         /* OpenSSL 3.0 leaves the length as given when the buffer is

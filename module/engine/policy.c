@@ -189,7 +189,7 @@ CK_RV policy_imposed_template(const object *key, CK_ATTRIBUTE_TYPE which,
     const attr *flat = object_find(key, which);
     CK_ATTRIBUTE *items = NULL, *out = NULL;
     CK_ULONG ni = 0, k = 0;
-    CK_RV rv = CKR_OK;
+    CK_RV rv;
 
     if (flat != NULL && flat->len > 0) {
         rv = attr_array_expand(flat->value, flat->len, &items, &ni);

@@ -2388,13 +2388,10 @@ static void test_interface_get(void)
     CHECK_RV(CKR_OK, get(NULL, &v240, &i, 0));
     CU_ASSERT_PTR_EQUAL(i->pFunctionList, p11);
     i = NULL;
-    CHECK_RV(CKR_ARGUMENTS_BAD, get((CK_UTF8CHAR_PTR)"Vendor X", NULL, &i,
-                                      0));
-    CHECK_RV(CKR_ARGUMENTS_BAD, get((CK_UTF8CHAR_PTR)"PKCS 11", &v99, &i,
-                                      0));
+    CHECK_RV(CKR_ARGUMENTS_BAD, get((CK_UTF8CHAR_PTR) "Vendor X", NULL, &i, 0));
+    CHECK_RV(CKR_ARGUMENTS_BAD, get((CK_UTF8CHAR_PTR) "PKCS 11", &v99, &i, 0));
     /* No interface claims to survive fork(). */
-    CHECK_RV(CKR_ARGUMENTS_BAD, get(NULL, NULL, &i,
-                                      CKF_INTERFACE_FORK_SAFE));
+    CHECK_RV(CKR_ARGUMENTS_BAD, get(NULL, NULL, &i, CKF_INTERFACE_FORK_SAFE));
     CU_ASSERT_PTR_NULL(i);
     CHECK_RV(CKR_ARGUMENTS_BAD, get(NULL, NULL, NULL, 0));
     CHECK_RV(CKR_OK, get_fl(&fl));

@@ -950,15 +950,14 @@ static void test_iface_get(void)
     CU_ASSERT_EQUAL(iface_version(i)->major, 3);
     /* Unknown name or version: 3.0 section 5.4.2 answers
      * CKR_ARGUMENTS_BAD. */
-    CU_ASSERT_EQUAL(C_GetInterface((CK_UTF8CHAR_PTR)"PKCS 12", NULL, &i, 0),
+    CU_ASSERT_EQUAL(C_GetInterface((CK_UTF8CHAR_PTR) "PKCS 12", NULL, &i, 0),
                     CKR_ARGUMENTS_BAD);
     CU_ASSERT_EQUAL(C_GetInterface(pkcs11, &v31, &i, 0), CKR_ARGUMENTS_BAD);
     CU_ASSERT_EQUAL(C_GetInterface(NULL, &v220, &i, 0), CKR_ARGUMENTS_BAD);
     /* No interface here is fork-safe. */
     CU_ASSERT_EQUAL(C_GetInterface(NULL, NULL, &i, CKF_INTERFACE_FORK_SAFE),
                     CKR_ARGUMENTS_BAD);
-    CU_ASSERT_EQUAL(C_GetInterface(pkcs11, &v30, &i,
-                                   CKF_INTERFACE_FORK_SAFE),
+    CU_ASSERT_EQUAL(C_GetInterface(pkcs11, &v30, &i, CKF_INTERFACE_FORK_SAFE),
                     CKR_ARGUMENTS_BAD);
 }
 

@@ -222,7 +222,8 @@ static int pin_from_input(const char *what, const char *name, char buf[PIN_BUF],
         snprintf(prompt, sizeof(prompt), "Repeat the %s", what);
         rc = prompt_once(prompt, again, &again_len);
     }
-    if (rc == 0 && confirm && (again_len != *len || CRYPTO_memcmp(buf, again, *len)))
+    if (rc == 0 && confirm &&
+        (again_len != *len || CRYPTO_memcmp(buf, again, *len)))
         rc = admin_usage_error("the two %ss differ", what);
     OPENSSL_cleanse(again, sizeof(again));
     return rc;
@@ -385,8 +386,7 @@ int cmd_partition_create(admin_ctx *ctx, int argc, char **argv)
             goto out;
     }
     if (user_opt == NULL) {
-        rc = pin_from_input("user PIN", name, user_pin, &user_len,
-                            true);
+        rc = pin_from_input("user PIN", name, user_pin, &user_len, true);
         if (rc != 0)
             goto out;
     }
@@ -446,8 +446,7 @@ int cmd_partition_list(admin_ctx *ctx, int argc, char **argv)
         printf("slot %lu  ", (unsigned long)p->slot);
         admin_text_string(stdout, p->name);
         printf("  serial %s  %s  %lu object%s  ", p->serial,
-               policy_name(p->policy), p->objects,
-               p->objects == 1 ? "" : "s");
+               policy_name(p->policy), p->objects, p->objects == 1 ? "" : "s");
         pin_state(stdout, p);
         fputc('\n', stdout);
     }
@@ -594,8 +593,8 @@ int cmd_partition_policy(admin_ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (ctx->json) {
-        fprintf(stdout, "{\"slot\": %lu, \"name\": ",
-                (unsigned long)list[i].slot);
+        fprintf(stdout,
+                "{\"slot\": %lu, \"name\": ", (unsigned long)list[i].slot);
         admin_json_string(stdout, list[i].name);
         fprintf(stdout, ", \"policy\": \"%s\", \"was\": \"%s\"}\n",
                 policy_name(policy), policy_name(list[i].policy));
