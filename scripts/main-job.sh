@@ -104,6 +104,76 @@ else
     echo "PRIVATE KEY NOT PROTECTED"; fails=$((fails + 1))
 fi
 
+step "Partition policies: fips (the default, as a Luna partition in FIPS mode) and legacy"
+"$admin" partition delete legacy >/dev/null 2>&1 || true
+"$admin" partition create legacy --so-pin "$so_pin" --pin "$pin" \
+    --policy legacy >/dev/null
+"$admin" partition show demo | grep '^policy'
+"$admin" partition show legacy | grep '^policy'
+lp11() { pkcs11-tool --module "$module" --token-label legacy "$@"; }
+luser() { lp11 --login --pin "$pin" "$@"; }
+# offers PARTITION MECHANISM: pkcs11-tool -M lists it.
+offers() {
+    pkcs11-tool --module "$module" --token-label "$1" -M 2>/dev/null |
+        grep -q "^  $2,"
+}
+for m in DES-CBC DES2-KEY-GEN MD5-RSA-PKCS MD5-HMAC; do
+    if offers demo "$m" || ! offers legacy "$m"; then
+        echo "POLICY WRONG FOR $m"; fails=$((fails + 1))
+    else
+        echo "$m: offered under legacy only"
+    fi
+done
+if offers demo DES3-CBC && offers legacy DES3-CBC; then
+    echo "DES3-CBC: offered under both"
+else
+    echo "DES3-CBC NOT OFFERED UNDER BOTH"; fails=$((fails + 1))
+fi
+echo "- fips refuses an RSA-1024 key pair:"
+refused CKR_KEY_SIZE_RANGE --keypairgen --key-type rsa:1024 --label weak
+echo "- legacy makes one, and a DES key, and signs with MD5:"
+luser --keypairgen --key-type rsa:1024 --label old --id 0e >/dev/null
+if luser --keygen --key-type DES:8 --label des --id de >/dev/null 2>&1; then
+    echo "single-DES key generated in the legacy partition"
+else
+    echo "SINGLE-DES KEY GENERATION FAILED UNDER LEGACY"; fails=$((fails + 1))
+fi
+printf 'a legacy message\n' > "$work/legacy.txt"
+luser --sign -m MD5-RSA-PKCS --id 0e -i "$work/legacy.txt" \
+    -o "$work/legacy.sig" >/dev/null 2>&1
+lp11 --read-object --type pubkey --id 0e -o "$work/old.pub.der"
+openssl pkey -pubin -inform DER -in "$work/old.pub.der" -out "$work/old.pub.pem"
+if openssl dgst -md5 -verify "$work/old.pub.pem" \
+        -signature "$work/legacy.sig" "$work/legacy.txt"; then
+    echo "OpenSSL verifies the MD5-RSA-PKCS signature"
+else
+    echo "MD5 SIGNATURE DID NOT VERIFY"; fails=$((fails + 1))
+fi
+echo "- the SO moves the partition to fips: the weak mechanisms are gone"
+"$admin" partition policy legacy fips --so-pin "$so_pin"
+if out=$(luser --sign -m MD5-RSA-PKCS --id 0e -i "$work/legacy.txt" \
+        -o "$work/legacy.sig2" 2>&1); then
+    echo "MD5 SIGNATURE STILL MADE UNDER FIPS"; fails=$((fails + 1))
+elif printf '%s' "$out" | grep -q 'CKR_MECHANISM_INVALID\|not supported'; then
+    # pkcs11-tool checks C_GetMechanismList before it calls C_SignInit.
+    echo "under fips MD5-RSA-PKCS is refused:" \
+        "$(printf '%s' "$out" | grep -m1 'CKR_MECHANISM_INVALID\|not supported')"
+else
+    echo "MD5-RSA-PKCS refused for the wrong reason:"; printf '%s\n' "$out"
+    fails=$((fails + 1))
+fi
+echo "- and the RSA-1024 key it made there is refused for any signature:"
+if out=$(luser --sign -m SHA256-RSA-PKCS --id 0e -i "$work/legacy.txt" \
+        -o "$work/legacy.sig3" 2>&1); then
+    echo "RSA-1024 STILL SIGNS UNDER FIPS"; fails=$((fails + 1))
+elif printf '%s' "$out" | grep -q CKR_KEY_SIZE_RANGE; then
+    echo "refused as it must be: CKR_KEY_SIZE_RANGE"
+else
+    echo "refused, but not with CKR_KEY_SIZE_RANGE:"; printf '%s\n' "$out"
+    fails=$((fails + 1))
+fi
+"$admin" partition delete legacy >/dev/null
+
 step "Every way to read the CEK out is refused"
 echo "- read its value:"
 refused CKR_ATTRIBUTE_SENSITIVE --read-object --type secrkey --id c0

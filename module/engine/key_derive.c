@@ -45,7 +45,9 @@ static CK_RV check_params(const CK_MECHANISM *m, const char **md)
         kdf_digest(p->kdf, md) != 0 || p->pPublicData == NULL ||
         p->ulPublicDataLen == 0 ||
         (p->pSharedData == NULL && p->ulSharedDataLen != 0) ||
-        (*md == NULL && p->ulSharedDataLen != 0))
+        (*md == NULL && p->ulSharedDataLen != 0) ||
+        p->ulSharedDataLen > ECDH_SHARED_MAX ||
+        p->ulPublicDataLen > ECDH_PUBLIC_MAX)
         return CKR_MECHANISM_PARAM_INVALID;
     return CKR_OK;
 }
@@ -156,8 +158,8 @@ CK_RV derive_build(session *s, const object *base, const CK_ATTRIBUTE *t,
     /* The merged template has room for this entry. */
     if (rv == CKR_OK &&
         rules_template_find(dt->merged, dt->n, CKA_KEY_TYPE) == NULL)
-        dt->merged[dt->n++] = (CK_ATTRIBUTE){CKA_KEY_TYPE, (void *)&generic,
-                                             sizeof(generic)};
+        dt->merged[dt->n++] =
+            (CK_ATTRIBUTE){CKA_KEY_TYPE, (void *)&generic, sizeof(generic)};
     if (rv == CKR_OK)
         rv = rules_template_class(dt->merged, dt->n, &cls, sub);
     if (rv == CKR_OK && cls != CKO_SECRET_KEY)
@@ -175,8 +177,8 @@ void derive_template_free(derive_template *dt)
     dt->merged = dt->imposed = NULL;
 }
 
-CK_RV derive_store(session *s, object *o, CK_KEY_TYPE sub,
-                   unsigned char *value, size_t len, bool always, bool never,
+CK_RV derive_store(session *s, object *o, CK_KEY_TYPE sub, unsigned char *value,
+                   size_t len, bool always, bool never,
                    const derive_template *dt, CK_OBJECT_HANDLE *out)
 {
     CK_RV rv;

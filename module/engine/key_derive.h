@@ -7,6 +7,10 @@
 
 /* Derived keys are at most this long (bytes). */
 #define DERIVED_MAX 4096
+/* X9.63 shared info and a peer's point (DER-wrapped P-521 is 136 bytes):
+ * longer ones are refused before they are read. */
+#define ECDH_SHARED_MAX 4096
+#define ECDH_PUBLIC_MAX 256
 
 /* The caller's template with the base key's CKA_DERIVE_TEMPLATE imposed. */
 typedef struct derive_template {
@@ -38,8 +42,8 @@ CK_RV derive_length(const object *o, CK_KEY_TYPE sub, size_t natural,
  * (`always`, `never`) and it still is (2.40 section 4.10); then store it.
  * On CKR_OK the object is the store's.
  */
-CK_RV derive_store(session *s, object *o, CK_KEY_TYPE sub,
-                   unsigned char *value, size_t len, bool always, bool never,
+CK_RV derive_store(session *s, object *o, CK_KEY_TYPE sub, unsigned char *value,
+                   size_t len, bool always, bool never,
                    const derive_template *dt, CK_OBJECT_HANDLE *out);
 
 /*

@@ -4,7 +4,9 @@
 #include "config.h"
 #include "key_derive.h"
 #include "attr_rules.h"
+#include "policy.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 CK_RV derive_simple_params(const CK_MECHANISM *m)
@@ -51,6 +53,9 @@ static CK_RV other_key(session *s, const CK_MECHANISM *m, object **out)
         return CKR_KEY_TYPE_INCONSISTENT;
     if (!object_bool(k, CKA_DERIVE, false))
         return CKR_KEY_FUNCTION_NOT_PERMITTED;
+    /* It is used with the mechanism as the base is (rule 11d). */
+    if (!mech_key_allows(k, CKM_CONCATENATE_BASE_AND_KEY))
+        return CKR_MECHANISM_INVALID;
     if (k->sealed)
         return CKR_USER_NOT_LOGGED_IN;
     *out = k;
@@ -66,6 +71,11 @@ typedef struct material {
     bool sensitive;     /* an input key is sensitive */
     bool unextractable; /* an input key is unextractable */
     bool always, never; /* every input key was always so */
+    bool with_trusted;  /* an input key is CKA_WRAP_WITH_TRUSTED */
+    /* The caller's template under the other key's CKA_DERIVE_TEMPLATE. */
+    CK_ATTRIBUTE *t;
+    CK_ULONG n;
+    CK_ATTRIBUTE *t_own, *t_imposed;
 } material;
 
 static void note_input(material *mat, const object *k)
@@ -75,10 +85,12 @@ static void note_input(material *mat, const object *k)
     mat->unextractable |= !object_bool(k, CKA_EXTRACTABLE, false);
     mat->always &= object_bool(k, CKA_ALWAYS_SENSITIVE, false);
     mat->never &= object_bool(k, CKA_NEVER_EXTRACTABLE, false);
+    mat->with_trusted |= object_bool(k, CKA_WRAP_WITH_TRUSTED, false);
 }
 
 static CK_RV make_material(session *s, const CK_MECHANISM *m,
-                           const object *base, material *mat)
+                           const object *base, const CK_ATTRIBUTE *t,
+                           CK_ULONG n, material *mat)
 {
     const attr *bv = object_find(base, CKA_VALUE);
     const unsigned char *more = NULL;
@@ -94,6 +106,12 @@ static CK_RV make_material(session *s, const CK_MECHANISM *m,
         if (rv != CKR_OK)
             return rv;
         note_input(mat, other);
+        /* Its CKA_DERIVE_TEMPLATE binds the result as the base's does. */
+        rv = policy_imposed_template(other, CKA_DERIVE_TEMPLATE, t, n,
+                                     &mat->t_own, &mat->n, &mat->t_imposed);
+        if (rv != CKR_OK)
+            return rv;
+        mat->t = mat->t_own;
         more = object_find(other, CKA_VALUE)->value;
         more_len = object_find(other, CKA_VALUE)->len;
     } else {
@@ -164,15 +182,16 @@ CK_RV derive_simple(session *s, const mech_desc *d, const CK_MECHANISM *m,
                     CK_OBJECT_HANDLE *out)
 {
     derive_template dt = {NULL, NULL, 0};
-    material mat = {NULL, 0, 0, false, false, false, true, true};
+    material mat = {
+        .always = true, .never = true, .t = (CK_ATTRIBUTE *)t, .n = n};
     CK_KEY_TYPE sub = CK_UNAVAILABLE_INFORMATION;
     object *o = NULL;
     size_t len = 0;
-    CK_RV rv = make_material(s, m, base, &mat);
+    CK_RV rv = make_material(s, m, base, t, n, &mat);
 
     (void)d;
     if (rv == CKR_OK)
-        rv = derive_build(s, base, t, n, &dt, &o, &sub);
+        rv = derive_build(s, base, mat.t, mat.n, &dt, &o, &sub);
     /* Without a length an AES key's size is not implied (2.41). */
     if (rv == CKR_OK)
         rv = derive_length(o, sub, mat.len, mat.len, true, &len);
@@ -182,12 +201,17 @@ CK_RV derive_simple(session *s, const mech_desc *d, const CK_MECHANISM *m,
         rv = object_set_bool(o, CKA_SENSITIVE, true);
     if (rv == CKR_OK && mat.unextractable)
         rv = object_set_bool(o, CKA_EXTRACTABLE, false);
+    /* The value is an input's: so is the rule on what may wrap it. */
+    if (rv == CKR_OK && mat.with_trusted)
+        rv = object_set_bool(o, CKA_WRAP_WITH_TRUSTED, true);
     if (rv == CKR_OK)
-        rv = derive_store(s, o, sub, mat.bytes, len, mat.always, mat.never,
-                          &dt, out);
+        rv = derive_store(s, o, sub, mat.bytes, len, mat.always, mat.never, &dt,
+                          out);
     if (rv == CKR_OK)
         o = NULL;
     secret_free(mat.bytes, mat.len ? mat.len : 1);
+    free(mat.t_own);
+    free(mat.t_imposed);
     object_free(o);
     derive_template_free(&dt);
     return rv;

@@ -29,11 +29,13 @@ static CK_RV key_length(const mech_desc *d, CK_KEY_TYPE sub, CK_ULONG given,
         *len = fixed;
         return CKR_OK;
     }
+    /* A length this token cannot make is CKR_KEY_SIZE_RANGE, as a Luna
+     * partition answers (docs/conformance.md). */
     if (sub == CKK_AES && given != 16 && given != 24 && given != 32)
-        return CKR_ATTRIBUTE_VALUE_INVALID;
+        return CKR_KEY_SIZE_RANGE;
     /* Bits are compared as bytes: a length near 2^64 must not wrap. */
     if (sub != CKK_AES && (given == 0 || given > d->info.ulMaxKeySize / 8))
-        return CKR_ATTRIBUTE_VALUE_INVALID;
+        return CKR_KEY_SIZE_RANGE;
     *len = given;
     return CKR_OK;
 }

@@ -104,7 +104,7 @@ static CK_RV cipher_run(const CK_MECHANISM *m, const attr *kek, bool enc,
     if (rv == CKR_OK)
         rv = f->final(&op, &tail, &n2);
     if (rv == CKR_OK) {
-        all = OPENSSL_zalloc(n1 + n2 ? n1 + n2 : 1);
+        all = OPENSSL_zalloc((n1 + n2) ? n1 + n2 : 1);
         if (all == NULL)
             rv = CKR_HOST_MEMORY;
     }
@@ -438,14 +438,22 @@ static CK_RV fill_secret(object *o, CK_ULONG sub, bool zero_padded,
 {
     CK_ULONG given = object_ulong(o, CKA_VALUE_LEN);
     size_t fixed = des_key_len(sub);
+    size_t want = fixed != 0 ? fixed : given;
     CK_RV rv;
 
-    /* Zero-padded blocks are cut to the key type's or template's length. */
-    if (zero_padded && fixed != 0 && clear_len >= fixed)
-        clear_len = fixed;
-    else if (zero_padded && given != CK_UNAVAILABLE_INFORMATION &&
-             given <= clear_len)
-        clear_len = given;
+    /*
+     * Zero-padded blocks are cut to the key type's or template's length,
+     * but only the padding goes: under one block of zero bytes.  Cutting
+     * more would make a key of part of a secret, searchable a byte at a
+     * time (docs/security.md rule 12).
+     */
+    if (zero_padded && want != CK_UNAVAILABLE_INFORMATION &&
+        want <= clear_len && clear_len - want < KW_BLOCK) {
+        for (size_t i = want; i < clear_len; i++)
+            if (clear[i] != 0)
+                return CKR_WRAPPED_KEY_INVALID;
+        clear_len = want;
+    }
     if ((sub == CKK_AES && clear_len != 16 && clear_len != 24 &&
          clear_len != 32) ||
         (fixed != 0 && clear_len != fixed) || clear_len == 0)
@@ -515,8 +523,8 @@ CK_RV engine_unwrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
         rv = unwrap_bytes(m, w, in, in_len, &clear, &clear_len);
     if (rv == CKR_OK)
         rv = cls == CKO_SECRET_KEY
-                 ? fill_secret(o, sub, wrap_is_zero_padded(m->mechanism),
-                               clear, clear_len)
+                 ? fill_secret(o, sub, wrap_is_zero_padded(m->mechanism), clear,
+                               clear_len)
                  : fill_private(o, sub, clear, clear_len);
     if (rv == CKR_OK)
         rv = object_finish_new(s, o, merged, merged_n, out);

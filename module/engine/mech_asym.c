@@ -83,6 +83,9 @@ static CK_RV pss_setup(struct op_state *op, const CK_MECHANISM *m,
     return CKR_OK;
 }
 
+/* An OAEP label is copied: a caller's length is bounded before that. */
+#define OAEP_LABEL_MAX 65536
+
 static CK_RV oaep_setup(struct op_state *op, const CK_MECHANISM *m,
                         EVP_PKEY_CTX *ctx)
 {
@@ -97,7 +100,8 @@ static CK_RV oaep_setup(struct op_state *op, const CK_MECHANISM *m,
     if (md == NULL || mgf == NULL ||
         (p->source != CKZ_DATA_SPECIFIED && p->source != 0) ||
         (p->source == 0 && p->ulSourceDataLen != 0) ||
-        (p->pSourceData == NULL && p->ulSourceDataLen != 0))
+        (p->pSourceData == NULL && p->ulSourceDataLen != 0) ||
+        p->ulSourceDataLen > OAEP_LABEL_MAX)
         return CKR_MECHANISM_PARAM_INVALID;
     op->mac_len = (size_t)EVP_MD_get_size(mech_md_fetch(md));
     if (p->ulSourceDataLen > 0) {
@@ -438,8 +442,8 @@ static CK_RV raw_verify(struct op_state *op, const CK_BYTE *sig,
 
     if (rv == CKR_OK)
         rv = recover(op, sig, sig_len, &value, &n);
-    if (rv == CKR_OK && (n != key_bytes(op) ||
-                         CRYPTO_memcmp(value, data, n) != 0))
+    if (rv == CKR_OK &&
+        (n != key_bytes(op) || CRYPTO_memcmp(value, data, n) != 0))
         rv = CKR_SIGNATURE_INVALID;
     OPENSSL_free(value);
     OPENSSL_free(padded);

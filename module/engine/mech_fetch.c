@@ -8,8 +8,12 @@
 #include <string.h>
 #include <openssl/provider.h>
 
-/* Fetching is slow; the few algorithms used are kept, looked up by name. */
-#define FETCH_SLOTS 24
+/*
+ * Fetching is slow; the algorithms used are kept, looked up by name. The
+ * names come from the mechanism tables (about 40 ciphers today), so a full
+ * table is a bug in this constant, logged, never a silent failure.
+ */
+#define FETCH_SLOTS 96
 
 struct fetched {
     const char *name;
@@ -17,8 +21,8 @@ struct fetched {
 };
 
 static pthread_mutex_t fetch_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fetched ciphers[FETCH_SLOTS], mds[FETCH_SLOTS],
-    macs[FETCH_SLOTS], legacy_ciphers[FETCH_SLOTS];
+static struct fetched ciphers[FETCH_SLOTS], mds[FETCH_SLOTS], macs[FETCH_SLOTS],
+    legacy_ciphers[FETCH_SLOTS];
 /* The module's own context with the legacy provider, made on first use. */
 static OSSL_LIB_CTX *legacy_ctx;
 
@@ -45,6 +49,9 @@ static void *fetch(struct fetched *tab, const char *name,
             }
             break;
         }
+        if (i == FETCH_SLOTS - 1)
+            log_error("fetch cache full: %s not kept (raise FETCH_SLOTS)",
+                      name);
     }
     pthread_mutex_unlock(&fetch_lock);
     return alg;

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "mechanism.h"
 
+/* clang-format off */
 #define NO_KEY ((CK_KEY_TYPE)CK_UNAVAILABLE_INFORMATION)
 #define CIPHER CKF_ENCRYPT | CKF_DECRYPT
 #define MAC CKF_SIGN | CKF_VERIFY
@@ -40,9 +41,9 @@
 #define DES3_CIPHER(mech)                                                 \
     { mech, { DES3_KEYS, CIPHER | WRAP }, CKK_DES3, &mech_family_cipher,  \
       NULL, 0, false, ASYM_NONE, 0, DES3_FIPS_MIN }
-#define DIGEST(mech, name, len)                                           \
+#define DIGEST(mech, name, len, policy)                                   \
     { mech, { 0, 0, CKF_DIGEST }, NO_KEY, &mech_family_digest, name,      \
-      len, false, ASYM_NONE, 0, 0 }
+      len, false, ASYM_NONE, policy, 0 }
 #define KEYGEN(mech, min, max, key_type, policy)                          \
     { mech, { min, max, CKF_GENERATE }, key_type, NULL, NULL, 0, false,   \
       ASYM_NONE, policy, 0 }
@@ -56,7 +57,6 @@
  * and in bits for RSA, EC and generic secret key generation, as PKCS#11
  * 2.40 section 2 gives them for each mechanism.
  */
-/* clang-format off */
 static const mech_desc table[] = {
     KEYGEN(CKM_AES_KEY_GEN, 16, 32, CKK_AES, 0),
     KEYGEN(CKM_GENERIC_SECRET_KEY_GEN, 8, 32768, CKK_GENERIC_SECRET, 0),
@@ -105,12 +105,12 @@ static const mech_desc table[] = {
     HMAC(CKM_SHA384_HMAC_GENERAL, "HMAC-SHA384", 48, true, 0),
     HMAC(CKM_SHA512_HMAC, "HMAC-SHA512", 64, false, 0),
     HMAC(CKM_SHA512_HMAC_GENERAL, "HMAC-SHA512", 64, true, 0),
-    DIGEST(CKM_MD5, "MD5", 16),
-    DIGEST(CKM_SHA_1, "SHA1", 20),
-    DIGEST(CKM_SHA224, "SHA224", 28),
-    DIGEST(CKM_SHA256, "SHA256", 32),
-    DIGEST(CKM_SHA384, "SHA384", 48),
-    DIGEST(CKM_SHA512, "SHA512", 64),
+    DIGEST(CKM_MD5, "MD5", 16, MECH_LEGACY),
+    DIGEST(CKM_SHA_1, "SHA1", 20, 0),
+    DIGEST(CKM_SHA224, "SHA224", 28, 0),
+    DIGEST(CKM_SHA256, "SHA256", 32, 0),
+    DIGEST(CKM_SHA384, "SHA384", 48, 0),
+    DIGEST(CKM_SHA512, "SHA512", 64, 0),
     { CKM_RSA_PKCS_KEY_PAIR_GEN, { 1024, 4096, CKF_GENERATE_KEY_PAIR },
       CKK_RSA, NULL, NULL, 0, false, ASYM_NONE, 0, RSA_FIPS_MIN },
     RSA(CKM_RSA_PKCS, CIPHER | SIGN | RECOVER, NULL, ASYM_RSA_PKCS, 0),

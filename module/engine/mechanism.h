@@ -14,12 +14,12 @@ struct mech_family;
 /* The public-key schemes of mech_asym.c. */
 enum asym_scheme {
     ASYM_NONE = 0,
-    ASYM_RSA_PKCS,   /* PKCS #1 v1.5 signatures and encryption */
+    ASYM_RSA_PKCS, /* PKCS #1 v1.5 signatures and encryption */
     ASYM_RSA_PSS,
     ASYM_RSA_OAEP,
     ASYM_ECDSA,
     ASYM_EDDSA,
-    ASYM_RSA_RAW,    /* CKM_RSA_X_509 */
+    ASYM_RSA_RAW, /* CKM_RSA_X_509 */
 };
 
 /* mech_desc.policy: offered only by partitions under the legacy policy. */
@@ -45,8 +45,8 @@ typedef struct mech_desc {
 struct op_state {
     enum op_kind kind;
     const mech_desc *desc;
-    bool multipart;                /* an Update or Final has been called */
-    bool single;                   /* a single-part call awaits a buffer */
+    bool multipart; /* an Update or Final has been called */
+    bool single;    /* a single-part call awaits a buffer */
     EVP_CIPHER_CTX *cipher;
     bool rekey;                    /* cipher is a spare that may be re-keyed */
     bool odd_iv;                   /* GCM IV length other than 12 bytes */
@@ -120,6 +120,9 @@ EVP_MAC *mech_mac_fetch(const char *name);
  */
 CK_RV mech_key(session *s, CK_OBJECT_HANDLE h, const mech_desc *d,
                CK_ATTRIBUTE_TYPE usage, object **out);
+
+/* Whether the key's CKA_ALLOWED_MECHANISMS (absent: all) lists `m`. */
+bool mech_key_allows(const object *key, CK_MECHANISM_TYPE m);
 
 /*
  * The 3.0 message-based API for AES-GCM (mech_message.c): the key is set

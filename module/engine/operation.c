@@ -79,6 +79,7 @@ static CK_ATTRIBUTE_TYPE usage_attr(enum op_kind kind)
 /* HMAC mechanisms also take the key type named after their digest. */
 static bool key_type_ok(const mech_desc *d, CK_KEY_TYPE kt)
 {
+    /* clang-format off */
     static const struct { CK_MECHANISM_TYPE m; CK_KEY_TYPE k; } hmac[] = {
         { CKM_SHA_1_HMAC, CKK_SHA_1_HMAC },
         { CKM_SHA_1_HMAC_GENERAL, CKK_SHA_1_HMAC },
@@ -93,6 +94,7 @@ static bool key_type_ok(const mech_desc *d, CK_KEY_TYPE kt)
         { CKM_MD5_HMAC, CKK_MD5_HMAC },
         { CKM_MD5_HMAC_GENERAL, CKK_MD5_HMAC },
     };
+    /* clang-format on */
 
     if (kt == d->key_type)
         return true;
@@ -107,7 +109,7 @@ static bool key_type_ok(const mech_desc *d, CK_KEY_TYPE kt)
     return false;
 }
 
-static bool mechanism_allowed(const object *key, CK_MECHANISM_TYPE m)
+bool mech_key_allows(const object *key, CK_MECHANISM_TYPE m)
 {
     const attr *a = object_find(key, CKA_ALLOWED_MECHANISMS);
     CK_MECHANISM_TYPE t;
@@ -173,7 +175,7 @@ CK_RV mech_key(session *s, CK_OBJECT_HANDLE h, const mech_desc *d,
         return CKR_KEY_TYPE_INCONSISTENT;
     if (!object_bool(key, usage, false))
         return CKR_KEY_FUNCTION_NOT_PERMITTED;
-    if (!mechanism_allowed(key, d->type))
+    if (!mech_key_allows(key, d->type))
         return CKR_MECHANISM_INVALID;
     if (key->sealed)
         return CKR_USER_NOT_LOGGED_IN;
@@ -264,8 +266,7 @@ static CK_RV init_lookup(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     if (rv == CKR_OK)
         d = mech_offered((*s)->tok->policy, mech);
     /* Offered, and for this kind of operation. */
-    if (d != NULL &&
-        (d->family == NULL || !(d->info.flags & kind_flag(kind))))
+    if (d != NULL && (d->family == NULL || !(d->info.flags & kind_flag(kind))))
         d = NULL;
     *dp = d;
     /* The order of 2.40's checks: running operation, mechanism, key. */
@@ -368,7 +369,7 @@ static CK_RV run_whole(struct op_state *op, const CK_BYTE *in,
         rv = f->final(op, &tail, &n2);
     if (rv != CKR_OK)
         goto out;
-    all = OPENSSL_zalloc(n1 + n2 ? n1 + n2 : 1);
+    all = OPENSSL_zalloc((n1 + n2) ? n1 + n2 : 1);
     if (all == NULL) {
         rv = CKR_HOST_MEMORY;
         goto out;

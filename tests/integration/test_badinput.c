@@ -939,6 +939,303 @@ static void test_wrong_lengths(void)
     check_still_good();
 }
 
+/* ---- the inputs that broke the module (issue 8) -------------------------- */
+
+static const CK_BBOOL t_yes = CK_TRUE, t_no = CK_FALSE;
+static const CK_ULONG secret_class = CKO_SECRET_KEY, aes_type = CKK_AES;
+static const CK_ULONG generic_type = CKK_GENERIC_SECRET, sixteen = 16;
+
+/* The keys each entry needs, made once per test. */
+static struct {
+    CK_OBJECT_HANDLE unwrapper; /* AES, CKA_UNWRAP_TEMPLATE {EXTRACTABLE=F} */
+    CK_OBJECT_HANDLE base;      /* generic, CKA_DERIVE_TEMPLATE {SENSITIVE} */
+} tk;
+
+/* A template entry: a valid prefix, then the caller's entries. */
+typedef CK_RV (*entry_fn)(CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *h);
+
+#define PREFIX_MAX 4
+#define TMPL_MAX (PREFIX_MAX + 4)
+
+static CK_ULONG with_prefix(CK_ATTRIBUTE *out, const CK_ATTRIBUTE *prefix,
+                            CK_ULONG np, const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+    memcpy(out, prefix, np * sizeof(*out));
+    memcpy(out + np, t, n * sizeof(*out));
+    return np + n;
+}
+
+static CK_RV entry_create(CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *h)
+{
+    CK_ATTRIBUTE p[] = {
+        { CKA_CLASS, (void *)&secret_class, sizeof(CK_ULONG) },
+        { CKA_KEY_TYPE, (void *)&aes_type, sizeof(CK_ULONG) },
+        { CKA_VALUE, (void *)"0123456789abcdef", 16 },
+    }, all[TMPL_MAX];
+
+    return p11->C_CreateObject(gx.s, all, with_prefix(all, p, COUNT(p), t, n),
+                               h);
+}
+
+static CK_RV entry_copy(CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *h)
+{
+    return p11->C_CopyObject(gx.s, gx.key, t, n, h);
+}
+
+static CK_RV entry_set(CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *h)
+{
+    *h = CK_INVALID_HANDLE;
+    return p11->C_SetAttributeValue(gx.s, gx.key, t, n);
+}
+
+static CK_RV entry_genkey(CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *h)
+{
+    CK_MECHANISM m = { CKM_AES_KEY_GEN, NULL, 0 };
+    CK_ATTRIBUTE p[] = {
+        { CKA_VALUE_LEN, (void *)&sixteen, sizeof(CK_ULONG) },
+    }, all[TMPL_MAX];
+
+    return p11->C_GenerateKey(gx.s, &m, all,
+                              with_prefix(all, p, COUNT(p), t, n), h);
+}
+
+/* P-256: the named curve's DER OID. */
+static const CK_BYTE p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                0xce, 0x3d, 0x03, 0x01, 0x07 };
+
+static CK_RV genkp(CK_ATTRIBUTE *pub, CK_ULONG np, CK_ATTRIBUTE *priv,
+                   CK_ULONG nv, CK_OBJECT_HANDLE *h)
+{
+    CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+    CK_ATTRIBUTE p[] = {
+        { CKA_EC_PARAMS, (void *)p256, sizeof(p256) },
+    }, all[TMPL_MAX];
+    CK_OBJECT_HANDLE priv_h = CK_INVALID_HANDLE;
+    CK_ULONG n = with_prefix(all, p, COUNT(p), pub, np);
+    CK_RV rv = p11->C_GenerateKeyPair(gx.s, &m, all, n, priv, nv, h, &priv_h);
+
+    if (rv == CKR_OK)
+        p11->C_DestroyObject(gx.s, priv_h);
+    return rv;
+}
+
+static CK_RV entry_genkp_public(CK_ATTRIBUTE *t, CK_ULONG n,
+                                CK_OBJECT_HANDLE *h)
+{
+    return genkp(t, n, NULL, 0, h);
+}
+
+static CK_RV entry_genkp_private(CK_ATTRIBUTE *t, CK_ULONG n,
+                                 CK_OBJECT_HANDLE *h)
+{
+    return genkp(NULL, 0, t, n, h);
+}
+
+/* The blob is 24 bytes of nothing: the template is checked first. */
+static CK_RV entry_unwrap(CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *h)
+{
+    static const CK_BYTE zeros[24] = { 0 };
+    CK_MECHANISM m = { CKM_AES_KEY_WRAP, NULL, 0 };
+    CK_ATTRIBUTE p[] = {
+        { CKA_CLASS, (void *)&secret_class, sizeof(CK_ULONG) },
+        { CKA_KEY_TYPE, (void *)&aes_type, sizeof(CK_ULONG) },
+    }, all[TMPL_MAX];
+
+    return p11->C_UnwrapKey(gx.s, &m, tk.unwrapper, (CK_BYTE_PTR)zeros,
+                            sizeof(zeros), all,
+                            with_prefix(all, p, COUNT(p), t, n), h);
+}
+
+static CK_RV entry_derive(CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *h)
+{
+    CK_KEY_DERIVATION_STRING_DATA data = { (CK_BYTE_PTR) "fedcba9876543210",
+                                           16 };
+    CK_MECHANISM m = { CKM_CONCATENATE_BASE_AND_DATA, &data, sizeof(data) };
+    CK_ATTRIBUTE p[] = {
+        { CKA_CLASS, (void *)&secret_class, sizeof(CK_ULONG) },
+        { CKA_KEY_TYPE, (void *)&generic_type, sizeof(CK_ULONG) },
+    }, all[TMPL_MAX];
+
+    return p11->C_DeriveKey(gx.s, &m, tk.base, all,
+                            with_prefix(all, p, COUNT(p), t, n), h);
+}
+
+static CK_RV entry_find(CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *h)
+{
+    CK_ULONG got = 0;
+    CK_RV rv = p11->C_FindObjectsInit(gx.s, t, n);
+
+    *h = CK_INVALID_HANDLE;
+    if (rv != CKR_OK)
+        return rv;
+    /* A search that starts must find nothing a contradiction names. */
+    rv = p11->C_FindObjects(gx.s, h, 1, &got);
+    p11->C_FindObjectsFinal(gx.s);
+    return rv == CKR_OK && got != 0 ? CKR_GENERAL_ERROR : rv;
+}
+
+static const struct {
+    const char *name;
+    entry_fn fn;
+    CK_RV conflict; /* the answer to CKA_SENSITIVE both TRUE and FALSE */
+} entries[] = {
+    { "C_CreateObject", entry_create, CKR_TEMPLATE_INCONSISTENT },
+    { "C_CopyObject", entry_copy, CKR_TEMPLATE_INCONSISTENT },
+    { "C_SetAttributeValue", entry_set, CKR_TEMPLATE_INCONSISTENT },
+    { "C_GenerateKey", entry_genkey, CKR_TEMPLATE_INCONSISTENT },
+    { "C_GenerateKeyPair (public)", entry_genkp_public,
+      CKR_TEMPLATE_INCONSISTENT },
+    { "C_GenerateKeyPair (private)", entry_genkp_private,
+      CKR_TEMPLATE_INCONSISTENT },
+    { "C_UnwrapKey (CKA_UNWRAP_TEMPLATE)", entry_unwrap,
+      CKR_TEMPLATE_INCONSISTENT },
+    { "C_DeriveKey (CKA_DERIVE_TEMPLATE)", entry_derive,
+      CKR_TEMPLATE_INCONSISTENT },
+    /* A search may name a contradiction: it finds nothing (2.40 5.7). */
+    { "C_FindObjectsInit", entry_find, CKR_OK },
+};
+
+static void make_template_keys(void)
+{
+    CK_ATTRIBUTE unwrap_t[] = {
+        { CKA_EXTRACTABLE, (void *)&t_no, sizeof(CK_BBOOL) },
+    };
+    CK_ATTRIBUTE derive_t[] = {
+        { CKA_SENSITIVE, (void *)&t_yes, sizeof(CK_BBOOL) },
+    };
+    CK_ATTRIBUTE uk[] = {
+        { CKA_VALUE_LEN, (void *)&sixteen, sizeof(CK_ULONG) },
+        { CKA_UNWRAP, (void *)&t_yes, sizeof(CK_BBOOL) },
+        { CKA_EXTRACTABLE, (void *)&t_no, sizeof(CK_BBOOL) },
+        { CKA_UNWRAP_TEMPLATE, unwrap_t, sizeof(unwrap_t) },
+    };
+    CK_ATTRIBUTE bk[] = {
+        { CKA_VALUE_LEN, (void *)&sixteen, sizeof(CK_ULONG) },
+        { CKA_DERIVE, (void *)&t_yes, sizeof(CK_BBOOL) },
+        { CKA_DERIVE_TEMPLATE, derive_t, sizeof(derive_t) },
+    };
+    CK_MECHANISM aes = { CKM_AES_KEY_GEN, NULL, 0 };
+    CK_MECHANISM gen = { CKM_GENERIC_SECRET_KEY_GEN, NULL, 0 };
+
+    CU_ASSERT_FATAL(gx.ok);
+    CHECK_RV_FATAL(
+        CKR_OK, p11->C_GenerateKey(gx.s, &aes, uk, COUNT(uk), &tk.unwrapper));
+    CHECK_RV_FATAL(CKR_OK,
+                   p11->C_GenerateKey(gx.s, &gen, bk, COUNT(bk), &tk.base));
+}
+
+/* Each entry once with `t`: the exact code, and nothing made. */
+static void entries_answer(const char *what, CK_ATTRIBUTE *t, CK_ULONG n,
+                           bool conflict)
+{
+    for (size_t i = 0; i < COUNT(entries); i++) {
+        CK_RV want =
+            conflict ? entries[i].conflict : CKR_ATTRIBUTE_VALUE_INVALID;
+        long before = p11_count(gx.s, NULL, 0);
+        CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+        CK_RV rv = entries[i].fn(t, n, &h);
+
+        if (rv != want)
+            FAILF("%s with %s returned %s, expected %s", entries[i].name, what,
+                  p11_rv_name(rv), p11_rv_name(want));
+        if (p11_count(gx.s, NULL, 0) != before)
+            FAILF("%s with %s changed the object count", entries[i].name, what);
+    }
+}
+
+/*
+ * A NULL value with a length, and CKA_SENSITIVE both TRUE and FALSE, at
+ * every entry that takes a template, including the two where the key's
+ * own template is compared with the caller's (the memcmp(NULL) crash).
+ */
+static void test_template_entries(void)
+{
+    CK_ATTRIBUTE null_value[] = { { CKA_EXTRACTABLE, NULL, 1 } };
+    CK_ATTRIBUTE null_label[] = { { CKA_LABEL, NULL, 5 } };
+    CK_ATTRIBUTE conflict[] = {
+        { CKA_SENSITIVE, (void *)&t_yes, sizeof(CK_BBOOL) },
+        { CKA_SENSITIVE, (void *)&t_no, sizeof(CK_BBOOL) },
+    };
+
+    make_template_keys();
+    entries_answer("{CKA_EXTRACTABLE, NULL, 1}", null_value, COUNT(null_value),
+                   false);
+    entries_answer("{CKA_LABEL, NULL, 5}", null_label, COUNT(null_label),
+                   false);
+    entries_answer("CKA_SENSITIVE TRUE and FALSE", conflict, COUNT(conflict),
+                   true);
+    check_still_good();
+}
+
+/*
+ * Lengths the caller chooses are checked before anything is allocated:
+ * each is far beyond the buffer it points at, which is never read.
+ */
+static void test_caller_lengths(void)
+{
+    static const CK_MECHANISM_TYPE wraps[] = { CKM_AES_KEY_WRAP,
+                                               CKM_AES_KEY_WRAP_PAD };
+    static const CK_ULONG huge[] = { 1UL << 36, (CK_ULONG)1 << 61,
+                                     0x7fffffffUL + 1 };
+    CK_ATTRIBUTE ut[] = {
+        { CKA_CLASS, (void *)&secret_class, sizeof(CK_ULONG) },
+        { CKA_KEY_TYPE, (void *)&aes_type, sizeof(CK_ULONG) },
+    };
+    CK_BYTE small[32] = { 0 };
+    long before;
+
+    make_template_keys();
+    before = p11_count(gx.s, NULL, 0);
+    for (size_t i = 0; i < COUNT(wraps); i++)
+        for (size_t j = 0; j < COUNT(huge); j++) {
+            CK_MECHANISM m = { wraps[i], NULL, 0 };
+            CK_OBJECT_HANDLE h;
+            CK_RV rv = p11->C_UnwrapKey(gx.s, &m, tk.unwrapper, small, huge[j],
+                                        ut, COUNT(ut), &h);
+
+            if (rv != CKR_WRAPPED_KEY_LEN_RANGE)
+                FAILF("C_UnwrapKey(0x%lx, ulWrappedKeyLen=%lu) returned "
+                      "%s, expected CKR_WRAPPED_KEY_LEN_RANGE",
+                      wraps[i], huge[j], p11_rv_name(rv));
+        }
+    for (size_t j = 0; j < COUNT(huge); j++) {
+        static const CK_MECHANISM_TYPE gens[] = { CKM_AES_KEY_GEN,
+                                                  CKM_GENERIC_SECRET_KEY_GEN };
+        CK_ATTRIBUTE t[] = { { CKA_VALUE_LEN, (void *)&huge[j],
+                               sizeof(CK_ULONG) } };
+
+        for (size_t i = 0; i < COUNT(gens); i++) {
+            CK_MECHANISM m = { gens[i], NULL, 0 };
+            CK_OBJECT_HANDLE h;
+            CK_RV rv = p11->C_GenerateKey(gx.s, &m, t, 1, &h);
+
+            if (rv != CKR_KEY_SIZE_RANGE)
+                FAILF("C_GenerateKey(0x%lx, CKA_VALUE_LEN=%lu) returned %s,"
+                      " expected CKR_KEY_SIZE_RANGE",
+                      gens[i], huge[j], p11_rv_name(rv));
+        }
+    }
+    /* GCM decryption holds its input: a length past the limit is refused
+     * before any of it is held. */
+    {
+        CK_BYTE iv[12] = { 0 };
+        CK_GCM_PARAMS gp = { iv, sizeof(iv), 96, NULL, 0, 128 };
+        CK_MECHANISM m = { CKM_AES_GCM, &gp, sizeof(gp) };
+        CK_BYTE out[32];
+        CK_ULONG out_len = sizeof(out);
+
+        CHECK_RV(CKR_OK, p11->C_DecryptInit(gx.s, &m, gx.key));
+        CHECK_RV(CKR_ENCRYPTED_DATA_LEN_RANGE,
+                 p11->C_DecryptUpdate(gx.s, small, (CK_ULONG)1 << 61, out,
+                                      &out_len));
+        /* The error ended the operation (2.40 section 5.2). */
+        CHECK_RV(CKR_OPERATION_NOT_INITIALIZED,
+                 p11->C_DecryptFinal(gx.s, out, &out_len));
+    }
+    CU_ASSERT_EQUAL(p11_count(gx.s, NULL, 0), before);
+    check_still_good();
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -955,6 +1252,8 @@ int main(int argc, char **argv)
         { "/badinput/bad-mechanism", test_bad_mechanism, true },
         { "/badinput/bad-slot", test_bad_slot, true },
         { "/badinput/wrong-lengths", test_wrong_lengths, true },
+        { "/badinput/template-entries", test_template_entries, true },
+        { "/badinput/caller-lengths", test_caller_lengths, true },
         { "/badinput/after-finalize", test_after_finalize, false },
     };
     CU_pSuite uninit, ready;

@@ -152,7 +152,8 @@ static void setup(void)
 
     fixture_ok = false;
     stream_ctr = 0;
-    if (p11_tmp_make(NULL) != 0)
+    /* SoftHSMv2 has no policy: compare against everything hsmsim has. */
+    if (p11_tmp_make("policy = legacy") != 0)
         return;
     rv = hsm.f->C_Initialize(NULL);
     if (rv == CKR_OK)
@@ -214,10 +215,9 @@ bool tok_rv_at(const char *file, unsigned line, const struct tok *t,
 
 const CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 
-/* The same session key, with the same attributes, in either module. */
-static CK_OBJECT_HANDLE import_at(unsigned line, struct tok *t, CK_KEY_TYPE kt,
-                                  const unsigned char *v, size_t n,
-                                  unsigned use)
+CK_OBJECT_HANDLE import_at(const char *file, unsigned line, struct tok *t,
+                           CK_KEY_TYPE kt, const unsigned char *v, size_t n,
+                           unsigned use)
 {
 #define FLAG(f) (void *)((use & (f)) ? &yes : &no), sizeof(CK_BBOOL)
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
@@ -232,6 +232,7 @@ static CK_OBJECT_HANDLE import_at(unsigned line, struct tok *t, CK_KEY_TYPE kt,
         { CKA_VERIFY, FLAG(U_VERIFY) },
         { CKA_WRAP, FLAG(U_WRAP) },
         { CKA_UNWRAP, FLAG(U_UNWRAP) },
+        { CKA_DERIVE, FLAG(U_DERIVE) },
         { CKA_EXTRACTABLE, FLAG(U_OPEN) },
         { CKA_SENSITIVE, (void *)((use & U_OPEN) ? &no : &yes), 1 },
     };
@@ -241,11 +242,9 @@ static CK_OBJECT_HANDLE import_at(unsigned line, struct tok *t, CK_KEY_TYPE kt,
 
     snprintf(expr, sizeof(expr), "%s: C_CreateObject", t->name);
     p11_check_rv(CKR_OK, t->f->C_CreateObject(t->s, tmpl, N(tmpl), &h), expr,
-                 line, __FILE__, CU_TRUE);
+                 line, file, CU_TRUE);
     return h;
 }
-
-#define IMPORT(t, kt, v, n, use) import_at(__LINE__, (t), (kt), (v), (n), (use))
 
 CK_MECHANISM mech(CK_MECHANISM_TYPE type, void *param, CK_ULONG len)
 {
@@ -305,9 +304,8 @@ CK_RV tok_verify(struct tok *t, CK_MECHANISM *m, CK_OBJECT_HANDLE k,
     return rv;
 }
 
-static CK_RV tok_digest(struct tok *t, CK_MECHANISM *m,
-                        const unsigned char *in, size_t n, unsigned char *out,
-                        size_t *out_len)
+CK_RV tok_digest(struct tok *t, CK_MECHANISM *m, const unsigned char *in,
+                 size_t n, unsigned char *out, size_t *out_len)
 {
     CK_ULONG len = MAX_BUF;
     CK_RV rv = t->f->C_DigestInit(t->s, m);
@@ -320,8 +318,8 @@ static CK_RV tok_digest(struct tok *t, CK_MECHANISM *m,
     return rv;
 }
 
-static CK_RV tok_wrap(struct tok *t, CK_MECHANISM *m, CK_OBJECT_HANDLE kek,
-                      CK_OBJECT_HANDLE k, unsigned char *out, size_t *out_len)
+CK_RV tok_wrap(struct tok *t, CK_MECHANISM *m, CK_OBJECT_HANDLE kek,
+               CK_OBJECT_HANDLE k, unsigned char *out, size_t *out_len)
 {
     CK_ULONG len = 0;
     CK_RV rv = t->f->C_WrapKey(t->s, m, kek, k, NULL, &len);
@@ -337,11 +335,9 @@ static CK_RV tok_wrap(struct tok *t, CK_MECHANISM *m, CK_OBJECT_HANDLE kek,
     return rv;
 }
 
-/* Unwrap into an extractable session key and read its value back. */
-static CK_RV tok_unwrap_value(struct tok *t, CK_MECHANISM *m,
-                              CK_OBJECT_HANDLE kek, CK_KEY_TYPE kt,
-                              const unsigned char *in, size_t n,
-                              unsigned char *value, size_t *value_len)
+CK_RV tok_unwrap_value(struct tok *t, CK_MECHANISM *m, CK_OBJECT_HANDLE kek,
+                       CK_KEY_TYPE kt, const unsigned char *in, size_t n,
+                       unsigned char *value, size_t *value_len)
 {
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_ATTRIBUTE tmpl[] = {
@@ -428,10 +424,9 @@ static bool ossl_encrypt(const char *mode, const unsigned char *key,
     return ok;
 }
 
-/* HMAC with a digest, or CMAC with an AES-CBC cipher. */
-static bool ossl_mac(const char *alg, const char *sub, const unsigned char *key,
-                     size_t key_len, const unsigned char *in, size_t n,
-                     unsigned char *out, size_t *out_len)
+bool ossl_mac(const char *alg, const char *sub, const unsigned char *key,
+              size_t key_len, const unsigned char *in, size_t n,
+              unsigned char *out, size_t *out_len)
 {
     EVP_MAC *mac = EVP_MAC_fetch(NULL, alg, NULL);
     EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
@@ -865,9 +860,13 @@ static int add_suite(const char *name, CU_InitializeFunc init)
 
     if (s == NULL)
         return -1;
-    for (size_t i = 0; i < N(tests) + diff_asym_count; i++) {
+    for (size_t i = 0; i < N(tests) + diff_asym_count + diff_legacy_count;
+         i++) {
         const struct diff_test *t =
-            i < N(tests) ? &tests[i] : &diff_asym_tests[i - N(tests)];
+            i < N(tests) ? &tests[i]
+            : i < N(tests) + diff_asym_count
+                ? &diff_asym_tests[i - N(tests)]
+                : &diff_legacy_tests[i - N(tests) - diff_asym_count];
 
         snprintf(path, sizeof(path), "/%s/%s", name, t->name);
         /* CUnit keeps its own copy of the name. */

@@ -69,6 +69,14 @@ extern const CK_BBOOL yes, no;
 
 CK_MECHANISM mech(CK_MECHANISM_TYPE type, void *param, CK_ULONG len);
 
+/* The same session secret key, with the same attributes, in either
+ * module; a failure ends the test. */
+CK_OBJECT_HANDLE import_at(const char *file, unsigned line, struct tok *t,
+                           CK_KEY_TYPE kt, const unsigned char *v, size_t n,
+                           unsigned use);
+#define IMPORT(t, kt, v, n, use)                                               \
+    import_at(__FILE__, __LINE__, (t), (kt), (v), (n), (use))
+
 /* Single-part encryption or decryption with a length query first. */
 CK_RV tok_crypt(struct tok *t, bool enc, CK_MECHANISM *m, CK_OBJECT_HANDLE k,
                 const unsigned char *in, size_t n, unsigned char *out,
@@ -80,6 +88,24 @@ CK_RV tok_sign(struct tok *t, CK_MECHANISM *m, CK_OBJECT_HANDLE k,
 CK_RV tok_verify(struct tok *t, CK_MECHANISM *m, CK_OBJECT_HANDLE k,
                  const unsigned char *in, size_t n, const unsigned char *sig,
                  size_t sig_len);
+/* Single-part digest into a MAX_BUF buffer. */
+CK_RV tok_digest(struct tok *t, CK_MECHANISM *m, const unsigned char *in,
+                 size_t n, unsigned char *out, size_t *out_len);
+/* C_WrapKey with a length query first. */
+CK_RV tok_wrap(struct tok *t, CK_MECHANISM *m, CK_OBJECT_HANDLE kek,
+               CK_OBJECT_HANDLE k, unsigned char *out, size_t *out_len);
+/* Unwrap into an extractable session key and read its value back. */
+CK_RV tok_unwrap_value(struct tok *t, CK_MECHANISM *m, CK_OBJECT_HANDLE kek,
+                       CK_KEY_TYPE kt, const unsigned char *in, size_t n,
+                       unsigned char *value, size_t *value_len);
+
+/* ---- OpenSSL's answers -------------------------------------------------- */
+
+/* HMAC with a digest ("HMAC", "SHA256"), or CMAC with a CBC cipher
+ * ("CMAC", "AES-128-CBC"), into a MAX_BUF buffer. */
+bool ossl_mac(const char *alg, const char *sub, const unsigned char *key,
+              size_t key_len, const unsigned char *in, size_t n,
+              unsigned char *out, size_t *out_len);
 
 /* ---- the tests ---------------------------------------------------------- */
 
@@ -91,5 +117,9 @@ struct diff_test {
 /* Public-key tests (test_differential_asym.c). */
 extern const struct diff_test diff_asym_tests[];
 extern const size_t diff_asym_count;
+/* The mechanisms of a Luna / CloudHSM Classic partition
+ * (test_differential_legacy.c). */
+extern const struct diff_test diff_legacy_tests[];
+extern const size_t diff_legacy_count;
 
 #endif

@@ -1134,9 +1134,8 @@ static CK_SLOT_ID make_partition(engine *e, const char *name)
 {
     CK_SLOT_ID slot = CK_UNAVAILABLE_INFORMATION;
 
-    CHECK_RV_FATAL(CKR_OK,
-                   engine_partition_create(e, name, SO_PIN, USER_PIN, POLICY_DEFAULT,
-                                           &slot));
+    CHECK_RV_FATAL(CKR_OK, engine_partition_create(e, name, SO_PIN, USER_PIN,
+                                                   POLICY_DEFAULT, &slot));
     return slot;
 }
 
@@ -1543,15 +1542,19 @@ static void test_engine_partitions(void)
 
     CU_ASSERT_TRUE(a == 0 && b == 1);
     /* A bad PIN leaves nothing behind. */
+    CHECK_RV(
+        CKR_PIN_LEN_RANGE,
+        engine_partition_create(e, "gamma", SO_PIN, "12", POLICY_DEFAULT, &c));
     CHECK_RV(CKR_PIN_LEN_RANGE,
-             engine_partition_create(e, "gamma", SO_PIN, "12", POLICY_DEFAULT, &c));
-    CHECK_RV(CKR_PIN_LEN_RANGE,
-             engine_partition_create(e, "gamma", "12", USER_PIN, POLICY_DEFAULT, &c));
-    CHECK_RV(CKR_ARGUMENTS_BAD,
-             engine_partition_create(e, "", SO_PIN, USER_PIN, POLICY_DEFAULT, &c));
-    CU_ASSERT_EQUAL(engine_partition_create(e, "123456789012345678901234567"
-                                            "890123", SO_PIN, USER_PIN,
-                                            POLICY_DEFAULT, &c),
+             engine_partition_create(e, "gamma", "12", USER_PIN, POLICY_DEFAULT,
+                                     &c));
+    CHECK_RV(CKR_ARGUMENTS_BAD, engine_partition_create(e, "", SO_PIN, USER_PIN,
+                                                        POLICY_DEFAULT, &c));
+    CU_ASSERT_EQUAL(engine_partition_create(e,
+                                            "123456789012345678901234567"
+                                            "890123",
+                                            SO_PIN, USER_PIN, POLICY_DEFAULT,
+                                            &c),
                     CKR_ARGUMENTS_BAD);
     CU_ASSERT_NOT_EQUAL(stat(db2, &st), 0);
     CHECK_RV(CKR_OK, engine_slot_list(e, ids, &n));
@@ -1689,31 +1692,77 @@ static void test_engine_wrap_roundtrip(void)
 static void test_engine_mech_lookup(void)
 {
     static const CK_MECHANISM_TYPE listed[] = {
-        CKM_AES_KEY_GEN, CKM_GENERIC_SECRET_KEY_GEN, CKM_AES_ECB, CKM_AES_CBC,
-        CKM_AES_CBC_PAD, CKM_AES_CTR, CKM_AES_GCM, CKM_AES_KEY_WRAP,
-        CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD, CKM_AES_CMAC,
-        CKM_AES_CMAC_GENERAL, CKM_SHA_1_HMAC, CKM_SHA_1_HMAC_GENERAL,
-        CKM_SHA224_HMAC, CKM_SHA224_HMAC_GENERAL, CKM_SHA256_HMAC,
-        CKM_SHA256_HMAC_GENERAL, CKM_SHA384_HMAC, CKM_SHA384_HMAC_GENERAL,
-        CKM_SHA512_HMAC, CKM_SHA512_HMAC_GENERAL, CKM_SHA_1, CKM_SHA224,
-        CKM_SHA256, CKM_SHA384, CKM_SHA512, CKM_RSA_PKCS_KEY_PAIR_GEN,
-        CKM_RSA_PKCS, CKM_RSA_PKCS_PSS, CKM_RSA_PKCS_OAEP, CKM_SHA1_RSA_PKCS,
-        CKM_SHA224_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA384_RSA_PKCS,
-        CKM_SHA512_RSA_PKCS, CKM_SHA1_RSA_PKCS_PSS, CKM_SHA224_RSA_PKCS_PSS,
-        CKM_SHA256_RSA_PKCS_PSS, CKM_SHA384_RSA_PKCS_PSS,
-        CKM_SHA512_RSA_PKCS_PSS, CKM_EC_KEY_PAIR_GEN, CKM_ECDSA,
-        CKM_ECDSA_SHA1, CKM_ECDSA_SHA224, CKM_ECDSA_SHA256, CKM_ECDSA_SHA384,
-        CKM_ECDSA_SHA512, CKM_ECDH1_DERIVE, CKM_EC_EDWARDS_KEY_PAIR_GEN,
-        CKM_EDDSA, CKM_DES3_KEY_GEN, CKM_DES3_ECB, CKM_DES3_CBC,
-        CKM_DES3_CBC_PAD, CKM_DES3_CMAC, CKM_DES3_CMAC_GENERAL, CKM_MD5,
-        CKM_RSA_X_509, CKM_AES_CFB8, CKM_AES_CFB128, CKM_AES_OFB, CKM_AES_CTS,
-        CKM_CONCATENATE_BASE_AND_KEY, CKM_CONCATENATE_BASE_AND_DATA,
+        CKM_AES_KEY_GEN,
+        CKM_GENERIC_SECRET_KEY_GEN,
+        CKM_AES_ECB,
+        CKM_AES_CBC,
+        CKM_AES_CBC_PAD,
+        CKM_AES_CTR,
+        CKM_AES_GCM,
+        CKM_AES_KEY_WRAP,
+        CKM_AES_KEY_WRAP_KWP,
+        CKM_AES_KEY_WRAP_PAD,
+        CKM_AES_CMAC,
+        CKM_AES_CMAC_GENERAL,
+        CKM_SHA_1_HMAC,
+        CKM_SHA_1_HMAC_GENERAL,
+        CKM_SHA224_HMAC,
+        CKM_SHA224_HMAC_GENERAL,
+        CKM_SHA256_HMAC,
+        CKM_SHA256_HMAC_GENERAL,
+        CKM_SHA384_HMAC,
+        CKM_SHA384_HMAC_GENERAL,
+        CKM_SHA512_HMAC,
+        CKM_SHA512_HMAC_GENERAL,
+        CKM_SHA_1,
+        CKM_SHA224,
+        CKM_SHA256,
+        CKM_SHA384,
+        CKM_SHA512,
+        CKM_RSA_PKCS_KEY_PAIR_GEN,
+        CKM_RSA_PKCS,
+        CKM_RSA_PKCS_PSS,
+        CKM_RSA_PKCS_OAEP,
+        CKM_SHA1_RSA_PKCS,
+        CKM_SHA224_RSA_PKCS,
+        CKM_SHA256_RSA_PKCS,
+        CKM_SHA384_RSA_PKCS,
+        CKM_SHA512_RSA_PKCS,
+        CKM_SHA1_RSA_PKCS_PSS,
+        CKM_SHA224_RSA_PKCS_PSS,
+        CKM_SHA256_RSA_PKCS_PSS,
+        CKM_SHA384_RSA_PKCS_PSS,
+        CKM_SHA512_RSA_PKCS_PSS,
+        CKM_EC_KEY_PAIR_GEN,
+        CKM_ECDSA,
+        CKM_ECDSA_SHA1,
+        CKM_ECDSA_SHA224,
+        CKM_ECDSA_SHA256,
+        CKM_ECDSA_SHA384,
+        CKM_ECDSA_SHA512,
+        CKM_ECDH1_DERIVE,
+        CKM_EC_EDWARDS_KEY_PAIR_GEN,
+        CKM_EDDSA,
+        CKM_DES3_KEY_GEN,
+        CKM_DES3_ECB,
+        CKM_DES3_CBC,
+        CKM_DES3_CBC_PAD,
+        CKM_DES3_CMAC,
+        CKM_DES3_CMAC_GENERAL,
+        CKM_RSA_X_509,
+        CKM_AES_CFB8,
+        CKM_AES_CFB128,
+        CKM_AES_OFB,
+        CKM_AES_CTS,
+        CKM_CONCATENATE_BASE_AND_KEY,
+        CKM_CONCATENATE_BASE_AND_DATA,
         CKM_XOR_BASE_AND_DATA,
     };
     /* Offered by partitions under the legacy policy only. */
     static const CK_MECHANISM_TYPE legacy[] = {
-        CKM_DES_KEY_GEN, CKM_DES2_KEY_GEN, CKM_DES_ECB, CKM_DES_CBC,
-        CKM_DES_CBC_PAD, CKM_MD5_HMAC, CKM_MD5_HMAC_GENERAL, CKM_MD5_RSA_PKCS,
+        CKM_DES_KEY_GEN, CKM_DES2_KEY_GEN,     CKM_DES_ECB,
+        CKM_DES_CBC,     CKM_DES_CBC_PAD,      CKM_MD5,
+        CKM_MD5_HMAC,    CKM_MD5_HMAC_GENERAL, CKM_MD5_RSA_PKCS,
     };
     size_t n = sizeof(listed) / sizeof(listed[0]);
     CK_MECHANISM_TYPE list[128];
