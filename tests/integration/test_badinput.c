@@ -961,7 +961,8 @@ static CK_ULONG with_prefix(CK_ATTRIBUTE *out, const CK_ATTRIBUTE *prefix,
                             CK_ULONG np, const CK_ATTRIBUTE *t, CK_ULONG n)
 {
     memcpy(out, prefix, np * sizeof(*out));
-    memcpy(out + np, t, n * sizeof(*out));
+    if (n > 0)
+        memcpy(out + np, t, n * sizeof(*out));
     return np + n;
 }
 
