@@ -7,7 +7,8 @@ set -eu
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libssl-dev openssl libp11-kit-dev p11-kit libsqlite3-dev sqlite3
 libcunit1-dev softhsm2 opensc valgrind python3
-gnutls-bin libengine-pkcs11-openssl openjdk-17-jdk-headless python3-pykcs11"
+gnutls-bin libengine-pkcs11-openssl openjdk-17-jdk-headless python3-pykcs11
+clang clang-tools clang-format cppcheck"
 
 missing=""
 for p in $PACKAGES; do

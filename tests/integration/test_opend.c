@@ -38,20 +38,21 @@ static CK_MECHANISM rsa_pkcs = { CKM_RSA_PKCS, NULL, 0 };
  * verification kinds `out`/`*len` are the signature going in.  `update`
  * ignores out/len where the function has none.
  */
+typedef CK_RV op_io_fn(CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+                       CK_ULONG_PTR len);
+
 typedef struct op_kind {
     const char *name;
     CK_RV (*init)(void);
-    CK_RV (*single)(CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
-                    CK_ULONG_PTR len);
-    CK_RV (*update)(CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
-                    CK_ULONG_PTR len);
+    op_io_fn *single;
+    op_io_fn *update;
     CK_RV (*final)(CK_BYTE_PTR out, CK_ULONG_PTR len);
-    bool verifies;       /* out is an input: no length query */
-    blob good;           /* input that succeeds */
-    blob bad;            /* input the device refuses... */
-    CK_RV bad_rv;        /* ...with this code (single-part) */
-    CK_RV bad_final_rv;  /* ...and this at Final after an Update (0: n/a) */
-    blob sig;            /* verification kinds: the signature of `good` */
+    bool verifies;      /* out is an input: no length query */
+    blob good;          /* input that succeeds */
+    blob bad;           /* input the device refuses... */
+    CK_RV bad_rv;       /* ...with this code (single-part) */
+    CK_RV bad_final_rv; /* ...and this at Final after an Update (0: n/a) */
+    blob sig;           /* verification kinds: the signature of `good` */
 } op_kind;
 
 static CK_RV enc_init(void)
@@ -169,25 +170,37 @@ static CK_RV vr_single(CK_BYTE_PTR in, CK_ULONG n, CK_BYTE_PTR o,
     return p11->C_VerifyRecover(sess, in, n, o, l);
 }
 
-enum { K_ENC, K_DEC, K_DIGEST, K_SIGN, K_VERIFY, K_SIGN_RECOVER,
-       K_VERIFY_RECOVER, K_COUNT };
-
-static op_kind kinds[K_COUNT] = {
-    [K_ENC] = { "encrypt", enc_init, enc_single, enc_update, enc_final,
-                false },
-    [K_DEC] = { "decrypt", dec_init, dec_single, dec_update, dec_final,
-                false },
-    [K_DIGEST] = { "digest", dig_init, dig_single, dig_update, dig_final,
-                   false },
-    [K_SIGN] = { "sign", sign_init, sign_single, sign_update, sign_final,
-                 false },
-    [K_VERIFY] = { "verify", ver_init, ver_single, ver_update, ver_final,
-                   true },
-    [K_SIGN_RECOVER] = { "sign-recover", sr_init, sr_single, NULL, NULL,
-                         false },
-    [K_VERIFY_RECOVER] = { "verify-recover", vr_init, vr_single, NULL, NULL,
-                           false },
+enum {
+    K_ENC,
+    K_DEC,
+    K_DIGEST,
+    K_SIGN,
+    K_VERIFY,
+    K_SIGN_RECOVER,
+    K_VERIFY_RECOVER,
+    K_COUNT
 };
+
+/* The inputs (good, bad, sig) are filled in by prepare_kinds(). */
+/* clang-format off */
+static op_kind kinds[K_COUNT] = {
+    [K_ENC] = { .name = "encrypt", .init = enc_init, .single = enc_single,
+                .update = enc_update, .final = enc_final },
+    [K_DEC] = { .name = "decrypt", .init = dec_init, .single = dec_single,
+                .update = dec_update, .final = dec_final },
+    [K_DIGEST] = { .name = "digest", .init = dig_init, .single = dig_single,
+                   .update = dig_update, .final = dig_final },
+    [K_SIGN] = { .name = "sign", .init = sign_init, .single = sign_single,
+                 .update = sign_update, .final = sign_final },
+    [K_VERIFY] = { .name = "verify", .init = ver_init, .single = ver_single,
+                   .update = ver_update, .final = ver_final,
+                   .verifies = true },
+    [K_SIGN_RECOVER] = { .name = "sign-recover", .init = sr_init,
+                         .single = sr_single },
+    [K_VERIFY_RECOVER] = { .name = "verify-recover", .init = vr_init,
+                           .single = vr_single },
+};
+/* clang-format on */
 
 /* Fill in the inputs, which need the keys. */
 static CK_RV prepare_kinds(void)
@@ -242,18 +255,76 @@ static CK_RV prepare_kinds(void)
 
 /* ---- fixture ------------------------------------------------------------ */
 
+/*
+ * One RSA-2048 key pair per process: generated (readable) by the first
+ * fixture, its components read out and imported by every later one, since
+ * generating a key per test costs seconds under valgrind.
+ */
+static const CK_ATTRIBUTE_TYPE rsa_parts[] = {
+    CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_PRIVATE_EXPONENT, CKA_PRIME_1,
+    CKA_PRIME_2, CKA_EXPONENT_1,      CKA_EXPONENT_2,       CKA_COEFFICIENT,
+};
+static blob rsa_value[N(rsa_parts)];
+static bool rsa_cached;
+
+static CK_RV rsa_first(void)
+{
+    CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
+    CK_ULONG bits = 2048;
+    CK_MECHANISM kp = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+    CK_ATTRIBUTE pub[] = { { CKA_MODULUS_BITS, &bits, sizeof(bits) } };
+    CK_ATTRIBUTE priv[] = {
+        { CKA_SENSITIVE, &no, 1 },
+        { CKA_EXTRACTABLE, &yes, 1 },
+    };
+    CK_RV rv = p11->C_GenerateKeyPair(sess, &kp, pub, N(pub), priv, N(priv),
+                                      &rsa_pub, &rsa_priv);
+
+    for (size_t i = 0; i < N(rsa_parts) && rv == CKR_OK; i++) {
+        CK_ATTRIBUTE a = { rsa_parts[i], rsa_value[i].v, BLOB_MAX };
+
+        rv = p11->C_GetAttributeValue(sess, rsa_priv, &a, 1);
+        rsa_value[i].n = a.ulValueLen;
+    }
+    rsa_cached = rv == CKR_OK;
+    return rv;
+}
+
+static CK_RV rsa_import(void)
+{
+    CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY, priv_class = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE kt = CKK_RSA;
+    CK_ATTRIBUTE pub[] = {
+        { CKA_CLASS, &pub_class, sizeof(pub_class) },
+        { CKA_KEY_TYPE, &kt, sizeof(kt) },
+        { CKA_MODULUS, rsa_value[0].v, rsa_value[0].n },
+        { CKA_PUBLIC_EXPONENT, rsa_value[1].v, rsa_value[1].n },
+    };
+    CK_ATTRIBUTE priv[2 + N(rsa_parts)] = {
+        { CKA_CLASS, &priv_class, sizeof(priv_class) },
+        { CKA_KEY_TYPE, &kt, sizeof(kt) },
+    };
+    CK_RV rv;
+
+    for (size_t i = 0; i < N(rsa_parts); i++)
+        priv[2 + i] =
+            (CK_ATTRIBUTE){ rsa_parts[i], rsa_value[i].v, rsa_value[i].n };
+    rv = p11->C_CreateObject(sess, pub, N(pub), &rsa_pub);
+    if (rv == CKR_OK)
+        rv = p11->C_CreateObject(sess, priv, N(priv), &rsa_priv);
+    return rv;
+}
+
 static void setup(void)
 {
     CK_BBOOL yes = CK_TRUE;
-    CK_ULONG len = 32, bits = 2048;
+    CK_ULONG len = 32;
     CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
-    CK_MECHANISM kp = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
     CK_ATTRIBUTE at[] = {
         { CKA_VALUE_LEN, &len, sizeof(len) },
         { CKA_ENCRYPT, &yes, 1 },
         { CKA_DECRYPT, &yes, 1 },
     };
-    CK_ATTRIBUTE pub[] = { { CKA_MODULUS_BITS, &bits, sizeof(bits) } };
     CK_RV rv;
 
     fixture_ok = false;
@@ -267,8 +338,7 @@ static void setup(void)
     if (rv == CKR_OK)
         rv = p11->C_GenerateKey(sess, &gen, at, N(at), &aes);
     if (rv == CKR_OK)
-        rv = p11->C_GenerateKeyPair(sess, &kp, pub, N(pub), NULL, 0,
-                                    &rsa_pub, &rsa_priv);
+        rv = rsa_cached ? rsa_import() : rsa_first();
     if (rv == CKR_OK)
         rv = prepare_kinds();
     if (rv != CKR_OK)
@@ -319,14 +389,16 @@ static void expect_ended_at(op_kind *k, const char *path, unsigned line)
                                 : k->single(k->good.v, k->good.n, out, &len);
 
     if (rv != CKR_OPERATION_NOT_INITIALIZED)
-        p11_fail(line, __FILE__, "%s / %s: the next call returned %s, "
-                 "expected CKR_OPERATION_NOT_INITIALIZED", k->name, path,
-                 p11_rv_name(rv));
+        p11_fail(line, __FILE__,
+                 "%s / %s: the next call returned %s, "
+                 "expected CKR_OPERATION_NOT_INITIALIZED",
+                 k->name, path, p11_rv_name(rv));
     rv = k->init();
     if (rv != CKR_OK) {
-        p11_fail(line, __FILE__, "%s / %s: a new Init returned %s: the "
-                 "operation was still active", k->name, path,
-                 p11_rv_name(rv));
+        p11_fail(line, __FILE__,
+                 "%s / %s: a new Init returned %s: the "
+                 "operation was still active",
+                 k->name, path, p11_rv_name(rv));
         return;
     }
     CU_PASS("ended");
@@ -344,33 +416,37 @@ static void expect_alive_at(op_kind *k, const char *path,
     CK_RV rv = k->init();
 
     if (rv != CKR_OPERATION_ACTIVE)
-        p11_fail(line, __FILE__, "%s / %s: Init returned %s, expected "
-                 "CKR_OPERATION_ACTIVE", k->name, path, p11_rv_name(rv));
+        p11_fail(line, __FILE__,
+                 "%s / %s: Init returned %s, expected "
+                 "CKR_OPERATION_ACTIVE",
+                 k->name, path, p11_rv_name(rv));
     rv = finish(k);
     if (rv != CKR_OK)
-        p11_fail(line, __FILE__, "%s / %s: finishing the live operation "
-                 "returned %s", k->name, path, p11_rv_name(rv));
+        p11_fail(line, __FILE__,
+                 "%s / %s: finishing the live operation "
+                 "returned %s",
+                 k->name, path, p11_rv_name(rv));
     else
         CU_PASS("alive");
     EXPECT_ENDED(k, path);
 }
-#define EXPECT_ALIVE(k, path, finish) \
+#define EXPECT_ALIVE(k, path, finish)                                          \
     expect_alive_at((k), (path), (finish), __LINE__)
 
-#define START(k)                                                          \
-    do {                                                                  \
-        CU_ASSERT_FATAL(fixture_ok);                                      \
-        if (!CHECK_RV(CKR_OK, (k)->init()))                               \
-            return;                                                       \
+#define START(k)                                                               \
+    do {                                                                       \
+        CU_ASSERT_FATAL(fixture_ok);                                           \
+        if (!CHECK_RV(CKR_OK, (k)->init()))                                    \
+            return;                                                            \
     } while (0)
 
 /* ---- the paths ---------------------------------------------------------- */
 
 typedef struct path {
     const char *name;
-    bool multipart;      /* needs Update and Final */
-    bool query;          /* needs an output length query */
-    bool refusal;        /* needs input the device refuses */
+    bool multipart; /* needs Update and Final */
+    bool query;     /* needs an output length query */
+    bool refusal;   /* needs input the device refuses */
     void (*run)(op_kind *k, const char *name);
 } path;
 
@@ -412,8 +488,7 @@ static void single_null_len(op_kind *k, const char *name)
         CHECK_RV(CKR_ARGUMENTS_BAD,
                  p11->C_Verify(sess, k->good.v, k->good.n, NULL, 8));
     } else {
-        CHECK_RV(CKR_ARGUMENTS_BAD,
-                 k->single(k->good.v, k->good.n, out, NULL));
+        CHECK_RV(CKR_ARGUMENTS_BAD, k->single(k->good.v, k->good.n, out, NULL));
     }
     EXPECT_ENDED(k, name);
 }
@@ -614,10 +689,10 @@ static void run_path(size_t p)
     }
 }
 
-#define PATH_TEST(i)                                                      \
-    static void test_path_##i(void)                                       \
-    {                                                                     \
-        run_path(i);                                                      \
+#define PATH_TEST(i)                                                           \
+    static void test_path_##i(void)                                            \
+    {                                                                          \
+        run_path(i);                                                           \
     }
 PATH_TEST(0)
 PATH_TEST(1)
@@ -650,8 +725,8 @@ int main(int argc, char **argv)
     int rc;
 
     if (N(path_fns) != N(paths)) {
-        fprintf(stderr, "test_opend: %zu paths, %zu test functions\n",
-                N(paths), N(path_fns));
+        fprintf(stderr, "test_opend: %zu paths, %zu test functions\n", N(paths),
+                N(path_fns));
         return 1;
     }
     for (size_t i = 0; i < N(paths); i++) {
