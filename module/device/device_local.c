@@ -8,8 +8,11 @@
 /*
  * Each call is the engine call of the same name (engine/engine.h), made
  * under the engine lock; the data calls of running operations take the
- * locks they need themselves, so sessions work in parallel.
+ * locks they need themselves, so sessions work in parallel.  `impl` is the
+ * one client this process is: embedded mode serves one application.
  */
+#define E(impl) engine_client_engine(impl)
+
 #define LOCKED(e, call)                                                        \
     do {                                                                       \
         CK_RV rv_ = engine_lock(e);                                            \
@@ -22,145 +25,145 @@
 
 static CK_RV local_slot_list(void *impl, CK_SLOT_ID *ids, CK_ULONG *count)
 {
-    LOCKED(impl, engine_slot_list(impl, ids, count));
+    LOCKED(E(impl), engine_slot_list(E(impl), ids, count));
 }
 
 static CK_RV local_slot_info(void *impl, CK_SLOT_ID slot, CK_SLOT_INFO *info)
 {
-    LOCKED(impl, engine_slot_info(impl, slot, info));
+    LOCKED(E(impl), engine_slot_info(E(impl), slot, info));
 }
 
 static CK_RV local_token_info(void *impl, CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 {
-    LOCKED(impl, engine_token_info(impl, slot, info));
+    LOCKED(E(impl), engine_token_info(E(impl), slot, info));
 }
 
 static CK_RV local_mechanism_list(void *impl, CK_SLOT_ID slot,
                                   CK_MECHANISM_TYPE *list, CK_ULONG *count)
 {
-    LOCKED(impl, engine_mechanism_list(impl, slot, list, count));
+    LOCKED(E(impl), engine_mechanism_list(E(impl), slot, list, count));
 }
 
 static CK_RV local_mechanism_info(void *impl, CK_SLOT_ID slot,
                                   CK_MECHANISM_TYPE type,
                                   CK_MECHANISM_INFO *info)
 {
-    LOCKED(impl, engine_mechanism_info(impl, slot, type, info));
+    LOCKED(E(impl), engine_mechanism_info(E(impl), slot, type, info));
 }
 
 static CK_RV local_init_token(void *impl, CK_SLOT_ID slot,
                               const CK_UTF8CHAR *pin, CK_ULONG len,
                               const CK_UTF8CHAR *label32)
 {
-    LOCKED(impl, engine_init_token(impl, slot, pin, len, label32));
+    LOCKED(E(impl), engine_init_token(E(impl), slot, pin, len, label32));
 }
 
 static CK_RV local_session_open(void *impl, CK_SLOT_ID slot, CK_FLAGS flags,
                                 CK_SESSION_HANDLE *out)
 {
-    LOCKED(impl, engine_session_open(impl, slot, flags, out));
+    LOCKED(E(impl), engine_session_open(impl, slot, flags, out));
 }
 
 static CK_RV local_session_close(void *impl, CK_SESSION_HANDLE h)
 {
-    LOCKED(impl, engine_session_close(impl, h));
+    LOCKED(E(impl), engine_session_close(impl, h));
 }
 
 static CK_RV local_session_close_all(void *impl, CK_SLOT_ID slot)
 {
-    LOCKED(impl, engine_session_close_all(impl, slot));
+    LOCKED(E(impl), engine_session_close_all(impl, slot));
 }
 
 static CK_RV local_session_info(void *impl, CK_SESSION_HANDLE h,
                                 CK_SESSION_INFO *info)
 {
-    LOCKED(impl, engine_session_info(impl, h, info));
+    LOCKED(E(impl), engine_session_info(impl, h, info));
 }
 
 static CK_RV local_session_cancel(void *impl, CK_SESSION_HANDLE h,
                                   CK_FLAGS flags)
 {
-    LOCKED(impl, engine_session_cancel(impl, h, flags));
+    LOCKED(E(impl), engine_session_cancel(impl, h, flags));
 }
 
 static CK_RV local_login(void *impl, CK_SESSION_HANDLE h, CK_USER_TYPE user,
                          const CK_UTF8CHAR *pin, CK_ULONG len)
 {
-    LOCKED(impl, engine_login(impl, h, user, pin, len));
+    LOCKED(E(impl), engine_login(impl, h, user, pin, len));
 }
 
 static CK_RV local_logout(void *impl, CK_SESSION_HANDLE h)
 {
-    LOCKED(impl, engine_logout(impl, h));
+    LOCKED(E(impl), engine_logout(impl, h));
 }
 
 static CK_RV local_init_pin(void *impl, CK_SESSION_HANDLE h,
                             const CK_UTF8CHAR *pin, CK_ULONG len)
 {
-    LOCKED(impl, engine_init_pin(impl, h, pin, len));
+    LOCKED(E(impl), engine_init_pin(impl, h, pin, len));
 }
 
 static CK_RV local_set_pin(void *impl, CK_SESSION_HANDLE h,
                            const CK_UTF8CHAR *old, CK_ULONG old_len,
                            const CK_UTF8CHAR *pin, CK_ULONG len)
 {
-    LOCKED(impl, engine_set_pin(impl, h, old, old_len, pin, len));
+    LOCKED(E(impl), engine_set_pin(impl, h, old, old_len, pin, len));
 }
 
 static CK_RV local_object_create(void *impl, CK_SESSION_HANDLE h,
                                  const CK_ATTRIBUTE *t, CK_ULONG n,
                                  CK_OBJECT_HANDLE *out)
 {
-    LOCKED(impl, engine_object_create(impl, h, t, n, out));
+    LOCKED(E(impl), engine_object_create(impl, h, t, n, out));
 }
 
 static CK_RV local_object_copy(void *impl, CK_SESSION_HANDLE h,
                                CK_OBJECT_HANDLE o, const CK_ATTRIBUTE *t,
                                CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
-    LOCKED(impl, engine_object_copy(impl, h, o, t, n, out));
+    LOCKED(E(impl), engine_object_copy(impl, h, o, t, n, out));
 }
 
 static CK_RV local_object_destroy(void *impl, CK_SESSION_HANDLE h,
                                   CK_OBJECT_HANDLE o)
 {
-    LOCKED(impl, engine_object_destroy(impl, h, o));
+    LOCKED(E(impl), engine_object_destroy(impl, h, o));
 }
 
 static CK_RV local_object_size(void *impl, CK_SESSION_HANDLE h,
                                CK_OBJECT_HANDLE o, CK_ULONG *size)
 {
-    LOCKED(impl, engine_object_size(impl, h, o, size));
+    LOCKED(E(impl), engine_object_size(impl, h, o, size));
 }
 
 static CK_RV local_attr_get(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o,
                             CK_ATTRIBUTE *t, CK_ULONG n)
 {
-    LOCKED(impl, engine_attr_get(impl, h, o, t, n));
+    LOCKED(E(impl), engine_attr_get(impl, h, o, t, n));
 }
 
 static CK_RV local_attr_set(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o,
                             const CK_ATTRIBUTE *t, CK_ULONG n)
 {
-    LOCKED(impl, engine_attr_set(impl, h, o, t, n));
+    LOCKED(E(impl), engine_attr_set(impl, h, o, t, n));
 }
 
 static CK_RV local_find_init(void *impl, CK_SESSION_HANDLE h,
                              const CK_ATTRIBUTE *t, CK_ULONG n)
 {
-    LOCKED(impl, engine_find_init(impl, h, t, n));
+    LOCKED(E(impl), engine_find_init(impl, h, t, n));
 }
 
 static CK_RV local_find_next(void *impl, CK_SESSION_HANDLE h,
                              CK_OBJECT_HANDLE *out, CK_ULONG max,
                              CK_ULONG *count)
 {
-    LOCKED(impl, engine_find_next(impl, h, out, max, count));
+    LOCKED(E(impl), engine_find_next(impl, h, out, max, count));
 }
 
 static CK_RV local_find_final(void *impl, CK_SESSION_HANDLE h)
 {
-    LOCKED(impl, engine_find_final(impl, h));
+    LOCKED(E(impl), engine_find_final(impl, h));
 }
 
 static CK_RV local_op_init(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
@@ -192,7 +195,7 @@ static CK_RV local_op_final(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
 static CK_RV local_digest_key(void *impl, CK_SESSION_HANDLE h,
                               CK_OBJECT_HANDLE k)
 {
-    LOCKED(impl, engine_digest_key(impl, h, k));
+    LOCKED(E(impl), engine_digest_key(impl, h, k));
 }
 
 static CK_RV local_msg_oneshot(void *impl, CK_SESSION_HANDLE h,
@@ -225,7 +228,7 @@ static CK_RV local_generate_key(void *impl, CK_SESSION_HANDLE h,
                                 const CK_MECHANISM *m, const CK_ATTRIBUTE *t,
                                 CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
-    LOCKED(impl, engine_generate_key(impl, h, m, t, n, out));
+    LOCKED(E(impl), engine_generate_key(impl, h, m, t, n, out));
 }
 
 static CK_RV local_generate_key_pair(void *impl, CK_SESSION_HANDLE h,
@@ -245,7 +248,7 @@ static CK_RV local_wrap_key(void *impl, CK_SESSION_HANDLE h,
                             CK_OBJECT_HANDLE key, CK_BYTE *out,
                             CK_ULONG *out_len)
 {
-    LOCKED(impl, engine_wrap_key(impl, h, m, wrapping, key, out, out_len));
+    LOCKED(E(impl), engine_wrap_key(impl, h, m, wrapping, key, out, out_len));
 }
 
 static CK_RV local_unwrap_key(void *impl, CK_SESSION_HANDLE h,
@@ -254,7 +257,7 @@ static CK_RV local_unwrap_key(void *impl, CK_SESSION_HANDLE h,
                               CK_ULONG in_len, const CK_ATTRIBUTE *t,
                               CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
-    LOCKED(impl,
+    LOCKED(E(impl),
            engine_unwrap_key(impl, h, m, unwrapping, in, in_len, t, n, out));
 }
 
@@ -263,29 +266,29 @@ static CK_RV local_derive_key(void *impl, CK_SESSION_HANDLE h,
                               const CK_ATTRIBUTE *t, CK_ULONG n,
                               CK_OBJECT_HANDLE *out)
 {
-    LOCKED(impl, engine_derive_key(impl, h, m, base, t, n, out));
+    LOCKED(E(impl), engine_derive_key(impl, h, m, base, t, n, out));
 }
 
 static CK_RV local_random(void *impl, CK_SESSION_HANDLE h, CK_BYTE *out,
                           CK_ULONG len)
 {
-    LOCKED(impl, engine_random(impl, h, out, len));
+    LOCKED(E(impl), engine_random(impl, h, out, len));
 }
 
 static CK_RV local_seed(void *impl, CK_SESSION_HANDLE h, const CK_BYTE *seed,
                         CK_ULONG len)
 {
-    LOCKED(impl, engine_seed(impl, h, seed, len));
+    LOCKED(E(impl), engine_seed(impl, h, seed, len));
 }
 
 static void local_close(void *impl)
 {
-    engine_close(impl);
+    engine_close(E(impl));
 }
 
 static void local_abandon(void *impl)
 {
-    engine_abandon(impl);
+    engine_abandon(E(impl));
 }
 
 static const device_ops local_ops = {
@@ -337,6 +340,7 @@ CK_RV device_local_open(const settings *cfg, const lock_provider *locks,
 {
     device *d = calloc(1, sizeof(*d));
     engine *e = NULL;
+    engine_client *c = NULL;
     CK_RV rv;
 
     if (d == NULL)
@@ -346,8 +350,14 @@ CK_RV device_local_open(const settings *cfg, const lock_provider *locks,
         free(d);
         return rv;
     }
+    rv = engine_client_open(e, &c);
+    if (rv != CKR_OK) {
+        engine_close(e);
+        free(d);
+        return rv;
+    }
     d->ops = &local_ops;
-    d->impl = e;
+    d->impl = c;
     *out = d;
     return CKR_OK;
 }

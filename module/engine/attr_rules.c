@@ -795,7 +795,7 @@ CK_RV rules_apply(object *o, const CK_ATTRIBUTE *t, CK_ULONG n,
     return CKR_OK;
 }
 
-CK_RV rules_get(const object *o, CK_ATTRIBUTE *a)
+CK_RV rules_get(const object *o, CK_ATTRIBUTE *a, bool sealed)
 {
     const attr *v = object_find(o, a->type);
     CK_OBJECT_CLASS cls = object_ulong(o, CKA_CLASS);
@@ -811,7 +811,7 @@ CK_RV rules_get(const object *o, CK_ATTRIBUTE *a)
     /* 2.40 section 5.7, rule 1: sensitive or unextractable values. */
     if ((r->flags & R_SENSITIVE) &&
         (object_bool(o, CKA_SENSITIVE, true) ||
-         !object_bool(o, CKA_EXTRACTABLE, false) || o->sealed)) {
+         !object_bool(o, CKA_EXTRACTABLE, false) || sealed)) {
         a->ulValueLen = CK_UNAVAILABLE_INFORMATION;
         return CKR_ATTRIBUTE_SENSITIVE;
     }

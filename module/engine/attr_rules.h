@@ -114,9 +114,10 @@ CK_RV rules_apply(object *o, const CK_ATTRIBUTE *t, CK_ULONG n,
  * Fill one C_GetAttributeValue entry from `o`, following PKCS#11 2.40
  * section 5.7: returns CKR_OK, CKR_ATTRIBUTE_SENSITIVE,
  * CKR_ATTRIBUTE_TYPE_INVALID or CKR_BUFFER_TOO_SMALL, and sets
- * ulValueLen to CK_UNAVAILABLE_INFORMATION on error.
+ * ulValueLen to CK_UNAVAILABLE_INFORMATION on error.  `sealed`: the
+ * caller may not see the object's secret values (object_sealed).
  */
-CK_RV rules_get(const object *o, CK_ATTRIBUTE *a);
+CK_RV rules_get(const object *o, CK_ATTRIBUTE *a, bool sealed);
 
 /* True when the class/subtype pair names an object hsmsim can hold. */
 bool rules_class_known(CK_OBJECT_CLASS cls, CK_ULONG subtype);

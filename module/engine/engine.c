@@ -72,6 +72,8 @@ CK_RV engine_open_with_locks(const settings *cfg, const lock_provider *locks,
     return CKR_OK;
 }
 
+static void client_free(engine_client *c);
+
 /* `keep_lock`: after fork the mutex may be held by a vanished thread. */
 static void session_free(session *s, bool keep_lock)
 {
@@ -94,6 +96,12 @@ void engine_close(engine *e)
         e->sessions = s->next;
         session_free(s, false);
     }
+    while (e->clients != NULL) {
+        engine_client *c = e->clients;
+
+        e->clients = c->next;
+        client_free(c);
+    }
     while (e->tokens != NULL) {
         token *t = e->tokens;
 
@@ -114,6 +122,12 @@ void engine_abandon(engine *e)
 
         e->sessions = s->next;
         session_free(s, true);
+    }
+    while (e->clients != NULL) {
+        engine_client *c = e->clients;
+
+        e->clients = c->next;
+        client_free(c);
     }
     while (e->tokens != NULL) {
         token *t = e->tokens;
@@ -246,16 +260,114 @@ CK_RV engine_init_token_policy(engine *e, CK_SLOT_ID slot,
     }
 }
 
+/* ---- clients ----------------------------------------------------------- */
+
+engine *engine_client_engine(const engine_client *c)
+{
+    return c->eng;
+}
+
+CK_RV engine_client_open(engine *e, engine_client **out)
+{
+    engine_client *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return CKR_HOST_MEMORY;
+    c->eng = e;
+    c->id = ++e->next_client;
+    c->next = e->clients;
+    e->clients = c;
+    *out = c;
+    return CKR_OK;
+}
+
+/* The client's state on a partition, made when it first opens a session. */
+static client_token *client_token_get(engine_client *c, token *t, bool make)
+{
+    client_token *ct;
+
+    for (ct = c->tokens; ct != NULL; ct = ct->next)
+        if (ct->tok == t)
+            return ct;
+    if (!make)
+        return NULL;
+    ct = calloc(1, sizeof(*ct));
+    if (ct == NULL)
+        return NULL;
+    ct->tok = t;
+    ct->login = LOGIN_NONE;
+    ct->next = c->tokens;
+    c->tokens = ct;
+    return ct;
+}
+
+/* The client leaves its login on the partition; the last one out closes
+ * the storage key and every opened value. */
+static void client_logout(client_token *ct)
+{
+    if (ct->login == LOGIN_NONE)
+        return;
+    ct->login = LOGIN_NONE;
+    if (--ct->tok->logins == 0)
+        token_forget_keys(ct->tok);
+}
+
+static void client_free(engine_client *c)
+{
+    while (c->tokens != NULL) {
+        client_token *ct = c->tokens;
+
+        c->tokens = ct->next;
+        free(ct);
+    }
+    free(c);
+}
+
+void engine_client_close(engine_client *c)
+{
+    engine *e;
+
+    if (c == NULL)
+        return;
+    e = c->eng;
+    for (session *s = e->sessions, *next; s != NULL; s = next) {
+        next = s->next;
+        if (s->client == c)
+            engine_session_close(c, s->handle);
+    }
+    for (client_token *ct = c->tokens; ct != NULL; ct = ct->next)
+        client_logout(ct);
+    for (engine_client **pp = &e->clients; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    client_free(c);
+}
+
 /* ---- sessions ---------------------------------------------------------- */
 
-CK_RV session_get(engine *e, CK_SESSION_HANDLE h, session **out)
+static session **session_bucket(engine *e, CK_SESSION_HANDLE h)
 {
-    for (session *s = e->sessions; s != NULL; s = s->next)
+    return &e->session_buckets[h % SESSION_BUCKETS];
+}
+
+CK_RV session_get(engine_client *c, CK_SESSION_HANDLE h, session **out)
+{
+    for (session *s = *session_bucket(c->eng, h); s != NULL; s = s->hnext)
         if (s->handle == h) {
+            /* Another client's handle is no handle at all to this one. */
+            if (s->client != c)
+                break;
             *out = s;
             return CKR_OK;
         }
     return CKR_SESSION_HANDLE_INVALID;
+}
+
+CK_USER_TYPE session_login(const session *s)
+{
+    return s->ct->login;
 }
 
 bool session_is_rw(const session *s)
@@ -263,11 +375,29 @@ bool session_is_rw(const session *s)
     return (s->flags & CKF_RW_SESSION) != 0;
 }
 
-CK_RV engine_session_open(engine *e, CK_SLOT_ID slot, CK_FLAGS flags,
+/* A handle no live session has: handles are not reused while open. */
+static CK_SESSION_HANDLE next_session_handle(engine *e)
+{
+    for (;;) {
+        CK_SESSION_HANDLE h = e->next_session++;
+        bool taken = false;
+
+        if (e->next_session == 0)
+            e->next_session = 1;
+        for (session *s = *session_bucket(e, h); s != NULL; s = s->hnext)
+            taken |= s->handle == h;
+        if (h != CK_INVALID_HANDLE && !taken)
+            return h;
+    }
+}
+
+CK_RV engine_session_open(engine_client *c, CK_SLOT_ID slot, CK_FLAGS flags,
                           CK_SESSION_HANDLE *out)
 {
+    engine *e = c->eng;
+    client_token *ct;
     token *t = NULL;
-    session *s;
+    session *s, **b;
     CK_RV rv;
 
     if (!(flags & CKF_SERIAL_SESSION))
@@ -275,7 +405,10 @@ CK_RV engine_session_open(engine *e, CK_SLOT_ID slot, CK_FLAGS flags,
     rv = token_get(e, slot, &t);
     if (rv != CKR_OK)
         return rv;
-    if (!(flags & CKF_RW_SESSION) && t->login == CKU_SO)
+    ct = client_token_get(c, t, true);
+    if (ct == NULL)
+        return CKR_HOST_MEMORY;
+    if (!(flags & CKF_RW_SESSION) && ct->login == CKU_SO)
         return CKR_SESSION_READ_WRITE_SO_EXISTS;
     s = calloc(1, sizeof(*s));
     if (s == NULL)
@@ -285,42 +418,62 @@ CK_RV engine_session_open(engine *e, CK_SLOT_ID slot, CK_FLAGS flags,
         free(s);
         return rv;
     }
-    s->handle = e->next_session++;
-    if (e->next_session == 0)
-        e->next_session = 1;
+    s->handle = next_session_handle(e);
     s->tok = t;
+    s->client = c;
+    s->ct = ct;
     s->flags = flags & (CKF_SERIAL_SESSION | CKF_RW_SESSION);
     s->next = e->sessions;
     e->sessions = s;
+    b = session_bucket(e, s->handle);
+    s->hnext = *b;
+    *b = s;
     t->sessions++;
-    if (flags & CKF_RW_SESSION)
+    ct->sessions++;
+    if (flags & CKF_RW_SESSION) {
         t->rw_sessions++;
+        ct->rw_sessions++;
+    }
     *out = s->handle;
     return CKR_OK;
 }
 
-CK_RV engine_session_close(engine *e, CK_SESSION_HANDLE h)
+static void session_unlink(engine *e, session *s)
 {
     session **pp = &e->sessions;
-    session *s;
-    token *t;
 
-    while (*pp != NULL && (*pp)->handle != h)
+    while (*pp != s)
         pp = &(*pp)->next;
-    if (*pp == NULL)
-        return CKR_SESSION_HANDLE_INVALID;
-    s = *pp;
     *pp = s->next;
+    pp = session_bucket(e, s->handle);
+    while (*pp != s)
+        pp = &(*pp)->hnext;
+    *pp = s->hnext;
+}
+
+CK_RV engine_session_close(engine_client *c, CK_SESSION_HANDLE h)
+{
+    session *s = NULL;
+    client_token *ct;
+    token *t;
+    CK_RV rv = session_get(c, h, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    session_unlink(c->eng, s);
     t = s->tok;
+    ct = s->ct;
     session_objects_drop(s);
     t->sessions--;
-    if (session_is_rw(s))
+    ct->sessions--;
+    if (session_is_rw(s)) {
         t->rw_sessions--;
-    /* 2.40 section 5.6: closing the last session logs the token out. */
-    if (t->sessions == 0) {
-        token_forget_keys(t);
-        t->login = LOGIN_NONE;
+        ct->rw_sessions--;
     }
+    /* 2.40 section 5.6: closing the application's last session on the
+     * token logs it out. */
+    if (ct->sessions == 0)
+        client_logout(ct);
     /* Unlinked, so no new call can find it: wait out one in flight. */
     if (session_lock(s) == CKR_OK)
         session_unlock(s);
@@ -328,8 +481,9 @@ CK_RV engine_session_close(engine *e, CK_SESSION_HANDLE h)
     return CKR_OK;
 }
 
-CK_RV engine_session_close_all(engine *e, CK_SLOT_ID slot)
+CK_RV engine_session_close_all(engine_client *c, CK_SLOT_ID slot)
 {
+    engine *e = c->eng;
     token *t = NULL;
     CK_RV rv;
 
@@ -341,17 +495,17 @@ CK_RV engine_session_close_all(engine *e, CK_SLOT_ID slot)
         return rv;
     for (session *s = e->sessions, *next; s != NULL; s = next) {
         next = s->next;
-        if (s->tok == t)
-            engine_session_close(e, s->handle);
+        if (s->tok == t && s->client == c)
+            engine_session_close(c, s->handle);
     }
     return CKR_OK;
 }
 
-CK_RV engine_session_info(engine *e, CK_SESSION_HANDLE h,
+CK_RV engine_session_info(engine_client *c, CK_SESSION_HANDLE h,
                           CK_SESSION_INFO *info)
 {
     session *s = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
     bool rw;
 
     if (rv != CKR_OK)
@@ -360,9 +514,9 @@ CK_RV engine_session_info(engine *e, CK_SESSION_HANDLE h,
     info->slotID = s->tok->slot;
     info->flags = s->flags;
     info->ulDeviceError = 0;
-    if (s->tok->login == CKU_SO)
+    if (session_login(s) == CKU_SO)
         info->state = CKS_RW_SO_FUNCTIONS;
-    else if (s->tok->login == CKU_USER)
+    else if (session_login(s) == CKU_USER)
         info->state = rw ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS;
     else
         info->state = rw ? CKS_RW_PUBLIC_SESSION : CKS_RO_PUBLIC_SESSION;
@@ -371,63 +525,70 @@ CK_RV engine_session_info(engine *e, CK_SESSION_HANDLE h,
 
 /* ---- login and PINs ---------------------------------------------------- */
 
-CK_RV engine_login(engine *e, CK_SESSION_HANDLE h, CK_USER_TYPE user,
+CK_RV engine_login(engine_client *c, CK_SESSION_HANDLE h, CK_USER_TYPE user,
                    const CK_UTF8CHAR *pin, CK_ULONG pin_len)
 {
     session *s = NULL;
     secret_buf *skey = NULL;
+    client_token *ct;
     token *t;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv != CKR_OK)
         return rv;
     t = s->tok;
+    ct = s->ct;
     if (user == CKU_CONTEXT_SPECIFIC) {
         /* Only keys with CKA_ALWAYS_AUTHENTICATE ask for this (4.9). */
-        return t->login == CKU_USER ? CKR_OPERATION_NOT_INITIALIZED
-                                    : CKR_USER_NOT_LOGGED_IN;
+        return ct->login == CKU_USER ? CKR_OPERATION_NOT_INITIALIZED
+                                     : CKR_USER_NOT_LOGGED_IN;
     }
     if (user != CKU_SO && user != CKU_USER)
         return CKR_USER_TYPE_INVALID;
-    if (t->login == user)
+    if (ct->login == user)
         return CKR_USER_ALREADY_LOGGED_IN;
-    if (t->login != LOGIN_NONE)
+    if (ct->login != LOGIN_NONE)
         return CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
-    if (user == CKU_SO && t->sessions > t->rw_sessions)
+    if (user == CKU_SO && ct->sessions > ct->rw_sessions)
         return CKR_SESSION_READ_ONLY_EXISTS;
+    /* The PIN is checked, and a failure counted, whoever else is in. */
     rv = token_check_pin(t, user, pin, pin_len, &skey);
     if (rv != CKR_OK)
         return rv;
-    token_forget_keys(t);   /* reload objects with their secrets opened */
-    t->skey = skey;
-    t->login = user;
+    if (t->skey == NULL) {
+        token_forget_keys(t); /* reload objects with their secrets opened */
+        t->skey = skey;
+    } else {
+        secret_buf_free(skey); /* the same storage key, already open */
+    }
+    t->logins++;
+    ct->login = user;
     return CKR_OK;
 }
 
-CK_RV engine_logout(engine *e, CK_SESSION_HANDLE h)
+CK_RV engine_logout(engine_client *c, CK_SESSION_HANDLE h)
 {
     session *s = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv != CKR_OK)
         return rv;
-    if (s->tok->login == LOGIN_NONE)
+    if (s->ct->login == LOGIN_NONE)
         return CKR_USER_NOT_LOGGED_IN;
-    token_forget_keys(s->tok);
-    s->tok->login = LOGIN_NONE;
+    client_logout(s->ct);
     return CKR_OK;
 }
 
-CK_RV engine_init_pin(engine *e, CK_SESSION_HANDLE h, const CK_UTF8CHAR *pin,
-                      CK_ULONG pin_len)
+CK_RV engine_init_pin(engine_client *c, CK_SESSION_HANDLE h,
+                      const CK_UTF8CHAR *pin, CK_ULONG pin_len)
 {
     session *s = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv != CKR_OK)
         return rv;
     /* 2.40 section 5.6: only in the "R/W SO Functions" state. */
-    if (s->tok->login != CKU_SO)
+    if (session_login(s) != CKU_SO)
         return session_is_rw(s) ? CKR_USER_NOT_LOGGED_IN
                                 : CKR_SESSION_READ_ONLY;
     if (pin_len < PIN_MIN_LEN || pin_len > PIN_MAX_LEN)
@@ -435,21 +596,21 @@ CK_RV engine_init_pin(engine *e, CK_SESSION_HANDLE h, const CK_UTF8CHAR *pin,
     return token_store_pin(s->tok, CKU_USER, s->tok->skey, pin, pin_len);
 }
 
-CK_RV engine_set_pin(engine *e, CK_SESSION_HANDLE h, const CK_UTF8CHAR *old,
-                     CK_ULONG old_len, const CK_UTF8CHAR *pin,
-                     CK_ULONG pin_len)
+CK_RV engine_set_pin(engine_client *c, CK_SESSION_HANDLE h,
+                     const CK_UTF8CHAR *old, CK_ULONG old_len,
+                     const CK_UTF8CHAR *pin, CK_ULONG pin_len)
 {
     session *s = NULL;
     secret_buf *skey = NULL;
     CK_USER_TYPE who;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv != CKR_OK)
         return rv;
     if (!session_is_rw(s))
         return CKR_SESSION_READ_ONLY;
     /* The logged-in user's PIN, or the normal user's when nobody is. */
-    who = s->tok->login == CKU_SO ? CKU_SO : CKU_USER;
+    who = session_login(s) == CKU_SO ? CKU_SO : CKU_USER;
     if (pin_len < PIN_MIN_LEN || pin_len > PIN_MAX_LEN)
         return CKR_PIN_LEN_RANGE;
     rv = token_check_pin(s->tok, who, old, old_len, &skey);
@@ -461,11 +622,11 @@ CK_RV engine_set_pin(engine *e, CK_SESSION_HANDLE h, const CK_UTF8CHAR *old,
 
 /* ---- randomness -------------------------------------------------------- */
 
-CK_RV engine_random(engine *e, CK_SESSION_HANDLE h, CK_BYTE *out,
+CK_RV engine_random(engine_client *c, CK_SESSION_HANDLE h, CK_BYTE *out,
                     CK_ULONG len)
 {
     session *s = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv != CKR_OK)
         return rv;
@@ -476,11 +637,11 @@ CK_RV engine_random(engine *e, CK_SESSION_HANDLE h, CK_BYTE *out,
     return CKR_OK;
 }
 
-CK_RV engine_seed(engine *e, CK_SESSION_HANDLE h, const CK_BYTE *seed,
+CK_RV engine_seed(engine_client *c, CK_SESSION_HANDLE h, const CK_BYTE *seed,
                   CK_ULONG len)
 {
     session *s = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv != CKR_OK)
         return rv;

@@ -32,8 +32,18 @@
  * Functions follow the PKCS#11 semantics of the C_ function of the same
  * name and return its error codes; pointers have been checked by the
  * caller.
+ *
+ * Clients: every call that names a session is made by a client, one
+ * application's view of the engine.  A client owns its sessions, its
+ * login state on each partition and its session objects; PKCS#11 login is
+ * per application, so two clients log in and out independently, while the
+ * PIN failure counters belong to the partition.  A session or session
+ * object handle of another client is CKR_SESSION_HANDLE_INVALID /
+ * CKR_OBJECT_HANDLE_INVALID.  Embedded mode makes one client; the
+ * appliance makes one per authenticated connection.
  */
 typedef struct engine engine;
+typedef struct engine_client engine_client;
 
 /* An engine with pthread mutexes. */
 CK_RV engine_open(const settings *cfg, engine **out);
@@ -42,13 +52,21 @@ CK_RV engine_open_with_locks(const settings *cfg, const lock_provider *locks,
                              engine **out);
 CK_RV engine_lock(engine *e);
 void engine_unlock(engine *e);
-/* Closes every session and wipes every key; NULL is fine. */
+/* Closes every client and session and wipes every key; NULL is fine. */
 void engine_close(engine *e);
 /*
  * After fork(): wipe key material and release memory, but leave SQLite
  * connections untouched (they belong to the parent).
  */
 void engine_abandon(engine *e);
+
+/* A new client with no sessions; under the engine lock. */
+CK_RV engine_client_open(engine *e, engine_client **out);
+/* Close its sessions (and so its session objects) and log it out of every
+ * partition; under the engine lock.  NULL is fine. */
+void engine_client_close(engine_client *c);
+/* The engine a client belongs to. */
+engine *engine_client_engine(const engine_client *c);
 
 CK_RV engine_slot_list(engine *e, CK_SLOT_ID *ids, CK_ULONG *count);
 CK_RV engine_slot_info(engine *e, CK_SLOT_ID slot, CK_SLOT_INFO *info);
@@ -60,45 +78,46 @@ CK_RV engine_mechanism_info(engine *e, CK_SLOT_ID slot,
 CK_RV engine_init_token(engine *e, CK_SLOT_ID slot, const CK_UTF8CHAR *pin,
                         CK_ULONG pin_len, const CK_UTF8CHAR *label32);
 
-CK_RV engine_session_open(engine *e, CK_SLOT_ID slot, CK_FLAGS flags,
+CK_RV engine_session_open(engine_client *c, CK_SLOT_ID slot, CK_FLAGS flags,
                           CK_SESSION_HANDLE *out);
-CK_RV engine_session_close(engine *e, CK_SESSION_HANDLE h);
-CK_RV engine_session_close_all(engine *e, CK_SLOT_ID slot);
-CK_RV engine_session_info(engine *e, CK_SESSION_HANDLE h,
+CK_RV engine_session_close(engine_client *c, CK_SESSION_HANDLE h);
+/* The client's own sessions on the slot (2.40 section 5.6). */
+CK_RV engine_session_close_all(engine_client *c, CK_SLOT_ID slot);
+CK_RV engine_session_info(engine_client *c, CK_SESSION_HANDLE h,
                           CK_SESSION_INFO *info);
 
-CK_RV engine_login(engine *e, CK_SESSION_HANDLE h, CK_USER_TYPE user,
+CK_RV engine_login(engine_client *c, CK_SESSION_HANDLE h, CK_USER_TYPE user,
                    const CK_UTF8CHAR *pin, CK_ULONG pin_len);
-CK_RV engine_logout(engine *e, CK_SESSION_HANDLE h);
-CK_RV engine_init_pin(engine *e, CK_SESSION_HANDLE h, const CK_UTF8CHAR *pin,
-                      CK_ULONG pin_len);
-CK_RV engine_set_pin(engine *e, CK_SESSION_HANDLE h, const CK_UTF8CHAR *old,
-                     CK_ULONG old_len, const CK_UTF8CHAR *pin,
-                     CK_ULONG pin_len);
+CK_RV engine_logout(engine_client *c, CK_SESSION_HANDLE h);
+CK_RV engine_init_pin(engine_client *c, CK_SESSION_HANDLE h,
+                      const CK_UTF8CHAR *pin, CK_ULONG pin_len);
+CK_RV engine_set_pin(engine_client *c, CK_SESSION_HANDLE h,
+                     const CK_UTF8CHAR *old, CK_ULONG old_len,
+                     const CK_UTF8CHAR *pin, CK_ULONG pin_len);
 
-CK_RV engine_object_create(engine *e, CK_SESSION_HANDLE h,
+CK_RV engine_object_create(engine_client *c, CK_SESSION_HANDLE h,
                            const CK_ATTRIBUTE *t, CK_ULONG n,
                            CK_OBJECT_HANDLE *out);
-CK_RV engine_object_copy(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
-                         const CK_ATTRIBUTE *t, CK_ULONG n,
-                         CK_OBJECT_HANDLE *out);
-CK_RV engine_object_destroy(engine *e, CK_SESSION_HANDLE h,
+CK_RV engine_object_copy(engine_client *c, CK_SESSION_HANDLE h,
+                         CK_OBJECT_HANDLE obj, const CK_ATTRIBUTE *t,
+                         CK_ULONG n, CK_OBJECT_HANDLE *out);
+CK_RV engine_object_destroy(engine_client *c, CK_SESSION_HANDLE h,
                             CK_OBJECT_HANDLE obj);
-CK_RV engine_object_size(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
-                         CK_ULONG *size);
-CK_RV engine_attr_get(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
-                      CK_ATTRIBUTE *t, CK_ULONG n);
-CK_RV engine_attr_set(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
-                      const CK_ATTRIBUTE *t, CK_ULONG n);
-CK_RV engine_find_init(engine *e, CK_SESSION_HANDLE h, const CK_ATTRIBUTE *t,
-                       CK_ULONG n);
-CK_RV engine_find_next(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE *out,
-                       CK_ULONG max, CK_ULONG *count);
-CK_RV engine_find_final(engine *e, CK_SESSION_HANDLE h);
+CK_RV engine_object_size(engine_client *c, CK_SESSION_HANDLE h,
+                         CK_OBJECT_HANDLE obj, CK_ULONG *size);
+CK_RV engine_attr_get(engine_client *c, CK_SESSION_HANDLE h,
+                      CK_OBJECT_HANDLE obj, CK_ATTRIBUTE *t, CK_ULONG n);
+CK_RV engine_attr_set(engine_client *c, CK_SESSION_HANDLE h,
+                      CK_OBJECT_HANDLE obj, const CK_ATTRIBUTE *t, CK_ULONG n);
+CK_RV engine_find_init(engine_client *c, CK_SESSION_HANDLE h,
+                       const CK_ATTRIBUTE *t, CK_ULONG n);
+CK_RV engine_find_next(engine_client *c, CK_SESSION_HANDLE h,
+                       CK_OBJECT_HANDLE *out, CK_ULONG max, CK_ULONG *count);
+CK_RV engine_find_final(engine_client *c, CK_SESSION_HANDLE h);
 
-CK_RV engine_random(engine *e, CK_SESSION_HANDLE h, CK_BYTE *out,
+CK_RV engine_random(engine_client *c, CK_SESSION_HANDLE h, CK_BYTE *out,
                     CK_ULONG len);
-CK_RV engine_seed(engine *e, CK_SESSION_HANDLE h, const CK_BYTE *seed,
+CK_RV engine_seed(engine_client *c, CK_SESSION_HANDLE h, const CK_BYTE *seed,
                   CK_ULONG len);
 
 /* ---- cryptographic operations (operation.c) ---------------------------- */
@@ -119,7 +138,7 @@ enum op_kind {
 };
 
 /* C_xxxInit; `key` is CK_INVALID_HANDLE for digests. */
-CK_RV engine_op_init(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+CK_RV engine_op_init(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
                      const CK_MECHANISM *m, CK_OBJECT_HANDLE key);
 /*
  * Single-part C_Encrypt, C_Decrypt, C_Digest, C_Sign, C_SignRecover,
@@ -127,53 +146,56 @@ CK_RV engine_op_init(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
  * length.  The PKCS#11 output convention holds: NULL `out` asks for the
  * length, CKR_BUFFER_TOO_SMALL keeps the operation alive.
  */
-CK_RV engine_op_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
-                        const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
-                        CK_ULONG *out_len);
+CK_RV engine_op_oneshot(engine_client *c, CK_SESSION_HANDLE h,
+                        enum op_kind kind, const CK_BYTE *in, CK_ULONG in_len,
+                        CK_BYTE *out, CK_ULONG *out_len);
 /* C_xxxUpdate; `out` is NULL for digest, sign and verify. */
-CK_RV engine_op_update(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+CK_RV engine_op_update(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
                        const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                        CK_ULONG *out_len);
 /* C_xxxFinal; for C_VerifyFinal `out` is the signature. */
-CK_RV engine_op_final(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+CK_RV engine_op_final(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
                       CK_BYTE *out, CK_ULONG *out_len);
-CK_RV engine_digest_key(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key);
+CK_RV engine_digest_key(engine_client *c, CK_SESSION_HANDLE h,
+                        CK_OBJECT_HANDLE key);
 
 /* Message-based API (PKCS#11 3.0 section 5.13 onward). */
-CK_RV engine_msg_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
-                         const void *param, CK_ULONG param_len,
-                         const CK_BYTE *aad, CK_ULONG aad_len,
-                         const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
-                         CK_ULONG *out_len);
-CK_RV engine_msg_begin(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+CK_RV engine_msg_oneshot(engine_client *c, CK_SESSION_HANDLE h,
+                         enum op_kind kind, const void *param,
+                         CK_ULONG param_len, const CK_BYTE *aad,
+                         CK_ULONG aad_len, const CK_BYTE *in, CK_ULONG in_len,
+                         CK_BYTE *out, CK_ULONG *out_len);
+CK_RV engine_msg_begin(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
                        const void *param, CK_ULONG param_len,
                        const CK_BYTE *aad, CK_ULONG aad_len);
-CK_RV engine_msg_next(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
-                      const void *param, CK_ULONG param_len,
-                      const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
-                      CK_ULONG *out_len, CK_FLAGS flags);
+CK_RV engine_msg_next(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
+                      const void *param, CK_ULONG param_len, const CK_BYTE *in,
+                      CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len,
+                      CK_FLAGS flags);
 /* C_SessionCancel: end the operations named by CKF_ flags. */
-CK_RV engine_session_cancel(engine *e, CK_SESSION_HANDLE h, CK_FLAGS flags);
+CK_RV engine_session_cancel(engine_client *c, CK_SESSION_HANDLE h,
+                            CK_FLAGS flags);
 
-CK_RV engine_generate_key(engine *e, CK_SESSION_HANDLE h,
+CK_RV engine_generate_key(engine_client *c, CK_SESSION_HANDLE h,
                           const CK_MECHANISM *m, const CK_ATTRIBUTE *t,
                           CK_ULONG n, CK_OBJECT_HANDLE *out);
-CK_RV engine_generate_key_pair(engine *e, CK_SESSION_HANDLE h,
-                               const CK_MECHANISM *m,
-                               const CK_ATTRIBUTE *pub, CK_ULONG npub,
-                               const CK_ATTRIBUTE *priv, CK_ULONG npriv,
-                               CK_OBJECT_HANDLE *pub_out,
+CK_RV engine_generate_key_pair(engine_client *c, CK_SESSION_HANDLE h,
+                               const CK_MECHANISM *m, const CK_ATTRIBUTE *pub,
+                               CK_ULONG npub, const CK_ATTRIBUTE *priv,
+                               CK_ULONG npriv, CK_OBJECT_HANDLE *pub_out,
                                CK_OBJECT_HANDLE *priv_out);
-CK_RV engine_wrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
-                      CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key,
-                      CK_BYTE *out, CK_ULONG *out_len);
-CK_RV engine_unwrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
-                        CK_OBJECT_HANDLE unwrapping, const CK_BYTE *in,
-                        CK_ULONG in_len, const CK_ATTRIBUTE *t, CK_ULONG n,
+CK_RV engine_wrap_key(engine_client *c, CK_SESSION_HANDLE h,
+                      const CK_MECHANISM *m, CK_OBJECT_HANDLE wrapping,
+                      CK_OBJECT_HANDLE key, CK_BYTE *out, CK_ULONG *out_len);
+CK_RV engine_unwrap_key(engine_client *c, CK_SESSION_HANDLE h,
+                        const CK_MECHANISM *m, CK_OBJECT_HANDLE unwrapping,
+                        const CK_BYTE *in, CK_ULONG in_len,
+                        const CK_ATTRIBUTE *t, CK_ULONG n,
                         CK_OBJECT_HANDLE *out);
-CK_RV engine_derive_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
-                        CK_OBJECT_HANDLE base, const CK_ATTRIBUTE *t,
-                        CK_ULONG n, CK_OBJECT_HANDLE *out);
+CK_RV engine_derive_key(engine_client *c, CK_SESSION_HANDLE h,
+                        const CK_MECHANISM *m, CK_OBJECT_HANDLE base,
+                        const CK_ATTRIBUTE *t, CK_ULONG n,
+                        CK_OBJECT_HANDLE *out);
 
 /* ---- partition administration (hsmsim-admin) --------------------------- */
 

@@ -13,6 +13,7 @@
 #define SESSION_OBJECT_BASE ((CK_OBJECT_HANDLE)1 << 31)
 #define OBJECT_CACHE_SIZE 1024
 #define SESSION_OBJECT_BUCKETS 4096
+#define SESSION_BUCKETS 1024
 #define PIN_MIN_LEN 4
 #define PIN_MAX_LEN 255
 
@@ -24,9 +25,26 @@ typedef struct find_state {
     size_t n, pos;
 } find_state;
 
+/* A client's state on one partition: its login and its sessions there. */
+typedef struct client_token {
+    struct token *tok;
+    CK_USER_TYPE login; /* this client's login, per 2.40 5.6 */
+    CK_ULONG sessions, rw_sessions;
+    struct client_token *next;
+} client_token;
+
+struct engine_client {
+    struct engine *eng;
+    unsigned long id;     /* owner mark of its session objects */
+    client_token *tokens; /* partitions it has sessions on */
+    struct engine_client *next;
+};
+
 typedef struct session {
     CK_SESSION_HANDLE handle;
     struct token *tok;
+    struct engine_client *client; /* the owner: no other client finds it */
+    client_token *ct;             /* the owner's state on tok */
     CK_FLAGS flags;
     find_state find;
     struct op_state *op[OP_KIND_COUNT];
@@ -36,6 +54,7 @@ typedef struct session {
     bool spare_default_iv;       /* the spare's IV length is the default */
     void *mutex;                 /* guards op[] and spare_cipher */
     struct session *next;
+    struct session *hnext; /* hash chain of engine.session_buckets */
 } session;
 
 typedef struct token {
@@ -44,8 +63,8 @@ typedef struct token {
     char path[PATH_MAX];
     store *db;
     unsigned char uuid[16];
-    CK_USER_TYPE login;          /* shared by all sessions of the token */
-    secret_buf *skey;            /* storage key, only while logged in */
+    CK_ULONG logins;             /* clients logged in, as SO or user */
+    secret_buf *skey;            /* storage key, while a client is logged in */
     object *session_objects;     /* every session object, newest first */
     object *session_buckets[SESSION_OBJECT_BUCKETS];   /* by handle */
     CK_ULONG sessions, rw_sessions;
@@ -61,6 +80,9 @@ struct engine {
     void *mutex;
     token *tokens;
     session *sessions;
+    session *session_buckets[SESSION_BUCKETS]; /* by handle */
+    struct engine_client *clients;
+    unsigned long next_client;
     CK_SESSION_HANDLE next_session;
     CK_OBJECT_HANDLE next_session_object;
 };
@@ -122,13 +144,22 @@ CK_RV token_object_find(token *t, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
 
 /* ---- engine.c: sessions ------------------------------------------------- */
 
-CK_RV session_get(engine *e, CK_SESSION_HANDLE h, session **out);
+/* The client's own session `h` (O(1)); another's is invalid to it. */
+CK_RV session_get(engine_client *c, CK_SESSION_HANDLE h, session **out);
+/* The session's client's login on its partition (LOGIN_NONE when none). */
+CK_USER_TYPE session_login(const session *s);
 CK_RV session_lock(session *s);
 void session_unlock(session *s);
 bool session_is_rw(const session *s);
 
 /* ---- engine_objects.c --------------------------------------------------- */
 
+/*
+ * Whether an object's secret values are closed to this session: sealed in
+ * the store and its client not logged in.  The token's cache may hold the
+ * values opened for another client that is.
+ */
+bool object_sealed(const session *s, const object *o);
 /* Look up any object visible to the session (token or session object). */
 CK_RV object_lookup(session *s, CK_OBJECT_HANDLE h, object **out);
 /* Store a new object built by the rules, as a token or session object. */

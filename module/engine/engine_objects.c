@@ -10,15 +10,34 @@
 #include <string.h>
 #include <openssl/rand.h>
 
-static bool user_logged_in(const token *t)
+static bool user_logged_in(const session *s)
 {
-    return t->login == CKU_USER;
+    return session_login(s) == CKU_USER;
 }
 
-/* 2.40 section 4.4: private objects are invisible until the user logs in. */
+/*
+ * 2.40 section 4.4: private objects are invisible until the user logs in;
+ * a session object is its client's alone.
+ */
 static bool visible(const session *s, const object *o)
 {
-    return !object_bool(o, CKA_PRIVATE, true) || user_logged_in(s->tok);
+    if (!o->is_token && o->client != s->client->id)
+        return false;
+    return !object_bool(o, CKA_PRIVATE, true) || user_logged_in(s);
+}
+
+static bool has_secrets(const object *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (o->attrs[i].flags & ATTR_SECRET)
+            return true;
+    return false;
+}
+
+bool object_sealed(const session *s, const object *o)
+{
+    return o->sealed ||
+           (o->is_token && session_login(s) == LOGIN_NONE && has_secrets(o));
 }
 
 static object **bucket_of(token *t, CK_OBJECT_HANDLE h)
@@ -88,17 +107,9 @@ static CK_RV check_may_hold(const session *s, const object *o)
 
     if (is_token && !session_is_rw(s))
         return CKR_SESSION_READ_ONLY;
-    if (object_bool(o, CKA_PRIVATE, true) && !user_logged_in(s->tok))
+    if (object_bool(o, CKA_PRIVATE, true) && !user_logged_in(s))
         return CKR_USER_NOT_LOGGED_IN;
     return CKR_OK;
-}
-
-static bool has_secrets(const object *o)
-{
-    for (size_t i = 0; i < o->n; i++)
-        if (o->attrs[i].flags & ATTR_SECRET)
-            return true;
-    return false;
 }
 
 CK_RV object_store_new(session *s, object *o, CK_OBJECT_HANDLE *out)
@@ -110,7 +121,8 @@ CK_RV object_store_new(session *s, object *o, CK_OBJECT_HANDLE *out)
         return rv;
     if (object_bool(o, CKA_TOKEN, false)) {
         /* Sealing needs the storage key, which only a login opens. */
-        if (has_secrets(o) && t->skey == NULL)
+        if (has_secrets(o) &&
+            (session_login(s) == LOGIN_NONE || t->skey == NULL))
             return CKR_USER_NOT_LOGGED_IN;
         rv = token_object_insert(t, o);
         if (rv != CKR_OK)
@@ -122,6 +134,7 @@ CK_RV object_store_new(session *s, object *o, CK_OBJECT_HANDLE *out)
     o->handle = t->eng->next_session_object++;
     o->is_token = false;
     o->owner = s->handle;
+    o->client = s->client->id;
     session_object_link(t, o);
     *out = o->handle;
     return CKR_OK;
@@ -145,12 +158,12 @@ void session_objects_drop(session *s)
 
     for (; o != NULL; o = next) {
         next = o->next;
-        if (o->owner == s->handle)
+        if (o->owner == s->handle && o->client == s->client->id)
             session_object_remove(s->tok, o);
     }
 }
 
-CK_RV engine_object_create(engine *e, CK_SESSION_HANDLE h,
+CK_RV engine_object_create(engine_client *c, CK_SESSION_HANDLE h,
                            const CK_ATTRIBUTE *t, CK_ULONG n,
                            CK_OBJECT_HANDLE *out)
 {
@@ -158,7 +171,7 @@ CK_RV engine_object_create(engine *e, CK_SESSION_HANDLE h,
     CK_ULONG sub = CK_UNAVAILABLE_INFORMATION;
     session *s = NULL;
     object *o = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv != CKR_OK)
         return rv;
@@ -167,7 +180,7 @@ CK_RV engine_object_create(engine *e, CK_SESSION_HANDLE h,
         rv = rules_template_class(t, n, &cls, &sub);
     if (rv == CKR_OK)
         rv = rules_build(t, n, RULES_CREATE, cls, sub,
-                         s->tok->login == CKU_SO, &o);
+                         session_login(s) == CKU_SO, &o);
     if (rv == CKR_OK && (cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY))
         rv = pkey_check_import(o);
     if (rv == CKR_OK)
@@ -189,13 +202,13 @@ static CK_RV fresh_unique_id(object *o)
     return object_set(o, CKA_UNIQUE_ID, hex, 32, 0);
 }
 
-CK_RV engine_object_copy(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
-                         const CK_ATTRIBUTE *t, CK_ULONG n,
-                         CK_OBJECT_HANDLE *out)
+CK_RV engine_object_copy(engine_client *c, CK_SESSION_HANDLE h,
+                         CK_OBJECT_HANDLE obj, const CK_ATTRIBUTE *t,
+                         CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
     session *s = NULL;
     object *src = NULL, *copy = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv == CKR_OK)
         rv = object_lookup(s, obj, &src);
@@ -206,13 +219,13 @@ CK_RV engine_object_copy(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
     /* 3.0 section 5.7: CKA_COPYABLE FALSE forbids copies. */
     if (!object_bool(src, CKA_COPYABLE, true))
         return CKR_ACTION_PROHIBITED;
-    if (src->sealed)
+    if (object_sealed(s, src))
         return CKR_USER_NOT_LOGGED_IN;
     copy = object_dup(src);
     if (copy == NULL)
         return CKR_HOST_MEMORY;
     copy->next = copy->prev = copy->hnext = NULL;
-    rv = rules_apply(copy, t, n, RULES_COPY, s->tok->login == CKU_SO);
+    rv = rules_apply(copy, t, n, RULES_COPY, session_login(s) == CKU_SO);
     if (rv == CKR_OK)
         rv = policy_check_key(copy);
     if (rv == CKR_OK)
@@ -224,12 +237,12 @@ CK_RV engine_object_copy(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
     return rv;
 }
 
-CK_RV engine_object_destroy(engine *e, CK_SESSION_HANDLE h,
+CK_RV engine_object_destroy(engine_client *c, CK_SESSION_HANDLE h,
                             CK_OBJECT_HANDLE obj)
 {
     session *s = NULL;
     object *o = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv == CKR_OK)
         rv = object_lookup(s, obj, &o);
@@ -245,12 +258,12 @@ CK_RV engine_object_destroy(engine *e, CK_SESSION_HANDLE h,
     return CKR_OK;
 }
 
-CK_RV engine_object_size(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
-                         CK_ULONG *size)
+CK_RV engine_object_size(engine_client *c, CK_SESSION_HANDLE h,
+                         CK_OBJECT_HANDLE obj, CK_ULONG *size)
 {
     session *s = NULL;
     object *o = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv == CKR_OK)
         rv = object_lookup(s, obj, &o);
@@ -275,12 +288,12 @@ static int get_error_rank(CK_RV rv)
     }
 }
 
-CK_RV engine_attr_get(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
-                      CK_ATTRIBUTE *t, CK_ULONG n)
+CK_RV engine_attr_get(engine_client *c, CK_SESSION_HANDLE h,
+                      CK_OBJECT_HANDLE obj, CK_ATTRIBUTE *t, CK_ULONG n)
 {
     session *s = NULL;
     object *o = NULL;
-    CK_RV rv = session_get(e, h, &s), worst = CKR_OK;
+    CK_RV rv = session_get(c, h, &s), worst = CKR_OK;
 
     if (rv == CKR_OK)
         rv = object_lookup(s, obj, &o);
@@ -288,7 +301,7 @@ CK_RV engine_attr_get(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
         return rv;
     /* Every entry is visited, whatever the earlier ones returned. */
     for (CK_ULONG i = 0; i < n; i++) {
-        rv = rules_get(o, &t[i]);
+        rv = rules_get(o, &t[i], object_sealed(s, o));
         if (get_error_rank(rv) > get_error_rank(worst))
             worst = rv;
         else if (rv != CKR_OK && get_error_rank(rv) == 0)
@@ -297,12 +310,12 @@ CK_RV engine_attr_get(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
     return worst;
 }
 
-CK_RV engine_attr_set(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
-                      const CK_ATTRIBUTE *t, CK_ULONG n)
+CK_RV engine_attr_set(engine_client *c, CK_SESSION_HANDLE h,
+                      CK_OBJECT_HANDLE obj, const CK_ATTRIBUTE *t, CK_ULONG n)
 {
     session *s = NULL;
     object *o = NULL, *changed = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv == CKR_OK)
         rv = object_lookup(s, obj, &o);
@@ -314,10 +327,14 @@ CK_RV engine_attr_set(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
         return CKR_SESSION_READ_ONLY;
     if (!object_bool(o, CKA_MODIFIABLE, true))
         return CKR_ACTION_PROHIBITED;
+    /* Storing it again seals its secrets: this client's login must open
+     * them, not another's. */
+    if (object_sealed(s, o))
+        return CKR_USER_NOT_LOGGED_IN;
     changed = object_dup(o);
     if (changed == NULL)
         return CKR_HOST_MEMORY;
-    rv = rules_apply(changed, t, n, RULES_SET, s->tok->login == CKU_SO);
+    rv = rules_apply(changed, t, n, RULES_SET, session_login(s) == CKU_SO);
     if (rv == CKR_OK)
         rv = policy_check_key(changed);
     if (rv == CKR_OK && o->is_token) {
@@ -338,13 +355,13 @@ CK_RV engine_attr_set(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
     return rv;
 }
 
-CK_RV engine_find_init(engine *e, CK_SESSION_HANDLE h, const CK_ATTRIBUTE *t,
-                       CK_ULONG n)
+CK_RV engine_find_init(engine_client *c, CK_SESSION_HANDLE h,
+                       const CK_ATTRIBUTE *t, CK_ULONG n)
 {
     session *s = NULL;
     CK_OBJECT_HANDLE *ids = NULL;
     size_t count = 0, cap;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv != CKR_OK)
         return rv;
@@ -353,8 +370,7 @@ CK_RV engine_find_init(engine *e, CK_SESSION_HANDLE h, const CK_ATTRIBUTE *t,
     rv = rules_template_check(t, n, true);
     if (rv != CKR_OK)
         return rv;
-    rv = token_object_find(s->tok, t, n, user_logged_in(s->tok), &ids,
-                           &count);
+    rv = token_object_find(s->tok, t, n, user_logged_in(s), &ids, &count);
     if (rv != CKR_OK)
         return rv;
     cap = count;
@@ -381,11 +397,11 @@ CK_RV engine_find_init(engine *e, CK_SESSION_HANDLE h, const CK_ATTRIBUTE *t,
     return CKR_OK;
 }
 
-CK_RV engine_find_next(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE *out,
-                       CK_ULONG max, CK_ULONG *count)
+CK_RV engine_find_next(engine_client *c, CK_SESSION_HANDLE h,
+                       CK_OBJECT_HANDLE *out, CK_ULONG max, CK_ULONG *count)
 {
     session *s = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
     CK_ULONG k = 0;
 
     if (rv != CKR_OK)
@@ -398,10 +414,10 @@ CK_RV engine_find_next(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE *out,
     return CKR_OK;
 }
 
-CK_RV engine_find_final(engine *e, CK_SESSION_HANDLE h)
+CK_RV engine_find_final(engine_client *c, CK_SESSION_HANDLE h)
 {
     session *s = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv != CKR_OK)
         return rv;

@@ -166,7 +166,7 @@ CK_RV derive_build(session *s, const object *base, const CK_ATTRIBUTE *t,
         rv = CKR_TEMPLATE_INCONSISTENT;
     if (rv == CKR_OK)
         rv = rules_build(dt->merged, dt->n, RULES_UNWRAP, cls, *sub,
-                         s->tok->login == CKU_SO, o);
+                         session_login(s) == CKU_SO, o);
     return rv;
 }
 
@@ -246,16 +246,17 @@ out:
     return rv;
 }
 
-CK_RV engine_derive_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
-                        CK_OBJECT_HANDLE base, const CK_ATTRIBUTE *t,
-                        CK_ULONG n, CK_OBJECT_HANDLE *out)
+CK_RV engine_derive_key(engine_client *c, CK_SESSION_HANDLE h,
+                        const CK_MECHANISM *m, CK_OBJECT_HANDLE base,
+                        const CK_ATTRIBUTE *t, CK_ULONG n,
+                        CK_OBJECT_HANDLE *out)
 {
     const mech_desc *d = NULL;
     const char *md = NULL;
     session *s = NULL;
     object *k = NULL, *copy = NULL;
     bool ecdh;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv != CKR_OK)
         return rv;

@@ -56,7 +56,7 @@ static CK_RV other_key(session *s, const CK_MECHANISM *m, object **out)
     /* It is used with the mechanism as the base is (rule 11d). */
     if (!mech_key_allows(k, CKM_CONCATENATE_BASE_AND_KEY))
         return CKR_MECHANISM_INVALID;
-    if (k->sealed)
+    if (object_sealed(s, k))
         return CKR_USER_NOT_LOGGED_IN;
     *out = k;
     return CKR_OK;

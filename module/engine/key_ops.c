@@ -40,7 +40,7 @@ static CK_RV key_length(const mech_desc *d, CK_KEY_TYPE sub, CK_ULONG given,
     return CKR_OK;
 }
 
-CK_RV engine_generate_key(engine *e, CK_SESSION_HANDLE h,
+CK_RV engine_generate_key(engine_client *c, CK_SESSION_HANDLE h,
                           const CK_MECHANISM *m, const CK_ATTRIBUTE *t,
                           CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
@@ -50,7 +50,7 @@ CK_RV engine_generate_key(engine *e, CK_SESSION_HANDLE h,
     session *s = NULL;
     object *o = NULL;
     unsigned char *value = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv != CKR_OK)
         return rv;
@@ -66,7 +66,7 @@ CK_RV engine_generate_key(engine *e, CK_SESSION_HANDLE h,
         rv = rules_template_class(t, n, &cls, &sub);
     if (rv == CKR_OK)
         rv = rules_build(t, n, RULES_GENERATE, cls, sub,
-                         s->tok->login == CKU_SO, &o);
+                         session_login(s) == CKU_SO, &o);
     if (rv != CKR_OK)
         goto out;
     rv = key_length(d, sub, object_ulong(o, CKA_VALUE_LEN), &len);
@@ -100,23 +100,24 @@ out:
 
 /* ---- C_DigestKey --------------------------------------------------------- */
 
-CK_RV engine_digest_key(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
+CK_RV engine_digest_key(engine_client *c, CK_SESSION_HANDLE h,
+                        CK_OBJECT_HANDLE key)
 {
     session *s = NULL;
     object *k = NULL;
     struct op_state *op;
     const attr *v;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv == CKR_OK)
         rv = object_lookup(s, key, &k);
     if (rv == CKR_OBJECT_HANDLE_INVALID)
         rv = CKR_KEY_HANDLE_INVALID;
     /* A digest of a sensitive key would be a fingerprint of its value. */
-    if (rv == CKR_OK && (object_ulong(k, CKA_CLASS) != CKO_SECRET_KEY ||
-                         object_bool(k, CKA_SENSITIVE, true) ||
-                         !object_bool(k, CKA_EXTRACTABLE, false) ||
-                         k->sealed))
+    if (rv == CKR_OK &&
+        (object_ulong(k, CKA_CLASS) != CKO_SECRET_KEY ||
+         object_bool(k, CKA_SENSITIVE, true) ||
+         !object_bool(k, CKA_EXTRACTABLE, false) || object_sealed(s, k)))
         rv = CKR_KEY_INDIGESTIBLE;
     if (rv == CKR_SESSION_HANDLE_INVALID || session_lock(s) != CKR_OK)
         return rv == CKR_OK ? CKR_CANT_LOCK : rv;

@@ -98,7 +98,7 @@ static CK_RV half_build(session *s, const CK_ATTRIBUTE *t, CK_ULONG n,
         rv = CKR_TEMPLATE_INCONSISTENT;
     if (rv == CKR_OK)
         rv = rules_build(t, n, RULES_GENERATE, cls, sub,
-                         s->tok->login == CKU_SO, out);
+                         session_login(s) == CKU_SO, out);
     return rv;
 }
 
@@ -116,15 +116,15 @@ static void drop_object(session *s, CK_OBJECT_HANDLE h)
 }
 
 /* Check the mechanism and both templates; the caller holds the lock. */
-static CK_RV prepare(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
-                     const CK_ATTRIBUTE *pub, CK_ULONG npub,
-                     const CK_ATTRIBUTE *priv, CK_ULONG npriv,
+static CK_RV prepare(engine_client *c, CK_SESSION_HANDLE h,
+                     const CK_MECHANISM *m, const CK_ATTRIBUTE *pub,
+                     CK_ULONG npub, const CK_ATTRIBUTE *priv, CK_ULONG npriv,
                      const mech_desc **dp, CK_MECHANISM_INFO *limits,
                      object **po, object **ko)
 {
     const mech_desc *d;
     session *s = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv != CKR_OK)
         return rv;
@@ -170,7 +170,7 @@ static CK_RV generate(const mech_desc *d, const CK_MECHANISM_INFO *limits,
 }
 
 /* Store both halves, or neither; the caller holds the lock. */
-static CK_RV store_pair(engine *e, CK_SESSION_HANDLE h, object **po,
+static CK_RV store_pair(engine_client *c, CK_SESSION_HANDLE h, object **po,
                         object **ko, const CK_ATTRIBUTE *pub, CK_ULONG npub,
                         const CK_ATTRIBUTE *priv, CK_ULONG npriv,
                         CK_OBJECT_HANDLE *pub_out, CK_OBJECT_HANDLE *priv_out)
@@ -178,7 +178,7 @@ static CK_RV store_pair(engine *e, CK_SESSION_HANDLE h, object **po,
     CK_OBJECT_HANDLE priv_h = CK_INVALID_HANDLE;
     session *s = NULL;
     /* The session may have closed while the key was made. */
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv == CKR_OK)
         rv = object_finish_new(s, *ko, priv, npriv, &priv_h);
@@ -200,7 +200,7 @@ static CK_RV store_pair(engine *e, CK_SESSION_HANDLE h, object **po,
  * OpenSSL a tenth of a second or more, and other sessions must not wait
  * for it.  The lock is held to check the templates and to store the keys.
  */
-CK_RV engine_generate_key_pair(engine *e, CK_SESSION_HANDLE h,
+CK_RV engine_generate_key_pair(engine_client *c, CK_SESSION_HANDLE h,
                                const CK_MECHANISM *m, const CK_ATTRIBUTE *pub,
                                CK_ULONG npub, const CK_ATTRIBUTE *priv,
                                CK_ULONG npriv, CK_OBJECT_HANDLE *pub_out,
@@ -209,20 +209,20 @@ CK_RV engine_generate_key_pair(engine *e, CK_SESSION_HANDLE h,
     const mech_desc *d = NULL;
     CK_MECHANISM_INFO limits;
     object *po = NULL, *ko = NULL;
-    CK_RV rv = engine_lock(e);
+    CK_RV rv = engine_lock(c->eng);
 
     if (rv != CKR_OK)
         return rv;
-    rv = prepare(e, h, m, pub, npub, priv, npriv, &d, &limits, &po, &ko);
-    engine_unlock(e);
+    rv = prepare(c, h, m, pub, npub, priv, npriv, &d, &limits, &po, &ko);
+    engine_unlock(c->eng);
     if (rv == CKR_OK)
         rv = generate(d, &limits, po, ko);
     if (rv == CKR_OK)
-        rv = engine_lock(e);
+        rv = engine_lock(c->eng);
     if (rv == CKR_OK) {
-        rv = store_pair(e, h, &po, &ko, pub, npub, priv, npriv, pub_out,
+        rv = store_pair(c, h, &po, &ko, pub, npub, priv, npriv, pub_out,
                         priv_out);
-        engine_unlock(e);
+        engine_unlock(c->eng);
     }
     object_free(po);
     object_free(ko);

@@ -368,16 +368,16 @@ static CK_RV wrap_value(const CK_MECHANISM *m, object *w, object *k,
     return rv;
 }
 
-CK_RV engine_wrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
-                      CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key,
-                      CK_BYTE *out, CK_ULONG *out_len)
+CK_RV engine_wrap_key(engine_client *c, CK_SESSION_HANDLE h,
+                      const CK_MECHANISM *m, CK_OBJECT_HANDLE wrapping,
+                      CK_OBJECT_HANDLE key, CK_BYTE *out, CK_ULONG *out_len)
 {
     const mech_desc *d = NULL;
     session *s = NULL;
     object *w = NULL, *wcopy = NULL, *k = NULL;
     unsigned char *blob = NULL;
     size_t blob_len = 0;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv != CKR_OK)
         return rv;
@@ -396,7 +396,7 @@ CK_RV engine_wrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
         rv = CKR_KEY_HANDLE_INVALID;
     if (rv == CKR_OK)
         rv = policy_may_wrap(wcopy, k);
-    if (rv == CKR_OK && k->sealed)
+    if (rv == CKR_OK && object_sealed(s, k))
         rv = CKR_USER_NOT_LOGGED_IN;
     if (rv == CKR_OK)
         rv = wrap_value(m, wcopy, k, &blob, &blob_len);
@@ -482,9 +482,10 @@ static CK_RV fill_private(object *o, CK_ULONG sub, const unsigned char *der,
     return rv;
 }
 
-CK_RV engine_unwrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
-                        CK_OBJECT_HANDLE unwrapping, const CK_BYTE *in,
-                        CK_ULONG in_len, const CK_ATTRIBUTE *t, CK_ULONG n,
+CK_RV engine_unwrap_key(engine_client *c, CK_SESSION_HANDLE h,
+                        const CK_MECHANISM *m, CK_OBJECT_HANDLE unwrapping,
+                        const CK_BYTE *in, CK_ULONG in_len,
+                        const CK_ATTRIBUTE *t, CK_ULONG n,
                         CK_OBJECT_HANDLE *out)
 {
     const mech_desc *d = NULL;
@@ -495,7 +496,7 @@ CK_RV engine_unwrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
     object *w = NULL, *o = NULL;
     unsigned char *clear = NULL;
     size_t clear_len = 0;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv != CKR_OK)
         return rv;
@@ -518,7 +519,7 @@ CK_RV engine_unwrap_key(engine *e, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
         rv = CKR_TEMPLATE_INCONSISTENT;
     if (rv == CKR_OK)
         rv = rules_build(merged, merged_n, RULES_UNWRAP, cls, sub,
-                         s->tok->login == CKU_SO, &o);
+                         session_login(s) == CKU_SO, &o);
     if (rv == CKR_OK)
         rv = unwrap_bytes(m, w, in, in_len, &clear, &clear_len);
     if (rv == CKR_OK)

@@ -56,6 +56,7 @@ object *object_dup(const object *o)
     c->handle = o->handle;
     c->is_token = o->is_token;
     c->owner = o->owner;
+    c->client = o->client;
     c->sealed = o->sealed;
     for (size_t i = 0; i < o->n; i++) {
         const attr *a = &o->attrs[i];

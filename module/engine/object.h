@@ -21,6 +21,7 @@ typedef struct object {
     CK_OBJECT_HANDLE handle;
     bool is_token;                 /* persistent, in the partition store */
     CK_SESSION_HANDLE owner;       /* session objects: the creating session */
+    unsigned long client;          /* ...and its client (engine_client.id) */
     bool sealed;                   /* secrets not loaded: nobody logged in */
     size_t n, cap;
     attr *attrs;

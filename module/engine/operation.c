@@ -177,7 +177,7 @@ CK_RV mech_key(session *s, CK_OBJECT_HANDLE h, const mech_desc *d,
         return CKR_KEY_FUNCTION_NOT_PERMITTED;
     if (!mech_key_allows(key, d->type))
         return CKR_MECHANISM_INVALID;
-    if (key->sealed)
+    if (object_sealed(s, key))
         return CKR_USER_NOT_LOGGED_IN;
     size = key_size(key, cls);
     info = mech_info(s->tok->policy, d);
@@ -192,17 +192,17 @@ CK_RV mech_key(session *s, CK_OBJECT_HANDLE h, const mech_desc *d,
  * session and take its lock, so the work that follows runs beside calls
  * on other sessions.  On CKR_OK the caller must session_unlock(*s).
  */
-static CK_RV op_enter(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+static CK_RV op_enter(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
                       session **s, struct op_state **op)
 {
-    CK_RV rv = engine_lock(e);
+    CK_RV rv = engine_lock(c->eng);
 
     if (rv != CKR_OK)
         return rv;
-    rv = session_get(e, h, s);
+    rv = session_get(c, h, s);
     if (rv == CKR_OK)
         rv = session_lock(*s);
-    engine_unlock(e);
+    engine_unlock(c->eng);
     if (rv != CKR_OK)
         return rv;
     *op = (*s)->op[kind];
@@ -250,19 +250,19 @@ static void key_copy_wipe(key_copy *c)
     secret_buf_free(c->big);
 }
 
-static CK_RV init_lookup(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
-                         CK_MECHANISM_TYPE mech, const mech_desc **dp,
-                         CK_OBJECT_HANDLE key, session **s, key_copy *value,
-                         EVP_PKEY **pk)
+static CK_RV init_lookup(engine_client *c, CK_SESSION_HANDLE h,
+                         enum op_kind kind, CK_MECHANISM_TYPE mech,
+                         const mech_desc **dp, CK_OBJECT_HANDLE key,
+                         session **s, key_copy *value, EVP_PKEY **pk)
 {
     const mech_desc *d = NULL;
     object *k = NULL;
     const attr *v;
-    CK_RV rv = engine_lock(e);
+    CK_RV rv = engine_lock(c->eng);
 
     if (rv != CKR_OK)
         return rv;
-    rv = session_get(e, h, s);
+    rv = session_get(c, h, s);
     if (rv == CKR_OK)
         d = mech_offered((*s)->tok->policy, mech);
     /* Offered, and for this kind of operation. */
@@ -292,11 +292,11 @@ static CK_RV init_lookup(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     }
     if (rv == CKR_OK)
         rv = session_lock(*s);
-    engine_unlock(e);
+    engine_unlock(c->eng);
     return rv;
 }
 
-CK_RV engine_op_init(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+CK_RV engine_op_init(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
                      const CK_MECHANISM *m, CK_OBJECT_HANDLE key)
 {
     const mech_desc *d = NULL;
@@ -306,7 +306,7 @@ CK_RV engine_op_init(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     session *s = NULL;
     CK_RV rv;
 
-    rv = init_lookup(e, h, kind, m->mechanism, &d, key, &s, &value, &pk);
+    rv = init_lookup(c, h, kind, m->mechanism, &d, key, &s, &value, &pk);
     if (rv != CKR_OK) {
         key_copy_wipe(&value);
         EVP_PKEY_free(pk);
@@ -479,13 +479,13 @@ static CK_RV oneshot_inlock(session *s, struct op_state *op,
     return deliver(s, op, out, out_len);
 }
 
-CK_RV engine_op_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
-                        const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
-                        CK_ULONG *out_len)
+CK_RV engine_op_oneshot(engine_client *c, CK_SESSION_HANDLE h,
+                        enum op_kind kind, const CK_BYTE *in, CK_ULONG in_len,
+                        CK_BYTE *out, CK_ULONG *out_len)
 {
     session *s = NULL;
     struct op_state *op = NULL;
-    CK_RV rv = op_enter(e, h, kind, &s, &op);
+    CK_RV rv = op_enter(c, h, kind, &s, &op);
 
     if (rv != CKR_OK)
         return rv;
@@ -525,13 +525,13 @@ static CK_RV update_inlock(session *s, struct op_state *op,
     return rv;
 }
 
-CK_RV engine_op_update(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+CK_RV engine_op_update(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
                        const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                        CK_ULONG *out_len)
 {
     session *s = NULL;
     struct op_state *op = NULL;
-    CK_RV rv = op_enter(e, h, kind, &s, &op);
+    CK_RV rv = op_enter(c, h, kind, &s, &op);
 
     if (rv != CKR_OK)
         return rv;
@@ -572,12 +572,12 @@ static CK_RV final_inlock(session *s, struct op_state *op, enum op_kind kind,
     return deliver(s, op, out, out_len);
 }
 
-CK_RV engine_op_final(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+CK_RV engine_op_final(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
                       CK_BYTE *out, CK_ULONG *out_len)
 {
     session *s = NULL;
     struct op_state *op = NULL;
-    CK_RV rv = op_enter(e, h, kind, &s, &op);
+    CK_RV rv = op_enter(c, h, kind, &s, &op);
 
     if (rv != CKR_OK)
         return rv;
@@ -587,15 +587,15 @@ CK_RV engine_op_final(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
 }
 
 /* The message-based API (3.0): the session's lock held, as above. */
-CK_RV engine_msg_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
-                         const void *param, CK_ULONG param_len,
-                         const CK_BYTE *aad, CK_ULONG aad_len,
-                         const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
-                         CK_ULONG *out_len)
+CK_RV engine_msg_oneshot(engine_client *c, CK_SESSION_HANDLE h,
+                         enum op_kind kind, const void *param,
+                         CK_ULONG param_len, const CK_BYTE *aad,
+                         CK_ULONG aad_len, const CK_BYTE *in, CK_ULONG in_len,
+                         CK_BYTE *out, CK_ULONG *out_len)
 {
     session *s = NULL;
     struct op_state *op = NULL;
-    CK_RV rv = op_enter(e, h, kind, &s, &op);
+    CK_RV rv = op_enter(c, h, kind, &s, &op);
 
     if (rv != CKR_OK)
         return rv;
@@ -605,13 +605,13 @@ CK_RV engine_msg_oneshot(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     return rv;
 }
 
-CK_RV engine_msg_begin(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
+CK_RV engine_msg_begin(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
                        const void *param, CK_ULONG param_len,
                        const CK_BYTE *aad, CK_ULONG aad_len)
 {
     session *s = NULL;
     struct op_state *op = NULL;
-    CK_RV rv = op_enter(e, h, kind, &s, &op);
+    CK_RV rv = op_enter(c, h, kind, &s, &op);
 
     if (rv != CKR_OK)
         return rv;
@@ -620,14 +620,14 @@ CK_RV engine_msg_begin(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     return rv;
 }
 
-CK_RV engine_msg_next(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
-                      const void *param, CK_ULONG param_len,
-                      const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
-                      CK_ULONG *out_len, CK_FLAGS flags)
+CK_RV engine_msg_next(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
+                      const void *param, CK_ULONG param_len, const CK_BYTE *in,
+                      CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len,
+                      CK_FLAGS flags)
 {
     session *s = NULL;
     struct op_state *op = NULL;
-    CK_RV rv = op_enter(e, h, kind, &s, &op);
+    CK_RV rv = op_enter(c, h, kind, &s, &op);
 
     if (rv != CKR_OK)
         return rv;
@@ -636,10 +636,11 @@ CK_RV engine_msg_next(engine *e, CK_SESSION_HANDLE h, enum op_kind kind,
     return rv;
 }
 
-CK_RV engine_session_cancel(engine *e, CK_SESSION_HANDLE h, CK_FLAGS flags)
+CK_RV engine_session_cancel(engine_client *c, CK_SESSION_HANDLE h,
+                            CK_FLAGS flags)
 {
     session *s = NULL;
-    CK_RV rv = session_get(e, h, &s);
+    CK_RV rv = session_get(c, h, &s);
 
     if (rv == CKR_OK)
         rv = session_lock(s);

@@ -86,6 +86,7 @@ CK_RV engine_partition_create(engine *e, const char *name, const char *so_pin,
     CK_SLOT_ID *ids = NULL;
     CK_UTF8CHAR label[32];
     CK_SESSION_HANDLE h = 0;
+    engine_client *admin = NULL;
     CK_RV rv;
     size_t len = strlen(name);
 
@@ -110,17 +111,19 @@ CK_RV engine_partition_create(engine *e, const char *name, const char *so_pin,
     memcpy(label, name, len);
     rv = engine_init_token_policy(e, *slot, (const CK_UTF8CHAR *)so_pin,
                                   strlen(so_pin), label, policy);
+    /* The administrator acts as a client of its own, for this call. */
     if (rv == CKR_OK)
-        rv = engine_session_open(e, *slot,
+        rv = engine_client_open(e, &admin);
+    if (rv == CKR_OK)
+        rv = engine_session_open(admin, *slot,
                                  CKF_SERIAL_SESSION | CKF_RW_SESSION, &h);
     if (rv == CKR_OK)
-        rv = engine_login(e, h, CKU_SO, (const CK_UTF8CHAR *)so_pin,
+        rv = engine_login(admin, h, CKU_SO, (const CK_UTF8CHAR *)so_pin,
                           strlen(so_pin));
     if (rv == CKR_OK)
-        rv = engine_init_pin(e, h, (const CK_UTF8CHAR *)user_pin,
+        rv = engine_init_pin(admin, h, (const CK_UTF8CHAR *)user_pin,
                              strlen(user_pin));
-    if (h != 0)
-        engine_session_close(e, h);
+    engine_client_close(admin);
     if (rv != CKR_OK && token_slot_kind(e, *slot) == SLOT_PARTITION)
         engine_partition_delete(e, *slot);
 out:

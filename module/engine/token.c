@@ -156,7 +156,6 @@ CK_RV token_get(engine *e, CK_SLOT_ID slot, token **out)
         return CKR_HOST_MEMORY;
     t->eng = e;
     t->slot = slot;
-    t->login = LOGIN_NONE;
     token_file(e, slot, t->path, sizeof(t->path));
     rv = store_open(t->path, false, &t->db);
     if (rv == CKR_OK)

@@ -588,37 +588,41 @@ static void test_rules_get(void)
     CK_ATTRIBUTE a = { CKA_VALUE, buf, sizeof(buf) };
     object *o = aes_key(false, true);
 
-    CHECK_RV(CKR_OK, rules_get(o, &a));
+    CHECK_RV(CKR_OK, rules_get(o, &a, false));
     CU_ASSERT_EQUAL(a.ulValueLen, 32);
     CU_ASSERT_EQUAL(memcmp(buf, key32, 32), 0);
     a = (CK_ATTRIBUTE){ CKA_VALUE, NULL, 0 };
-    CHECK_RV(CKR_OK, rules_get(o, &a));
+    CHECK_RV(CKR_OK, rules_get(o, &a, false));
     CU_ASSERT_EQUAL(a.ulValueLen, 32);
     a = (CK_ATTRIBUTE){ CKA_VALUE, buf, 31 };
-    CHECK_RV(CKR_BUFFER_TOO_SMALL, rules_get(o, &a));
+    CHECK_RV(CKR_BUFFER_TOO_SMALL, rules_get(o, &a, false));
     CU_ASSERT_EQUAL(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
     a = (CK_ATTRIBUTE){ CKA_MODULUS, buf, sizeof(buf) };
-    CHECK_RV(CKR_ATTRIBUTE_TYPE_INVALID, rules_get(o, &a));
+    CHECK_RV(CKR_ATTRIBUTE_TYPE_INVALID, rules_get(o, &a, false));
     CU_ASSERT_EQUAL(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
     a = (CK_ATTRIBUTE){ CKA_CHECK_VALUE, buf, sizeof(buf) };
-    CHECK_RV(CKR_ATTRIBUTE_TYPE_INVALID, rules_get(o, &a));
+    CHECK_RV(CKR_ATTRIBUTE_TYPE_INVALID, rules_get(o, &a, false));
     a = (CK_ATTRIBUTE){ CKA_ID, buf, 0 };
-    CHECK_RV(CKR_OK, rules_get(o, &a));
+    CHECK_RV(CKR_OK, rules_get(o, &a, false));
     CU_ASSERT_EQUAL(a.ulValueLen, 0);
-    /* Sealed values (nobody logged in) are never readable. */
+    /* Sealed values (nobody logged in) are never readable, nor values
+     * the caller's client has not opened by a login. */
+    a = (CK_ATTRIBUTE){ CKA_VALUE, buf, sizeof(buf) };
+    CHECK_RV(CKR_ATTRIBUTE_SENSITIVE, rules_get(o, &a, true));
+    CU_ASSERT_EQUAL(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
     o->sealed = true;
     a = (CK_ATTRIBUTE){ CKA_VALUE, buf, sizeof(buf) };
-    CHECK_RV(CKR_ATTRIBUTE_SENSITIVE, rules_get(o, &a));
+    CHECK_RV(CKR_ATTRIBUTE_SENSITIVE, rules_get(o, &a, true));
     CU_ASSERT_EQUAL(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
     object_free(o);
     /* Sensitive or unextractable: hidden, even from a NULL-buffer query. */
     for (int i = 0; i < 3; i++) {
         o = aes_key(i != 1, i == 2);
         a = (CK_ATTRIBUTE){ CKA_VALUE, NULL, 0 };
-        CHECK_RV(CKR_ATTRIBUTE_SENSITIVE, rules_get(o, &a));
+        CHECK_RV(CKR_ATTRIBUTE_SENSITIVE, rules_get(o, &a, false));
         CU_ASSERT_EQUAL(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
         a = (CK_ATTRIBUTE){ CKA_VALUE_LEN, buf, sizeof(buf) };
-        CHECK_RV(CKR_OK, rules_get(o, &a));
+        CHECK_RV(CKR_OK, rules_get(o, &a, false));
         CU_ASSERT_EQUAL(a.ulValueLen, sizeof(CK_ULONG));
         object_free(o);
     }
@@ -1113,6 +1117,41 @@ static void test_policy_unwrap_template(void)
 #define PIN(p) (const CK_UTF8CHAR *)(p), (CK_ULONG)strlen(p)
 #define RW (CKF_SERIAL_SESSION | CKF_RW_SESSION)
 
+/*
+ * Each engine a test opens is used through one client, as embedded mode
+ * uses it; tests of several clients open more with engine_client_open.
+ */
+#define MAX_ENGINES 8
+static struct {
+    engine *e;
+    engine_client *c;
+} clients[MAX_ENGINES];
+
+static engine_client *C(engine *e)
+{
+    size_t free_i = MAX_ENGINES;
+
+    for (size_t i = 0; i < MAX_ENGINES; i++) {
+        if (clients[i].e == e)
+            return clients[i].c;
+        if (clients[i].e == NULL && free_i == MAX_ENGINES)
+            free_i = i;
+    }
+    CU_ASSERT_FATAL(free_i < MAX_ENGINES);
+    CHECK_RV_FATAL(CKR_OK, engine_client_open(e, &clients[free_i].c));
+    clients[free_i].e = e;
+    return clients[free_i].c;
+}
+
+/* engine_close, forgetting the engine's client (closed with it). */
+static void eng_close(engine *e)
+{
+    for (size_t i = 0; i < MAX_ENGINES; i++)
+        if (clients[i].e == e)
+            clients[i].e = NULL;
+    engine_close(e);
+}
+
 static engine *eng_open_max(unsigned long max_failures)
 {
     settings s;
@@ -1143,12 +1182,11 @@ static CK_SESSION_HANDLE open_rw(engine *e, CK_SLOT_ID slot, CK_USER_TYPE who)
 {
     CK_SESSION_HANDLE h = 0;
 
-    CHECK_RV_FATAL(CKR_OK, engine_session_open(e, slot, RW, &h));
+    CHECK_RV_FATAL(CKR_OK, engine_session_open(C(e), slot, RW, &h));
     if (who != LOGIN_NONE)
-        CU_ASSERT_EQUAL_FATAL(engine_login(e, h, who,
-                                           PIN(who == CKU_SO ? SO_PIN
-                                                             : USER_PIN)),
-                              CKR_OK);
+        CU_ASSERT_EQUAL_FATAL(
+            engine_login(C(e), h, who, PIN(who == CKU_SO ? SO_PIN : USER_PIN)),
+            CKR_OK);
     return h;
 }
 
@@ -1156,7 +1194,7 @@ static token *tok_of(engine *e, CK_SESSION_HANDLE h)
 {
     session *s = NULL;
 
-    CHECK_RV_FATAL(CKR_OK, session_get(e, h, &s));
+    CHECK_RV_FATAL(CKR_OK, session_get(C(e), h, &s));
     return s->tok;
 }
 
@@ -1179,7 +1217,7 @@ static CK_OBJECT_HANDLE token_aes(engine *e, CK_SESSION_HANDLE h, bool priv,
                          ATTR(CKA_EXTRACTABLE, x), ATTRS(CKA_LABEL, "aes") };
     CK_OBJECT_HANDLE k = CK_INVALID_HANDLE;
 
-    CHECK_RV_FATAL(CKR_OK, engine_object_create(e, h, t, COUNT(t), &k));
+    CHECK_RV_FATAL(CKR_OK, engine_object_create(C(e), h, t, COUNT(t), &k));
     CU_ASSERT_TRUE(k > 0 && k < SESSION_OBJECT_BASE);
     return k;
 }
@@ -1192,9 +1230,9 @@ static CK_ULONG find_count(engine *e, CK_SESSION_HANDLE h,
     CK_OBJECT_HANDLE ids[8];
     CK_ULONG count = 0;
 
-    CHECK_RV_FATAL(CKR_OK, engine_find_init(e, h, t, n));
-    CHECK_RV(CKR_OK, engine_find_next(e, h, ids, 8, &count));
-    CHECK_RV(CKR_OK, engine_find_final(e, h));
+    CHECK_RV_FATAL(CKR_OK, engine_find_init(C(e), h, t, n));
+    CHECK_RV(CKR_OK, engine_find_next(C(e), h, ids, 8, &count));
+    CHECK_RV(CKR_OK, engine_find_final(C(e), h));
     if (count > 0 && first != NULL)
         *first = ids[0];
     return count;
@@ -1221,8 +1259,8 @@ static void test_engine_open(void)
     CHECK_RV(CKR_OK, engine_slot_info(e, 0, &si));
     CU_ASSERT_TRUE(si.flags & CKF_TOKEN_PRESENT);
     CHECK_RV(CKR_SLOT_ID_INVALID, engine_slot_info(e, 1, &si));
-    engine_close(e);
-    engine_close(NULL);
+    eng_close(e);
+    eng_close(NULL);
     /* Only the last path component is created; files are refused. */
     ut_settings(&s, deep);
     e = (engine *)0x1;
@@ -1262,12 +1300,12 @@ static void test_engine_init_token(void)
     CU_ASSERT_EQUAL(memcmp(info.label, label, 32), 0);
     CU_ASSERT_TRUE(info.flags & CKF_TOKEN_INITIALIZED);
     CU_ASSERT_FALSE(info.flags & CKF_USER_PIN_INITIALIZED);
-    CHECK_RV(CKR_TOKEN_NOT_RECOGNIZED, engine_session_open(b, 1, RW, &h));
-    CHECK_RV(CKR_SLOT_ID_INVALID, engine_session_open(b, 2, RW, &h));
+    CHECK_RV(CKR_TOKEN_NOT_RECOGNIZED, engine_session_open(C(b), 1, RW, &h));
+    CHECK_RV(CKR_SLOT_ID_INVALID, engine_session_open(C(b), 2, RW, &h));
     /* Re-initialization: not with sessions open, not with a wrong PIN. */
     h = open_rw(a, 0, LOGIN_NONE);
     CHECK_RV(CKR_SESSION_EXISTS, engine_init_token(a, 0, PIN(SO_PIN), label));
-    CHECK_RV(CKR_OK, engine_session_close(a, h));
+    CHECK_RV(CKR_OK, engine_session_close(C(a), h));
     CHECK_RV(CKR_PIN_INCORRECT,
              engine_init_token(a, 0, PIN("wrong-pin"), label));
     memcpy(label, "again", 5);
@@ -1275,8 +1313,8 @@ static void test_engine_init_token(void)
     CHECK_RV_FATAL(CKR_OK, engine_token_info(b, 0, &info));
     CU_ASSERT_EQUAL(memcmp(info.label, "again", 5), 0);
     CU_ASSERT_FALSE(info.flags & CKF_SO_PIN_COUNT_LOW);
-    engine_close(a);
-    engine_close(b);
+    eng_close(a);
+    eng_close(b);
     free(db);
 }
 
@@ -1284,7 +1322,7 @@ static CK_STATE state_of(engine *e, CK_SESSION_HANDLE h)
 {
     CK_SESSION_INFO si;
 
-    CHECK_RV_FATAL(CKR_OK, engine_session_info(e, h, &si));
+    CHECK_RV_FATAL(CKR_OK, engine_session_info(C(e), h, &si));
     return si.state;
 }
 
@@ -1298,56 +1336,56 @@ static void test_engine_sessions_login(void)
     memset(label, ' ', sizeof(label));
     CHECK_RV_FATAL(CKR_OK, engine_init_token(e, slot, PIN(SO_PIN), label));
     CHECK_RV(CKR_SESSION_PARALLEL_NOT_SUPPORTED,
-             engine_session_open(e, slot, CKF_RW_SESSION, &h));
+             engine_session_open(C(e), slot, CKF_RW_SESSION, &h));
     CHECK_RV_FATAL(CKR_OK,
-                   engine_session_open(e, slot, CKF_SERIAL_SESSION, &ro));
+                   engine_session_open(C(e), slot, CKF_SERIAL_SESSION, &ro));
     rw = open_rw(e, slot, LOGIN_NONE);
     CU_ASSERT_NOT_EQUAL(ro, rw);
     CU_ASSERT_EQUAL(state_of(e, ro), CKS_RO_PUBLIC_SESSION);
     CU_ASSERT_EQUAL(state_of(e, rw), CKS_RW_PUBLIC_SESSION);
     CHECK_RV(CKR_USER_PIN_NOT_INITIALIZED,
-             engine_login(e, rw, CKU_USER, PIN(USER_PIN)));
+             engine_login(C(e), rw, CKU_USER, PIN(USER_PIN)));
     CHECK_RV(CKR_SESSION_READ_ONLY_EXISTS,
-             engine_login(e, rw, CKU_SO, PIN(SO_PIN)));
-    CHECK_RV(CKR_USER_TYPE_INVALID, engine_login(e, rw, 7, PIN(SO_PIN)));
-    CHECK_RV(CKR_OK, engine_session_close(e, ro));
-    CHECK_RV(CKR_SESSION_HANDLE_INVALID, engine_session_close(e, ro));
-    CHECK_RV(CKR_USER_NOT_LOGGED_IN, engine_init_pin(e, rw, PIN(USER_PIN)));
-    CHECK_RV_FATAL(CKR_OK, engine_login(e, rw, CKU_SO, PIN(SO_PIN)));
+             engine_login(C(e), rw, CKU_SO, PIN(SO_PIN)));
+    CHECK_RV(CKR_USER_TYPE_INVALID, engine_login(C(e), rw, 7, PIN(SO_PIN)));
+    CHECK_RV(CKR_OK, engine_session_close(C(e), ro));
+    CHECK_RV(CKR_SESSION_HANDLE_INVALID, engine_session_close(C(e), ro));
+    CHECK_RV(CKR_USER_NOT_LOGGED_IN, engine_init_pin(C(e), rw, PIN(USER_PIN)));
+    CHECK_RV_FATAL(CKR_OK, engine_login(C(e), rw, CKU_SO, PIN(SO_PIN)));
     CU_ASSERT_EQUAL(state_of(e, rw), CKS_RW_SO_FUNCTIONS);
     CHECK_RV(CKR_SESSION_READ_WRITE_SO_EXISTS,
-             engine_session_open(e, slot, CKF_SERIAL_SESSION, &ro));
-    CHECK_RV(CKR_PIN_LEN_RANGE, engine_init_pin(e, rw, PIN("123")));
-    CHECK_RV(CKR_OK, engine_init_pin(e, rw, PIN(USER_PIN)));
+             engine_session_open(C(e), slot, CKF_SERIAL_SESSION, &ro));
+    CHECK_RV(CKR_PIN_LEN_RANGE, engine_init_pin(C(e), rw, PIN("123")));
+    CHECK_RV(CKR_OK, engine_init_pin(C(e), rw, PIN(USER_PIN)));
     CU_ASSERT_TRUE(token_flags(e, slot) & CKF_USER_PIN_INITIALIZED);
     CHECK_RV(CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
-             engine_login(e, rw, CKU_USER, PIN(USER_PIN)));
-    CHECK_RV(CKR_OK, engine_logout(e, rw));
-    CHECK_RV(CKR_USER_NOT_LOGGED_IN, engine_logout(e, rw));
+             engine_login(C(e), rw, CKU_USER, PIN(USER_PIN)));
+    CHECK_RV(CKR_OK, engine_logout(C(e), rw));
+    CHECK_RV(CKR_USER_NOT_LOGGED_IN, engine_logout(C(e), rw));
     CU_ASSERT_PTR_NULL(tok_of(e, rw)->skey);
     /* The user: wrong PIN, then the right one, shared by all sessions. */
     CHECK_RV(CKR_PIN_INCORRECT,
-             engine_login(e, rw, CKU_USER, PIN("not-the-pin")));
+             engine_login(C(e), rw, CKU_USER, PIN("not-the-pin")));
     CHECK_RV_FATAL(CKR_OK,
-                   engine_session_open(e, slot, CKF_SERIAL_SESSION, &ro));
-    CHECK_RV_FATAL(CKR_OK, engine_login(e, ro, CKU_USER, PIN(USER_PIN)));
+                   engine_session_open(C(e), slot, CKF_SERIAL_SESSION, &ro));
+    CHECK_RV_FATAL(CKR_OK, engine_login(C(e), ro, CKU_USER, PIN(USER_PIN)));
     CU_ASSERT_PTR_NOT_NULL(tok_of(e, rw)->skey);
     CU_ASSERT_EQUAL(state_of(e, rw), CKS_RW_USER_FUNCTIONS);
     CU_ASSERT_EQUAL(state_of(e, ro), CKS_RO_USER_FUNCTIONS);
     CHECK_RV(CKR_USER_ALREADY_LOGGED_IN,
-             engine_login(e, rw, CKU_USER, PIN(USER_PIN)));
+             engine_login(C(e), rw, CKU_USER, PIN(USER_PIN)));
     CHECK_RV(CKR_SESSION_READ_ONLY,
-             engine_set_pin(e, ro, PIN(USER_PIN), PIN("new-pin")));
+             engine_set_pin(C(e), ro, PIN(USER_PIN), PIN("new-pin")));
     /* Closing the last session logs out and drops the storage key. */
-    CHECK_RV(CKR_OK, engine_session_close_all(e, slot));
+    CHECK_RV(CKR_OK, engine_session_close_all(C(e), slot));
     CHECK_RV(CKR_SESSION_HANDLE_INVALID,
-             engine_session_info(e, rw, &(CK_SESSION_INFO){ 0 }));
+             engine_session_info(C(e), rw, &(CK_SESSION_INFO){ 0 }));
     h = open_rw(e, slot, LOGIN_NONE);
     CU_ASSERT_EQUAL(state_of(e, h), CKS_RW_PUBLIC_SESSION);
     CU_ASSERT_PTR_NULL(tok_of(e, h)->skey);
-    CHECK_RV(CKR_OK, engine_set_pin(e, h, PIN(USER_PIN), PIN("new-pin")));
-    CHECK_RV(CKR_OK, engine_login(e, h, CKU_USER, PIN("new-pin")));
-    engine_close(e);
+    CHECK_RV(CKR_OK, engine_set_pin(C(e), h, PIN(USER_PIN), PIN("new-pin")));
+    CHECK_RV(CKR_OK, engine_login(C(e), h, CKU_USER, PIN("new-pin")));
+    eng_close(e);
 }
 
 /* Deep copy of a token object as engine `e` sees it through session `h`. */
@@ -1356,7 +1394,7 @@ static object *snapshot(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE id)
     session *s = NULL;
     object *o = NULL;
 
-    CHECK_RV_FATAL(CKR_OK, session_get(e, h, &s));
+    CHECK_RV_FATAL(CKR_OK, session_get(C(e), h, &s));
     CHECK_RV_FATAL(CKR_OK, object_lookup(s, id, &o));
     o = object_dup(o);
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
@@ -1388,18 +1426,18 @@ static void test_engine_persist(void)
     object *before[3], *o = NULL;
     session *s = NULL;
 
-    CHECK_RV_FATAL(CKR_OK, engine_object_create(e, h, dt, 4, &ids[0]));
+    CHECK_RV_FATAL(CKR_OK, engine_object_create(C(e), h, dt, 4, &ids[0]));
     ids[1] = token_aes(e, h, true, false, true);
     ids[2] = token_aes(e, h, true, true, false);
     for (int i = 0; i < 3; i++)
         before[i] = snapshot(e, h, ids[i]);
-    engine_close(e);
+    eng_close(e);
     e = eng_open();
     h = open_rw(e, slot, LOGIN_NONE);
     /* Before login: the private keys are invisible. */
-    CHECK_RV_FATAL(CKR_OK, session_get(e, h, &s));
+    CHECK_RV_FATAL(CKR_OK, session_get(C(e), h, &s));
     CHECK_RV(CKR_OBJECT_HANDLE_INVALID, object_lookup(s, ids[1], &o));
-    CHECK_RV(CKR_OK, engine_login(e, h, CKU_USER, PIN(USER_PIN)));
+    CHECK_RV(CKR_OK, engine_login(C(e), h, CKU_USER, PIN(USER_PIN)));
     for (int i = 0; i < 3; i++) {
         object *after = snapshot(e, h, ids[i]);
 
@@ -1407,7 +1445,7 @@ static void test_engine_persist(void)
         object_free(after);
         object_free(before[i]);
     }
-    engine_close(e);
+    eng_close(e);
 }
 
 static void test_engine_cache_second_engine(void)
@@ -1426,25 +1464,26 @@ static void test_engine_cache_second_engine(void)
 
     /* A has looked (and cached nothing matching) before B writes. */
     CU_ASSERT_EQUAL(find_count(a, ha, &by_label, 1, NULL), 0);
-    CHECK_RV_FATAL(CKR_OK, engine_object_create(b, hb, dt, 3, &obj));
+    CHECK_RV_FATAL(CKR_OK, engine_object_create(C(b), hb, dt, 3, &obj));
     CU_ASSERT_EQUAL(find_count(a, ha, &by_label, 1, &found), 1);
     CU_ASSERT_EQUAL(found, obj);
-    CHECK_RV(CKR_OK, engine_attr_get(a, ha, obj, &get, 1));
+    CHECK_RV(CKR_OK, engine_attr_get(C(a), ha, obj, &get, 1));
     CU_ASSERT_TRUE(get.ulValueLen == 5 && memcmp(buf, "fromB", 5) == 0);
     /* B changes it: A's cached copy must not be served. */
-    CHECK_RV(CKR_OK, engine_attr_set(b, hb, obj, &changed, 1));
+    CHECK_RV(CKR_OK, engine_attr_set(C(b), hb, obj, &changed, 1));
     get.ulValueLen = sizeof(buf);
-    CHECK_RV(CKR_OK, engine_attr_get(a, ha, obj, &get, 1));
+    CHECK_RV(CKR_OK, engine_attr_get(C(a), ha, obj, &get, 1));
     CU_ASSERT_TRUE(get.ulValueLen == 5 && memcmp(buf, "other", 5) == 0);
     CU_ASSERT_EQUAL(find_count(a, ha, &by_label, 1, NULL), 0);
     /* B destroys it: A's handle is gone. */
-    CHECK_RV(CKR_OK, engine_object_destroy(b, hb, obj));
+    CHECK_RV(CKR_OK, engine_object_destroy(C(b), hb, obj));
     get.ulValueLen = sizeof(buf);
-    CHECK_RV(CKR_OBJECT_HANDLE_INVALID, engine_attr_get(a, ha, obj, &get, 1));
-    CHECK_RV(CKR_OBJECT_HANDLE_INVALID, engine_object_destroy(a, ha, obj));
+    CHECK_RV(CKR_OBJECT_HANDLE_INVALID,
+             engine_attr_get(C(a), ha, obj, &get, 1));
+    CHECK_RV(CKR_OBJECT_HANDLE_INVALID, engine_object_destroy(C(a), ha, obj));
     CU_ASSERT_EQUAL(find_count(a, ha, &changed, 1, NULL), 0);
-    engine_close(a);
-    engine_close(b);
+    eng_close(a);
+    eng_close(b);
 }
 
 static void test_engine_pin_lockout(void)
@@ -1458,31 +1497,32 @@ static void test_engine_pin_lockout(void)
     CK_FLAGS mask = after[0] | after[1] | after[2];
 
     /* A success resets the count. */
-    CHECK_RV(CKR_PIN_INCORRECT, engine_login(a, h, CKU_USER, PIN("bad-pin")));
+    CHECK_RV(CKR_PIN_INCORRECT,
+             engine_login(C(a), h, CKU_USER, PIN("bad-pin")));
     CU_ASSERT_EQUAL(token_flags(b, slot) & mask, CKF_USER_PIN_COUNT_LOW);
-    CHECK_RV(CKR_OK, engine_login(a, h, CKU_USER, PIN(USER_PIN)));
+    CHECK_RV(CKR_OK, engine_login(C(a), h, CKU_USER, PIN(USER_PIN)));
     CU_ASSERT_EQUAL(token_flags(b, slot) & mask, 0);
-    CHECK_RV(CKR_OK, engine_logout(a, h));
+    CHECK_RV(CKR_OK, engine_logout(C(a), h));
     for (int i = 0; i < 3; i++) {
         CHECK_RV(CKR_PIN_INCORRECT,
-                 engine_login(a, h, CKU_USER, PIN("bad-pin")));
+                 engine_login(C(a), h, CKU_USER, PIN("bad-pin")));
         /* The count is in the partition file: B sees it. */
         CU_ASSERT_EQUAL(token_flags(b, slot) & mask, after[i]);
     }
-    CHECK_RV(CKR_PIN_LOCKED, engine_login(a, h, CKU_USER, PIN(USER_PIN)));
-    engine_close(a);
+    CHECK_RV(CKR_PIN_LOCKED, engine_login(C(a), h, CKU_USER, PIN(USER_PIN)));
+    eng_close(a);
     a = eng_open_max(3);
     h = open_rw(a, slot, LOGIN_NONE);
-    CHECK_RV(CKR_PIN_LOCKED, engine_login(a, h, CKU_USER, PIN(USER_PIN)));
+    CHECK_RV(CKR_PIN_LOCKED, engine_login(C(a), h, CKU_USER, PIN(USER_PIN)));
     CU_ASSERT_TRUE(token_flags(a, slot) & CKF_USER_PIN_LOCKED);
     /* The SO resets the user PIN and its count. */
-    CHECK_RV(CKR_OK, engine_login(a, h, CKU_SO, PIN(SO_PIN)));
-    CHECK_RV(CKR_OK, engine_init_pin(a, h, PIN("fresh-pin")));
-    CHECK_RV(CKR_OK, engine_logout(a, h));
+    CHECK_RV(CKR_OK, engine_login(C(a), h, CKU_SO, PIN(SO_PIN)));
+    CHECK_RV(CKR_OK, engine_init_pin(C(a), h, PIN("fresh-pin")));
+    CHECK_RV(CKR_OK, engine_logout(C(a), h));
     CU_ASSERT_EQUAL(token_flags(b, slot) & mask, 0);
-    CHECK_RV(CKR_OK, engine_login(a, h, CKU_USER, PIN("fresh-pin")));
-    engine_close(a);
-    engine_close(b);
+    CHECK_RV(CKR_OK, engine_login(C(a), h, CKU_USER, PIN("fresh-pin")));
+    eng_close(a);
+    eng_close(b);
 }
 
 static void test_engine_logout_seals(void)
@@ -1499,32 +1539,33 @@ static void test_engine_logout_seals(void)
                            { CKA_LABEL, lab, sizeof(lab) } };
     CK_ATTRIBUTE by_value = ATTR(CKA_VALUE, key32);
 
-    CHECK_RV(CKR_OK, engine_attr_get(e, h, k, get, 2));
+    CHECK_RV(CKR_OK, engine_attr_get(C(e), h, k, get, 2));
     CU_ASSERT_TRUE(get[0].ulValueLen == 32 && memcmp(buf, key32, 32) == 0);
     CU_ASSERT_PTR_NOT_NULL(tok_of(e, h)->skey);
     CU_ASSERT_EQUAL(find_count(e, h, &by_value, 1, NULL), 1);
-    CHECK_RV(CKR_OK, engine_logout(e, h));
+    CHECK_RV(CKR_OK, engine_logout(C(e), h));
     CU_ASSERT_PTR_NULL(tok_of(e, h)->skey);
     /* Still visible (public), but its value is sealed again. */
     get[0].ulValueLen = sizeof(buf);
     get[1].ulValueLen = sizeof(lab);
-    CHECK_RV(CKR_ATTRIBUTE_SENSITIVE, engine_attr_get(e, h, k, get, 2));
+    CHECK_RV(CKR_ATTRIBUTE_SENSITIVE, engine_attr_get(C(e), h, k, get, 2));
     CU_ASSERT_EQUAL(get[0].ulValueLen, CK_UNAVAILABLE_INFORMATION);
     CU_ASSERT_TRUE(get[1].ulValueLen == 3 && memcmp(lab, "aes", 3) == 0);
-    CHECK_RV(CKR_USER_NOT_LOGGED_IN, engine_op_init(e, h, OP_ENCRYPT, &ecb, k));
+    CHECK_RV(CKR_USER_NOT_LOGGED_IN,
+             engine_op_init(C(e), h, OP_ENCRYPT, &ecb, k));
     CU_ASSERT_EQUAL(find_count(e, h, &by_value, 1, NULL), 0);
     /* Nor does an engine that never logged in read it. */
     get[0].ulValueLen = sizeof(buf);
-    CHECK_RV(CKR_ATTRIBUTE_SENSITIVE, engine_attr_get(b, hb, k, get, 1));
+    CHECK_RV(CKR_ATTRIBUTE_SENSITIVE, engine_attr_get(C(b), hb, k, get, 1));
     CHECK_RV(CKR_USER_NOT_LOGGED_IN,
-             engine_op_init(b, hb, OP_ENCRYPT, &ecb, k));
+             engine_op_init(C(b), hb, OP_ENCRYPT, &ecb, k));
     /* Log in again: usable. */
-    CHECK_RV(CKR_OK, engine_login(e, h, CKU_USER, PIN(USER_PIN)));
+    CHECK_RV(CKR_OK, engine_login(C(e), h, CKU_USER, PIN(USER_PIN)));
     get[0].ulValueLen = sizeof(buf);
-    CHECK_RV(CKR_OK, engine_attr_get(e, h, k, get, 1));
-    CHECK_RV(CKR_OK, engine_op_init(e, h, OP_ENCRYPT, &ecb, k));
-    engine_close(e);
-    engine_close(b);
+    CHECK_RV(CKR_OK, engine_attr_get(C(e), h, k, get, 1));
+    CHECK_RV(CKR_OK, engine_op_init(C(e), h, OP_ENCRYPT, &ecb, k));
+    eng_close(e);
+    eng_close(b);
 }
 
 static void test_engine_partitions(void)
@@ -1576,16 +1617,16 @@ static void test_engine_partitions(void)
     CU_ASSERT_TRUE(count == 2 && list[1].objects == 1);
     free(list);
     CHECK_RV(CKR_SESSION_EXISTS, engine_partition_delete(e, b));
-    CHECK_RV(CKR_OK, engine_session_close(e, h));
+    CHECK_RV(CKR_OK, engine_session_close(C(e), h));
     h = open_rw(e, b, CKU_SO);
-    CHECK_RV(CKR_OK, engine_session_close(e, h));
+    CHECK_RV(CKR_OK, engine_session_close(C(e), h));
     CHECK_RV(CKR_OK, engine_partition_delete(e, b));
     CU_ASSERT_NOT_EQUAL(stat(db1, &st), 0);
     CHECK_RV(CKR_SLOT_ID_INVALID, engine_partition_delete(e, 5));
     CHECK_RV_FATAL(CKR_OK, engine_partition_list(e, &list, &count));
     CU_ASSERT_TRUE(count == 1 && list[0].slot == 0);
     free(list);
-    engine_close(e);
+    eng_close(e);
     free(db1);
     free(db2);
 }
@@ -1601,7 +1642,7 @@ static CK_OBJECT_HANDLE gen_key(engine *e, CK_SESSION_HANDLE h,
 
     if (n > 0)
         memcpy(t + 1, extra, n * sizeof(*extra));
-    CHECK_RV_FATAL(CKR_OK, engine_generate_key(e, h, &m, t, n + 1, &k));
+    CHECK_RV_FATAL(CKR_OK, engine_generate_key(C(e), h, &m, t, n + 1, &k));
     CU_ASSERT_TRUE(k >= SESSION_OBJECT_BASE);
     return k;
 }
@@ -1611,7 +1652,7 @@ static object *peek(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k)
     session *s = NULL;
     object *o = NULL;
 
-    CHECK_RV_FATAL(CKR_OK, session_get(e, h, &s));
+    CHECK_RV_FATAL(CKR_OK, session_get(C(e), h, &s));
     CHECK_RV_FATAL(CKR_OK, object_lookup(s, k, &o));
     return o;
 }
@@ -1662,16 +1703,16 @@ static void test_engine_wrap_roundtrip(void)
         k = gen_key(e, h, aes ? CKM_AES_KEY_GEN : CKM_GENERIC_SECRET_KEY_GEN,
                     klen, kt, 4);
         ko = object_dup(peek(e, h, k));
-        CHECK_RV(CKR_OK, engine_wrap_key(e, h, &m, w, k, NULL, &len));
+        CHECK_RV(CKR_OK, engine_wrap_key(C(e), h, &m, w, k, NULL, &len));
         CU_ASSERT_TRUE(len >= klen + 8);
         len -= 1;
         CHECK_RV(CKR_BUFFER_TOO_SMALL,
-                 engine_wrap_key(e, h, &m, w, k, blob, &len));
-        CHECK_RV(CKR_OK, engine_wrap_key(e, h, &m, w, k, blob, &len));
+                 engine_wrap_key(C(e), h, &m, w, k, blob, &len));
+        CHECK_RV(CKR_OK, engine_wrap_key(C(e), h, &m, w, k, blob, &len));
         kv = object_find(ko, CKA_VALUE);
         CU_ASSERT_PTR_NULL(ut_memmem(blob, len, kv->value, klen));
         CHECK_RV_FATAL(CKR_OK,
-                       engine_unwrap_key(e, h, &m, w, blob, len, ut, 4, &u));
+                       engine_unwrap_key(C(e), h, &m, w, blob, len, ut, 4, &u));
         uo = peek(e, h, u);
         CU_ASSERT_TRUE(has_bytes(uo, CKA_VALUE, kv->value, klen));
         CHECK_ULONG(uo, CKA_VALUE_LEN, klen);
@@ -1681,12 +1722,12 @@ static void test_engine_wrap_roundtrip(void)
         /* A damaged blob is refused, and so is a truncated one. */
         blob[len / 2] ^= 0x40;
         CHECK_RV(CKR_WRAPPED_KEY_INVALID,
-                 engine_unwrap_key(e, h, &m, w, blob, len, ut, 4, &u));
+                 engine_unwrap_key(C(e), h, &m, w, blob, len, ut, 4, &u));
         CHECK_RV(CKR_WRAPPED_KEY_LEN_RANGE,
-                 engine_unwrap_key(e, h, &m, w, blob, 4, ut, 4, &u));
+                 engine_unwrap_key(C(e), h, &m, w, blob, 4, ut, 4, &u));
         object_free(ko);
     }
-    engine_close(e);
+    eng_close(e);
 }
 
 static void test_engine_mech_lookup(void)
@@ -1810,7 +1851,7 @@ static void test_engine_mech_lookup(void)
     CHECK_RV(CKR_OK, engine_mechanism_info(e, 0, CKM_AES_GCM, &info));
     CU_ASSERT_TRUE((info.flags & (CKF_WRAP | CKF_ENCRYPT)) ==
                    (CKF_WRAP | CKF_ENCRYPT));
-    engine_close(e);
+    eng_close(e);
 }
 
 /*
@@ -1837,13 +1878,13 @@ static int gcm_long_key_child(void)
 
     w = gen_key(e, h, CKM_AES_KEY_GEN, 32, wt, 2);
     k = gen_key(e, h, CKM_GENERIC_SECRET_KEY_GEN, 1024, kt, 2);
-    bad |= engine_wrap_key(e, h, &m, w, k, blob, &len) != CKR_OK;
+    bad |= engine_wrap_key(C(e), h, &m, w, k, blob, &len) != CKR_OK;
     bad |= len != 1024 + 16;
-    bad |= engine_unwrap_key(e, h, &m, w, blob, len, ut, 4, &u) != CKR_OK;
-    bad |= engine_attr_get(e, h, k, &g1, 1) != CKR_OK;
-    bad |= u == 0 || engine_attr_get(e, h, u, &g2, 1) != CKR_OK;
+    bad |= engine_unwrap_key(C(e), h, &m, w, blob, len, ut, 4, &u) != CKR_OK;
+    bad |= engine_attr_get(C(e), h, k, &g1, 1) != CKR_OK;
+    bad |= u == 0 || engine_attr_get(C(e), h, u, &g2, 1) != CKR_OK;
     bad |= g2.ulValueLen != 1024 || memcmp(v1, v2, 1024) != 0;
-    engine_close(e);
+    eng_close(e);
     return bad;
 }
 
@@ -1863,6 +1904,210 @@ static void test_engine_gcm_long_key(void)
 }
 
 /* ---- main --------------------------------------------------------------- */
+
+/* ---- clients: one application's view each -------------------------------- */
+
+static CK_SESSION_HANDLE client_rw(engine_client *c, CK_SLOT_ID slot,
+                                   CK_USER_TYPE who)
+{
+    CK_SESSION_HANDLE h = 0;
+
+    CHECK_RV_FATAL(CKR_OK, engine_session_open(c, slot, RW, &h));
+    if (who != LOGIN_NONE)
+        CHECK_RV_FATAL(
+            CKR_OK,
+            engine_login(c, h, who, PIN(who == CKU_SO ? SO_PIN : USER_PIN)));
+    return h;
+}
+
+static CK_STATE client_state(engine_client *c, CK_SESSION_HANDLE h)
+{
+    CK_SESSION_INFO si;
+
+    CHECK_RV_FATAL(CKR_OK, engine_session_info(c, h, &si));
+    return si.state;
+}
+
+/* A session AES key of the client's, usable for CKM_AES_ECB. */
+static CK_OBJECT_HANDLE client_key(engine_client *c, CK_SESSION_HANDLE h,
+                                   bool on_token, bool priv)
+{
+    CK_BBOOL tk = on_token, p = priv;
+    CK_ATTRIBUTE t[] = { ATTR(CKA_CLASS, c_secret), ATTR(CKA_KEY_TYPE, k_aes),
+                         ATTR(CKA_VALUE, key32),    ATTR(CKA_TOKEN, tk),
+                         ATTR(CKA_PRIVATE, p),      ATTR(CKA_SENSITIVE, no),
+                         ATTR(CKA_EXTRACTABLE, yes) };
+    CK_OBJECT_HANDLE k = CK_INVALID_HANDLE;
+
+    CHECK_RV_FATAL(CKR_OK, engine_object_create(c, h, t, COUNT(t), &k));
+    return k;
+}
+
+/*
+ * PKCS#11 login is per application: one client's C_Login changes nothing
+ * for another, each logs out alone, and an SO and a user may be logged in
+ * at once from two applications.
+ */
+static void test_clients_login_apart(void)
+{
+    engine *e = eng_open();
+    CK_SLOT_ID slot = make_partition(e, "clients");
+    engine_client *a = NULL, *b = NULL;
+    CK_SESSION_HANDLE ha, hb, hb2;
+
+    CHECK_RV_FATAL(CKR_OK, engine_client_open(e, &a));
+    CHECK_RV_FATAL(CKR_OK, engine_client_open(e, &b));
+    ha = client_rw(a, slot, CKU_USER);
+    hb = client_rw(b, slot, LOGIN_NONE);
+    CU_ASSERT_EQUAL(client_state(a, ha), CKS_RW_USER_FUNCTIONS);
+    CU_ASSERT_EQUAL(client_state(b, hb), CKS_RW_PUBLIC_SESSION);
+    /* B is not in, so B may log in, as the SO even. */
+    CHECK_RV(CKR_OK, engine_login(b, hb, CKU_SO, PIN(SO_PIN)));
+    CU_ASSERT_EQUAL(client_state(b, hb), CKS_RW_SO_FUNCTIONS);
+    CU_ASSERT_EQUAL(client_state(a, ha), CKS_RW_USER_FUNCTIONS);
+    CHECK_RV(CKR_USER_ALREADY_LOGGED_IN,
+             engine_login(a, ha, CKU_USER, PIN(USER_PIN)));
+    /* A's logout leaves B in, and B's new sessions are B's state. */
+    CHECK_RV(CKR_OK, engine_logout(a, ha));
+    CU_ASSERT_EQUAL(client_state(a, ha), CKS_RW_PUBLIC_SESSION);
+    CU_ASSERT_EQUAL(client_state(b, hb), CKS_RW_SO_FUNCTIONS);
+    hb2 = client_rw(b, slot, LOGIN_NONE);
+    CU_ASSERT_EQUAL(client_state(b, hb2), CKS_RW_SO_FUNCTIONS);
+    CHECK_RV(CKR_USER_NOT_LOGGED_IN, engine_logout(a, ha));
+    /* Closing B's last session logs B out (2.40 5.6), not A. */
+    CHECK_RV(CKR_OK, engine_login(a, ha, CKU_USER, PIN(USER_PIN)));
+    CHECK_RV(CKR_OK, engine_session_close(b, hb));
+    CHECK_RV(CKR_OK, engine_session_close(b, hb2));
+    hb = client_rw(b, slot, LOGIN_NONE);
+    CU_ASSERT_EQUAL(client_state(b, hb), CKS_RW_PUBLIC_SESSION);
+    CU_ASSERT_EQUAL(client_state(a, ha), CKS_RW_USER_FUNCTIONS);
+    engine_client_close(a);
+    engine_client_close(b);
+    eng_close(e);
+}
+
+/* A handle of another client is no handle: every kind of call says so. */
+static void test_clients_handles_apart(void)
+{
+    engine *e = eng_open();
+    CK_SLOT_ID slot = make_partition(e, "handles");
+    engine_client *a = NULL, *b = NULL;
+    CK_SESSION_HANDLE ha, hb;
+    CK_OBJECT_HANDLE ka, ta, found = 0;
+    CK_MECHANISM ecb = { CKM_AES_ECB, NULL, 0 };
+    CK_SESSION_INFO si;
+    CK_ULONG size = 0, count = 9;
+    unsigned char out[16];
+    CK_ATTRIBUTE label = { CKA_LABEL, out, sizeof(out) };
+    CK_ATTRIBUTE by_class[] = { ATTR(CKA_CLASS, c_secret) };
+
+    CHECK_RV_FATAL(CKR_OK, engine_client_open(e, &a));
+    CHECK_RV_FATAL(CKR_OK, engine_client_open(e, &b));
+    ha = client_rw(a, slot, CKU_USER);
+    hb = client_rw(b, slot, CKU_USER);
+    ka = client_key(a, ha, false, true);
+    ta = client_key(a, ha, true, true);
+    /* B with A's session handle. */
+    CHECK_RV(CKR_SESSION_HANDLE_INVALID, engine_session_info(b, ha, &si));
+    CHECK_RV(CKR_SESSION_HANDLE_INVALID, engine_logout(b, ha));
+    CHECK_RV(CKR_SESSION_HANDLE_INVALID, engine_find_init(b, ha, by_class, 1));
+    CHECK_RV(CKR_SESSION_HANDLE_INVALID,
+             engine_op_init(b, ha, OP_ENCRYPT, &ecb, ka));
+    CHECK_RV(CKR_SESSION_HANDLE_INVALID,
+             engine_op_oneshot(b, ha, OP_ENCRYPT, key32, 16, out, &size));
+    CHECK_RV(CKR_SESSION_HANDLE_INVALID, engine_random(b, ha, out, 4));
+    CHECK_RV(CKR_SESSION_HANDLE_INVALID, engine_session_close(b, ha));
+    CHECK_RV(CKR_OK, engine_session_info(a, ha, &si));
+    /* B's C_CloseAllSessions closes B's sessions, not A's. */
+    CHECK_RV(CKR_OK, engine_session_close_all(b, slot));
+    CHECK_RV(CKR_SESSION_HANDLE_INVALID, engine_session_info(b, hb, &si));
+    CHECK_RV(CKR_OK, engine_session_info(a, ha, &si));
+    hb = client_rw(b, slot, CKU_USER);
+    /* B with A's session object: not found, not usable, not listed. */
+    CHECK_RV(CKR_OBJECT_HANDLE_INVALID, engine_attr_get(b, hb, ka, &label, 1));
+    CHECK_RV(CKR_OBJECT_HANDLE_INVALID, engine_object_size(b, hb, ka, &size));
+    CHECK_RV(CKR_OBJECT_HANDLE_INVALID, engine_object_destroy(b, hb, ka));
+    CHECK_RV(CKR_KEY_HANDLE_INVALID,
+             engine_op_init(b, hb, OP_ENCRYPT, &ecb, ka));
+    CHECK_RV(CKR_OK, engine_find_init(b, hb, by_class, 1));
+    CHECK_RV(CKR_OK, engine_find_next(b, hb, &found, 1, &count));
+    CHECK_RV(CKR_OK, engine_find_final(b, hb));
+    /* B sees the token key, which is the partition's, and only that. */
+    CU_ASSERT_EQUAL(count, 1);
+    CU_ASSERT_EQUAL(found, ta);
+    CHECK_RV(CKR_OK, engine_op_init(b, hb, OP_ENCRYPT, &ecb, ta));
+    /* A's key still works for A. */
+    CHECK_RV(CKR_OK, engine_op_init(a, ha, OP_ENCRYPT, &ecb, ka));
+    /* Closing A drops A's session objects; B is untouched. */
+    engine_client_close(a);
+    CHECK_RV(CKR_OK, engine_session_info(b, hb, &si));
+    CU_ASSERT_EQUAL(si.state, CKS_RW_USER_FUNCTIONS);
+    CHECK_RV(CKR_OBJECT_HANDLE_INVALID, engine_attr_get(b, hb, ka, &label, 1));
+    engine_client_close(b);
+    eng_close(e);
+}
+
+/*
+ * A public token key's value is sealed until a login opens it.  Another
+ * client's login opens the token's cache, not this client's view.
+ */
+static void test_clients_sealed_apart(void)
+{
+    engine *e = eng_open();
+    CK_SLOT_ID slot = make_partition(e, "sealed");
+    engine_client *a = NULL, *b = NULL;
+    CK_SESSION_HANDLE ha, hb;
+    CK_OBJECT_HANDLE k;
+    CK_MECHANISM ecb = { CKM_AES_ECB, NULL, 0 };
+    unsigned char value[32];
+    CK_ATTRIBUTE v = { CKA_VALUE, value, sizeof(value) };
+    CK_ATTRIBUTE relabel[] = { ATTRS(CKA_LABEL, "renamed") };
+
+    CHECK_RV_FATAL(CKR_OK, engine_client_open(e, &a));
+    CHECK_RV_FATAL(CKR_OK, engine_client_open(e, &b));
+    ha = client_rw(a, slot, CKU_USER);
+    hb = client_rw(b, slot, LOGIN_NONE);
+    k = client_key(a, ha, true, false);
+    CHECK_RV(CKR_OK, engine_attr_get(a, ha, k, &v, 1));
+    CHECK_RV(CKR_ATTRIBUTE_SENSITIVE, engine_attr_get(b, hb, k, &v, 1));
+    CHECK_RV(CKR_USER_NOT_LOGGED_IN,
+             engine_op_init(b, hb, OP_ENCRYPT, &ecb, k));
+    CHECK_RV(CKR_USER_NOT_LOGGED_IN,
+             engine_attr_set(b, hb, k, relabel, COUNT(relabel)));
+    /* Once B logs in, B's view opens too. */
+    CHECK_RV(CKR_OK, engine_login(b, hb, CKU_USER, PIN(USER_PIN)));
+    CHECK_RV(CKR_OK, engine_attr_get(b, hb, k, &v, 1));
+    CHECK_RV(CKR_OK, engine_op_init(b, hb, OP_ENCRYPT, &ecb, k));
+    /* A leaves: B is still in, and the value still opens for B. */
+    engine_client_close(a);
+    v.ulValueLen = sizeof(value);
+    CHECK_RV(CKR_OK, engine_attr_get(b, hb, k, &v, 1));
+    CU_ASSERT_EQUAL(memcmp(value, key32, 32), 0);
+    engine_client_close(b);
+    eng_close(e);
+}
+
+/* Failed logins count against the partition, whichever client made them. */
+static void test_clients_lockout_shared(void)
+{
+    engine *e = eng_open_max(3);
+    CK_SLOT_ID slot = make_partition(e, "lockout");
+    engine_client *a = NULL, *b = NULL;
+    CK_SESSION_HANDLE ha, hb;
+
+    CHECK_RV_FATAL(CKR_OK, engine_client_open(e, &a));
+    CHECK_RV_FATAL(CKR_OK, engine_client_open(e, &b));
+    ha = client_rw(a, slot, LOGIN_NONE);
+    hb = client_rw(b, slot, LOGIN_NONE);
+    CHECK_RV(CKR_PIN_INCORRECT, engine_login(a, ha, CKU_USER, PIN("wrong-1")));
+    CHECK_RV(CKR_PIN_INCORRECT, engine_login(b, hb, CKU_USER, PIN("wrong-2")));
+    CHECK_RV(CKR_PIN_INCORRECT, engine_login(a, ha, CKU_USER, PIN("wrong-3")));
+    CHECK_RV(CKR_PIN_LOCKED, engine_login(b, hb, CKU_USER, PIN(USER_PIN)));
+    CHECK_RV(CKR_PIN_LOCKED, engine_login(a, ha, CKU_USER, PIN(USER_PIN)));
+    engine_client_close(a);
+    engine_client_close(b);
+    eng_close(e);
+}
 
 static const ut_test rules_tests[] = {
     { "/rules/build-data", test_rules_data },
@@ -1913,6 +2158,10 @@ static const ut_test engine_tests[] = {
     { "/engine/partition-create-list-delete", test_engine_partitions },
     { "/engine/generate-wrap-unwrap", test_engine_wrap_roundtrip },
     { "/engine/mech-lookup", test_engine_mech_lookup },
+    { "/engine/clients-login-apart", test_clients_login_apart },
+    { "/engine/clients-handles-apart", test_clients_handles_apart },
+    { "/engine/clients-sealed-apart", test_clients_sealed_apart },
+    { "/engine/clients-lockout-shared", test_clients_lockout_shared },
     /* Last: its child process would run any tests after it on a crash. */
     { "/engine/gcm-unwrap-1k-key", test_engine_gcm_long_key },
     { NULL, NULL }
