@@ -4,6 +4,7 @@
 #include "frontend.h"
 
 #include <string.h>
+#include <openssl/crypto.h>
 
 /* Not initialized outranks bad arguments (2.40 section 5.4). */
 #define READY()                                 \
@@ -300,8 +301,8 @@ CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE h)
 
 /* ---- single- and multi-part operations ---------------------------------- */
 
-static CK_RV op_init(CK_SESSION_HANDLE h, enum op_kind kind,
-                     CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
+static CK_RV op_init(CK_SESSION_HANDLE h, device_op kind, CK_MECHANISM_PTR m,
+                     CK_OBJECT_HANDLE key)
 {
     CK_RV rv;
 
@@ -312,18 +313,21 @@ static CK_RV op_init(CK_SESSION_HANDLE h, enum op_kind kind,
 }
 
 /* The CKF_ flag C_SessionCancel names an operation kind by. */
-static CK_FLAGS kind_flag(enum op_kind kind)
+static CK_FLAGS kind_flag(device_op kind)
 {
     /* clang-format off */
-    static const CK_FLAGS flags[OP_KIND_COUNT] = {
-        [OP_ENCRYPT] = CKF_ENCRYPT, [OP_DECRYPT] = CKF_DECRYPT,
-        [OP_DIGEST] = CKF_DIGEST, [OP_SIGN] = CKF_SIGN,
-        [OP_VERIFY] = CKF_VERIFY, [OP_SIGN_RECOVER] = CKF_SIGN_RECOVER,
-        [OP_VERIFY_RECOVER] = CKF_VERIFY_RECOVER,
-        [OP_MSG_ENCRYPT] = CKF_MESSAGE_ENCRYPT,
-        [OP_MSG_DECRYPT] = CKF_MESSAGE_DECRYPT,
-        [OP_MSG_SIGN] = CKF_MESSAGE_SIGN,
-        [OP_MSG_VERIFY] = CKF_MESSAGE_VERIFY,
+    static const CK_FLAGS flags[DEVICE_OP_MAX + 1] = {
+        [DEVICE_OP_ENCRYPT] = CKF_ENCRYPT,
+        [DEVICE_OP_DECRYPT] = CKF_DECRYPT,
+        [DEVICE_OP_DIGEST] = CKF_DIGEST,
+        [DEVICE_OP_SIGN] = CKF_SIGN,
+        [DEVICE_OP_VERIFY] = CKF_VERIFY,
+        [DEVICE_OP_SIGN_RECOVER] = CKF_SIGN_RECOVER,
+        [DEVICE_OP_VERIFY_RECOVER] = CKF_VERIFY_RECOVER,
+        [DEVICE_OP_MSG_ENCRYPT] = CKF_MESSAGE_ENCRYPT,
+        [DEVICE_OP_MSG_DECRYPT] = CKF_MESSAGE_DECRYPT,
+        [DEVICE_OP_MSG_SIGN] = CKF_MESSAGE_SIGN,
+        [DEVICE_OP_MSG_VERIFY] = CKF_MESSAGE_VERIFY,
     };
     /* clang-format on */
 
@@ -342,7 +346,7 @@ static CK_FLAGS kind_flag(enum op_kind kind)
             return end_operation((h), (kind));                                 \
     } while (0)
 
-static CK_RV end_operation(CK_SESSION_HANDLE h, enum op_kind kind)
+static CK_RV end_operation(CK_SESSION_HANDLE h, device_op kind)
 {
     CK_RV ignored;
 
@@ -352,9 +356,8 @@ static CK_RV end_operation(CK_SESSION_HANDLE h, enum op_kind kind)
     return CKR_ARGUMENTS_BAD;
 }
 
-static CK_RV op_oneshot(CK_SESSION_HANDLE h, enum op_kind kind,
-                        CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
-                        CK_ULONG_PTR out_len)
+static CK_RV op_oneshot(CK_SESSION_HANDLE h, device_op kind, CK_BYTE_PTR in,
+                        CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
     CK_RV rv;
 
@@ -365,7 +368,7 @@ static CK_RV op_oneshot(CK_SESSION_HANDLE h, enum op_kind kind,
 }
 
 /* `out_len` is NULL for the updates that produce no output. */
-static CK_RV op_update(CK_SESSION_HANDLE h, enum op_kind kind, CK_BYTE_PTR in,
+static CK_RV op_update(CK_SESSION_HANDLE h, device_op kind, CK_BYTE_PTR in,
                        CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
     CK_RV rv;
@@ -376,7 +379,7 @@ static CK_RV op_update(CK_SESSION_HANDLE h, enum op_kind kind, CK_BYTE_PTR in,
     return rv;
 }
 
-static CK_RV op_final(CK_SESSION_HANDLE h, enum op_kind kind, CK_BYTE_PTR out,
+static CK_RV op_final(CK_SESSION_HANDLE h, device_op kind, CK_BYTE_PTR out,
                       CK_ULONG_PTR out_len)
 {
     CK_RV rv;
@@ -389,73 +392,73 @@ static CK_RV op_final(CK_SESSION_HANDLE h, enum op_kind kind, CK_BYTE_PTR out,
 CK_RV C_EncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m,
                     CK_OBJECT_HANDLE key)
 {
-    return op_init(h, OP_ENCRYPT, m, key);
+    return op_init(h, DEVICE_OP_ENCRYPT, m, key);
 }
 
 CK_RV C_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len,
                 CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-    return op_oneshot(h, OP_ENCRYPT, in, in_len, out, out_len);
+    return op_oneshot(h, DEVICE_OP_ENCRYPT, in, in_len, out, out_len);
 }
 
 CK_RV C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len,
                       CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
     READY();
-    ARG_ENDS(out_len != NULL, h, OP_ENCRYPT);
-    return op_update(h, OP_ENCRYPT, in, in_len, out, out_len);
+    ARG_ENDS(out_len != NULL, h, DEVICE_OP_ENCRYPT);
+    return op_update(h, DEVICE_OP_ENCRYPT, in, in_len, out, out_len);
 }
 
 CK_RV C_EncryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out,
                      CK_ULONG_PTR out_len)
 {
     READY();
-    ARG_ENDS(out_len != NULL, h, OP_ENCRYPT);
-    return op_final(h, OP_ENCRYPT, out, out_len);
+    ARG_ENDS(out_len != NULL, h, DEVICE_OP_ENCRYPT);
+    return op_final(h, DEVICE_OP_ENCRYPT, out, out_len);
 }
 
 CK_RV C_DecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m,
                     CK_OBJECT_HANDLE key)
 {
-    return op_init(h, OP_DECRYPT, m, key);
+    return op_init(h, DEVICE_OP_DECRYPT, m, key);
 }
 
 CK_RV C_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len,
                 CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-    return op_oneshot(h, OP_DECRYPT, in, in_len, out, out_len);
+    return op_oneshot(h, DEVICE_OP_DECRYPT, in, in_len, out, out_len);
 }
 
 CK_RV C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len,
                       CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
     READY();
-    ARG_ENDS(out_len != NULL, h, OP_DECRYPT);
-    return op_update(h, OP_DECRYPT, in, in_len, out, out_len);
+    ARG_ENDS(out_len != NULL, h, DEVICE_OP_DECRYPT);
+    return op_update(h, DEVICE_OP_DECRYPT, in, in_len, out, out_len);
 }
 
 CK_RV C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out,
                      CK_ULONG_PTR out_len)
 {
     READY();
-    ARG_ENDS(out_len != NULL, h, OP_DECRYPT);
-    return op_final(h, OP_DECRYPT, out, out_len);
+    ARG_ENDS(out_len != NULL, h, DEVICE_OP_DECRYPT);
+    return op_final(h, DEVICE_OP_DECRYPT, out, out_len);
 }
 
 CK_RV C_DigestInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m)
 {
-    return op_init(h, OP_DIGEST, m, CK_INVALID_HANDLE);
+    return op_init(h, DEVICE_OP_DIGEST, m, CK_INVALID_HANDLE);
 }
 
 CK_RV C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len,
                CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-    return op_oneshot(h, OP_DIGEST, in, in_len, out, out_len);
+    return op_oneshot(h, DEVICE_OP_DIGEST, in, in_len, out, out_len);
 }
 
 CK_RV C_DigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
 {
-    return op_update(h, OP_DIGEST, in, in_len, NULL, NULL);
+    return op_update(h, DEVICE_OP_DIGEST, in, in_len, NULL, NULL);
 }
 
 CK_RV C_DigestKey(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
@@ -471,81 +474,87 @@ CK_RV C_DigestFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out,
                     CK_ULONG_PTR out_len)
 {
     READY();
-    ARG_ENDS(out_len != NULL, h, OP_DIGEST);
-    return op_final(h, OP_DIGEST, out, out_len);
+    ARG_ENDS(out_len != NULL, h, DEVICE_OP_DIGEST);
+    return op_final(h, DEVICE_OP_DIGEST, out, out_len);
 }
 
 CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
 {
-    return op_init(h, OP_SIGN, m, key);
+    return op_init(h, DEVICE_OP_SIGN, m, key);
 }
 
 CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len,
              CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 {
-    return op_oneshot(h, OP_SIGN, in, in_len, sig, sig_len);
+    return op_oneshot(h, DEVICE_OP_SIGN, in, in_len, sig, sig_len);
 }
 
 CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
 {
-    return op_update(h, OP_SIGN, in, in_len, NULL, NULL);
+    return op_update(h, DEVICE_OP_SIGN, in, in_len, NULL, NULL);
 }
 
 CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 {
     READY();
-    ARG_ENDS(sig_len != NULL, h, OP_SIGN);
-    return op_final(h, OP_SIGN, sig, sig_len);
+    ARG_ENDS(sig_len != NULL, h, DEVICE_OP_SIGN);
+    return op_final(h, DEVICE_OP_SIGN, sig, sig_len);
 }
 
 CK_RV C_SignRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m,
                         CK_OBJECT_HANDLE key)
 {
-    return op_init(h, OP_SIGN_RECOVER, m, key);
+    return op_init(h, DEVICE_OP_SIGN_RECOVER, m, key);
 }
 
 CK_RV C_SignRecover(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len,
                     CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 {
-    return op_oneshot(h, OP_SIGN_RECOVER, in, in_len, sig, sig_len);
+    return op_oneshot(h, DEVICE_OP_SIGN_RECOVER, in, in_len, sig, sig_len);
 }
 
 CK_RV C_VerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m,
                    CK_OBJECT_HANDLE key)
 {
-    return op_init(h, OP_VERIFY, m, key);
+    return op_init(h, DEVICE_OP_VERIFY, m, key);
 }
 
 CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len,
                CK_BYTE_PTR sig, CK_ULONG sig_len)
 {
+    CK_RV rv;
+
     READY();
-    ARG_ENDS(BUF_OK(sig, sig_len), h, OP_VERIFY);
-    return op_oneshot(h, OP_VERIFY, in, in_len, sig, &sig_len);
+    ARG_ENDS(BUF_OK(in, in_len) && BUF_OK(sig, sig_len), h, DEVICE_OP_VERIFY);
+    FE_CALL(rv, verify, h, in, in_len, sig, sig_len);
+    return rv;
 }
 
 CK_RV C_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
 {
-    return op_update(h, OP_VERIFY, in, in_len, NULL, NULL);
+    return op_update(h, DEVICE_OP_VERIFY, in, in_len, NULL, NULL);
 }
 
 CK_RV C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len)
 {
+    CK_RV rv;
+
     READY();
-    ARG_ENDS(BUF_OK(sig, sig_len), h, OP_VERIFY);
-    return op_final(h, OP_VERIFY, sig, &sig_len);
+    ARG_ENDS(BUF_OK(sig, sig_len), h, DEVICE_OP_VERIFY);
+    FE_CALL(rv, verify_final, h, sig, sig_len);
+    return rv;
 }
 
 CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m,
                           CK_OBJECT_HANDLE key)
 {
-    return op_init(h, OP_VERIFY_RECOVER, m, key);
+    return op_init(h, DEVICE_OP_VERIFY_RECOVER, m, key);
 }
 
 CK_RV C_VerifyRecover(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len,
                       CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-    return op_oneshot(h, OP_VERIFY_RECOVER, sig, sig_len, out, out_len);
+    return op_oneshot(h, DEVICE_OP_VERIFY_RECOVER, sig, sig_len, out, out_len);
 }
 
 /*
@@ -705,52 +714,91 @@ CK_RV C_SessionCancel(CK_SESSION_HANDLE h, CK_FLAGS flags)
     return rv;
 }
 
-static CK_RV msg_oneshot(CK_SESSION_HANDLE h, enum op_kind kind,
-                         CK_VOID_PTR param, CK_ULONG param_len,
-                         CK_BYTE_PTR aad, CK_ULONG aad_len, CK_BYTE_PTR in,
-                         CK_ULONG in_len, CK_BYTE_PTR out,
+/*
+ * What the device handed back beside the data goes into the caller's
+ * CK_GCM_MESSAGE_PARAMS: a generated IV and an encryption's tag.
+ */
+static void msg_copy_out(CK_VOID_PTR param, CK_ULONG param_len,
+                         const device_msg_out *mo)
+{
+    CK_GCM_MESSAGE_PARAMS *p = param;
+
+    if (p == NULL || param_len != sizeof(*p))
+        return;
+    if (mo->iv_len > 0 && mo->iv_len <= p->ulIvLen && p->pIv != NULL)
+        memcpy(p->pIv, mo->iv, mo->iv_len);
+    if (mo->tag_len > 0 && mo->tag_len <= p->ulTagBits / 8 && p->pTag != NULL)
+        memcpy(p->pTag, mo->tag, mo->tag_len);
+}
+
+static CK_RV msg_oneshot(CK_SESSION_HANDLE h, device_op kind, CK_VOID_PTR param,
+                         CK_ULONG param_len, CK_BYTE_PTR aad, CK_ULONG aad_len,
+                         CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                          CK_ULONG_PTR out_len)
 {
+    device_msg_out mo;
     CK_RV rv;
 
     READY();
     ARG(BUF_OK(param, param_len) && BUF_OK(aad, aad_len) &&
         BUF_OK(in, in_len) && out_len != NULL);
     FE_CALL(rv, msg_oneshot, h, kind, param, param_len, aad, aad_len, in,
-            in_len, out, out_len);
+            in_len, out, out_len, &mo);
+    if (rv == CKR_OK)
+        msg_copy_out(param, param_len, &mo);
+    OPENSSL_cleanse(&mo, sizeof(mo));
     return rv;
 }
 
-static CK_RV msg_begin(CK_SESSION_HANDLE h, enum op_kind kind,
-                       CK_VOID_PTR param, CK_ULONG param_len, CK_BYTE_PTR aad,
-                       CK_ULONG aad_len)
+static CK_RV msg_begin(CK_SESSION_HANDLE h, device_op kind, CK_VOID_PTR param,
+                       CK_ULONG param_len, CK_BYTE_PTR aad, CK_ULONG aad_len)
 {
+    device_msg_out mo;
     CK_RV rv;
 
     READY();
     ARG(BUF_OK(param, param_len) && BUF_OK(aad, aad_len));
-    FE_CALL(rv, msg_begin, h, kind, param, param_len, aad, aad_len);
+    FE_CALL(rv, msg_begin, h, kind, param, param_len, aad, aad_len, &mo);
+    if (rv == CKR_OK)
+        msg_copy_out(param, param_len, &mo);
     return rv;
 }
 
-static CK_RV msg_next(CK_SESSION_HANDLE h, enum op_kind kind,
-                      CK_VOID_PTR param, CK_ULONG param_len, CK_BYTE_PTR in,
-                      CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len,
-                      CK_FLAGS flags)
+static CK_RV msg_next(CK_SESSION_HANDLE h, device_op kind, CK_VOID_PTR param,
+                      CK_ULONG param_len, CK_BYTE_PTR in, CK_ULONG in_len,
+                      CK_BYTE_PTR out, CK_ULONG_PTR out_len, CK_FLAGS flags)
 {
+    device_msg_out mo;
     CK_RV rv;
 
     READY();
     ARG(BUF_OK(param, param_len) && BUF_OK(in, in_len));
-    FE_CALL(rv, msg_next, h, kind, param, param_len, in, in_len, out,
-            out_len, flags);
+    FE_CALL(rv, msg_next, h, kind, param, param_len, in, in_len, out, out_len,
+            flags, &mo);
+    if (rv == CKR_OK)
+        msg_copy_out(param, param_len, &mo);
+    return rv;
+}
+
+/* C_VerifyMessage and C_VerifyMessageNext: the signature is input only. */
+static CK_RV msg_verify(CK_SESSION_HANDLE h, CK_VOID_PTR param,
+                        CK_ULONG param_len, CK_BYTE_PTR data, CK_ULONG data_len,
+                        CK_BYTE_PTR sig, CK_ULONG sig_len, bool oneshot)
+{
+    CK_RV rv;
+
+    READY();
+    ARG(BUF_OK(param, param_len) && BUF_OK(data, data_len) &&
+        BUF_OK(sig, sig_len));
+    FE_CALL(rv, msg_verify, h, param, param_len, data, data_len, sig, sig_len,
+            oneshot);
     return rv;
 }
 
 CK_RV C_MessageEncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m,
                            CK_OBJECT_HANDLE key)
 {
-    return op_init(h, OP_MSG_ENCRYPT, m, key);
+    return op_init(h, DEVICE_OP_MSG_ENCRYPT, m, key);
 }
 
 CK_RV C_EncryptMessage(CK_SESSION_HANDLE h, CK_VOID_PTR param,
@@ -758,15 +806,15 @@ CK_RV C_EncryptMessage(CK_SESSION_HANDLE h, CK_VOID_PTR param,
                        CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                        CK_ULONG_PTR out_len)
 {
-    return msg_oneshot(h, OP_MSG_ENCRYPT, param, param_len, aad, aad_len, in,
-                       in_len, out, out_len);
+    return msg_oneshot(h, DEVICE_OP_MSG_ENCRYPT, param, param_len, aad, aad_len,
+                       in, in_len, out, out_len);
 }
 
 CK_RV C_EncryptMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR param,
                             CK_ULONG param_len, CK_BYTE_PTR aad,
                             CK_ULONG aad_len)
 {
-    return msg_begin(h, OP_MSG_ENCRYPT, param, param_len, aad, aad_len);
+    return msg_begin(h, DEVICE_OP_MSG_ENCRYPT, param, param_len, aad, aad_len);
 }
 
 CK_RV C_EncryptMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR param,
@@ -776,19 +824,19 @@ CK_RV C_EncryptMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR param,
 {
     READY();
     ARG(out_len != NULL);
-    return msg_next(h, OP_MSG_ENCRYPT, param, param_len, in, in_len, out,
+    return msg_next(h, DEVICE_OP_MSG_ENCRYPT, param, param_len, in, in_len, out,
                     out_len, flags);
 }
 
 CK_RV C_MessageEncryptFinal(CK_SESSION_HANDLE h)
 {
-    return op_final(h, OP_MSG_ENCRYPT, NULL, NULL);
+    return op_final(h, DEVICE_OP_MSG_ENCRYPT, NULL, NULL);
 }
 
 CK_RV C_MessageDecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m,
                            CK_OBJECT_HANDLE key)
 {
-    return op_init(h, OP_MSG_DECRYPT, m, key);
+    return op_init(h, DEVICE_OP_MSG_DECRYPT, m, key);
 }
 
 CK_RV C_DecryptMessage(CK_SESSION_HANDLE h, CK_VOID_PTR param,
@@ -796,15 +844,15 @@ CK_RV C_DecryptMessage(CK_SESSION_HANDLE h, CK_VOID_PTR param,
                        CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                        CK_ULONG_PTR out_len)
 {
-    return msg_oneshot(h, OP_MSG_DECRYPT, param, param_len, aad, aad_len, in,
-                       in_len, out, out_len);
+    return msg_oneshot(h, DEVICE_OP_MSG_DECRYPT, param, param_len, aad, aad_len,
+                       in, in_len, out, out_len);
 }
 
 CK_RV C_DecryptMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR param,
                             CK_ULONG param_len, CK_BYTE_PTR aad,
                             CK_ULONG aad_len)
 {
-    return msg_begin(h, OP_MSG_DECRYPT, param, param_len, aad, aad_len);
+    return msg_begin(h, DEVICE_OP_MSG_DECRYPT, param, param_len, aad, aad_len);
 }
 
 CK_RV C_DecryptMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR param,
@@ -814,33 +862,33 @@ CK_RV C_DecryptMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR param,
 {
     READY();
     ARG(out_len != NULL);
-    return msg_next(h, OP_MSG_DECRYPT, param, param_len, in, in_len, out,
+    return msg_next(h, DEVICE_OP_MSG_DECRYPT, param, param_len, in, in_len, out,
                     out_len, flags);
 }
 
 CK_RV C_MessageDecryptFinal(CK_SESSION_HANDLE h)
 {
-    return op_final(h, OP_MSG_DECRYPT, NULL, NULL);
+    return op_final(h, DEVICE_OP_MSG_DECRYPT, NULL, NULL);
 }
 
 CK_RV C_MessageSignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m,
                         CK_OBJECT_HANDLE key)
 {
-    return op_init(h, OP_MSG_SIGN, m, key);
+    return op_init(h, DEVICE_OP_MSG_SIGN, m, key);
 }
 
 CK_RV C_SignMessage(CK_SESSION_HANDLE h, CK_VOID_PTR param,
                     CK_ULONG param_len, CK_BYTE_PTR data, CK_ULONG data_len,
                     CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 {
-    return msg_oneshot(h, OP_MSG_SIGN, param, param_len, NULL, 0, data,
+    return msg_oneshot(h, DEVICE_OP_MSG_SIGN, param, param_len, NULL, 0, data,
                        data_len, sig, sig_len);
 }
 
 CK_RV C_SignMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR param,
                          CK_ULONG param_len)
 {
-    return msg_begin(h, OP_MSG_SIGN, param, param_len, NULL, 0);
+    return msg_begin(h, DEVICE_OP_MSG_SIGN, param, param_len, NULL, 0);
 }
 
 CK_RV C_SignMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR param,
@@ -849,19 +897,19 @@ CK_RV C_SignMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR param,
                         CK_ULONG_PTR sig_len)
 {
     /* A NULL length pointer means more parts follow (3.0 section 5.15). */
-    return msg_next(h, OP_MSG_SIGN, param, param_len, data, data_len, sig,
-                    sig_len, sig_len != NULL ? CKF_END_OF_MESSAGE : 0);
+    return msg_next(h, DEVICE_OP_MSG_SIGN, param, param_len, data, data_len,
+                    sig, sig_len, sig_len != NULL ? CKF_END_OF_MESSAGE : 0);
 }
 
 CK_RV C_MessageSignFinal(CK_SESSION_HANDLE h)
 {
-    return op_final(h, OP_MSG_SIGN, NULL, NULL);
+    return op_final(h, DEVICE_OP_MSG_SIGN, NULL, NULL);
 }
 
 CK_RV C_MessageVerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m,
                           CK_OBJECT_HANDLE key)
 {
-    return op_init(h, OP_MSG_VERIFY, m, key);
+    return op_init(h, DEVICE_OP_MSG_VERIFY, m, key);
 }
 
 CK_RV C_VerifyMessage(CK_SESSION_HANDLE h, CK_VOID_PTR param,
@@ -870,14 +918,13 @@ CK_RV C_VerifyMessage(CK_SESSION_HANDLE h, CK_VOID_PTR param,
 {
     READY();
     ARG(sig != NULL);
-    return msg_oneshot(h, OP_MSG_VERIFY, param, param_len, NULL, 0, data,
-                       data_len, sig, &sig_len);
+    return msg_verify(h, param, param_len, data, data_len, sig, sig_len, true);
 }
 
 CK_RV C_VerifyMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR param,
                            CK_ULONG param_len)
 {
-    return msg_begin(h, OP_MSG_VERIFY, param, param_len, NULL, 0);
+    return msg_begin(h, DEVICE_OP_MSG_VERIFY, param, param_len, NULL, 0);
 }
 
 CK_RV C_VerifyMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR param,
@@ -886,12 +933,11 @@ CK_RV C_VerifyMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR param,
                           CK_ULONG sig_len)
 {
     /* A signature is given with the last part only. */
-    return msg_next(h, OP_MSG_VERIFY, param, param_len, data, data_len, sig,
-                    sig != NULL ? &sig_len : NULL,
-                    sig != NULL ? CKF_END_OF_MESSAGE : 0);
+    return msg_verify(h, param, param_len, data, data_len, sig,
+                      sig != NULL ? sig_len : 0, false);
 }
 
 CK_RV C_MessageVerifyFinal(CK_SESSION_HANDLE h)
 {
-    return op_final(h, OP_MSG_VERIFY, NULL, NULL);
+    return op_final(h, DEVICE_OP_MSG_VERIFY, NULL, NULL);
 }

@@ -3,8 +3,10 @@
 #ifndef HSMSIM_DEVICE_H
 #define HSMSIM_DEVICE_H
 
+#include <stdbool.h>
 #include "pkcs11/hsmsim_pkcs11.h"
-#include "engine/engine.h"
+#include "common/lock.h"
+#include "common/settings.h"
 
 /*
  * The cryptoki front end reaches a partition only through these calls.
@@ -15,27 +17,79 @@
  * ever crosses to the front end's side.
  *
  * Each call has the semantics and error codes of the PKCS#11 function
- * named in its comment; the front end has already checked that pointer
- * arguments are present.
+ * of the same name; the front end has already checked that pointer
+ * arguments are present.  Pointers are inputs unless marked: [out] the
+ * call writes it, [in/out] it reads and writes it (a length in, the
+ * length written out, by the PKCS#11 output convention: a NULL buffer
+ * asks for the length, a short one is CKR_BUFFER_TOO_SMALL).  Nothing
+ * is written through a const pointer, so every call can be put on a wire
+ * as a request of its inputs and a response of its outputs.
  */
+
+/* The operation a call continues; fixed values, as they travel. */
+enum device_op {
+    DEVICE_OP_ENCRYPT = 1,
+    DEVICE_OP_DECRYPT = 2,
+    DEVICE_OP_DIGEST = 3,
+    DEVICE_OP_SIGN = 4,
+    DEVICE_OP_VERIFY = 5,
+    DEVICE_OP_SIGN_RECOVER = 6,
+    DEVICE_OP_VERIFY_RECOVER = 7,
+    DEVICE_OP_MSG_ENCRYPT = 8,
+    DEVICE_OP_MSG_DECRYPT = 9,
+    DEVICE_OP_MSG_SIGN = 10,
+    DEVICE_OP_MSG_VERIFY = 11,
+};
+#define DEVICE_OP_MAX DEVICE_OP_MSG_VERIFY
+typedef enum device_op device_op;
+
+/* Limits of what a message call returns: GCM IVs and tags. */
+#define DEVICE_MSG_IV_MAX 128
+#define DEVICE_MSG_TAG_MAX 16
+
+/*
+ * What a message call returns beside its data (3.0 section 5.13): the IV
+ * an IV generator made (encryption: from the single-part call or the
+ * Begin) and the tag an encryption made (from the single-part call, or
+ * the Next that ends the message).  A length of 0 means none; the front
+ * end copies them into the caller's CK_GCM_MESSAGE_PARAMS.
+ */
+typedef struct device_msg_out {
+    CK_BYTE iv[DEVICE_MSG_IV_MAX];
+    CK_ULONG iv_len;
+    CK_BYTE tag[DEVICE_MSG_TAG_MAX];
+    CK_ULONG tag_len;
+} device_msg_out;
+
+/* clang-format 14 cannot settle on a layout for these function-pointer
+ * members: the table keeps the house layout by hand. */
+/* clang-format off */
 typedef struct device_ops {
     void (*close)(void *impl);
     void (*abandon)(void *impl);       /* after fork: drop, do not close */
 
+    /* [out] ids (NULL: count only), [in/out] count */
     CK_RV (*slot_list)(void *impl, CK_SLOT_ID *ids, CK_ULONG *count);
+    /* [out] info */
     CK_RV (*slot_info)(void *impl, CK_SLOT_ID slot, CK_SLOT_INFO *info);
+    /* [out] info */
     CK_RV (*token_info)(void *impl, CK_SLOT_ID slot, CK_TOKEN_INFO *info);
+    /* [out] list (NULL: count only), [in/out] count */
     CK_RV (*mechanism_list)(void *impl, CK_SLOT_ID slot,
                             CK_MECHANISM_TYPE *list, CK_ULONG *count);
-    CK_RV (*mechanism_info)(void *impl, CK_SLOT_ID slot,
-                            CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info);
+    /* [out] info */
+    CK_RV (*mechanism_info)(void *impl, CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
+                            CK_MECHANISM_INFO *info);
+    /* label32: 32 bytes, blank padded */
     CK_RV (*init_token)(void *impl, CK_SLOT_ID slot, const CK_UTF8CHAR *pin,
                         CK_ULONG len, const CK_UTF8CHAR *label32);
 
+    /* [out] out */
     CK_RV (*session_open)(void *impl, CK_SLOT_ID slot, CK_FLAGS flags,
                           CK_SESSION_HANDLE *out);
     CK_RV (*session_close)(void *impl, CK_SESSION_HANDLE h);
     CK_RV (*session_close_all)(void *impl, CK_SLOT_ID slot);
+    /* [out] info */
     CK_RV (*session_info)(void *impl, CK_SESSION_HANDLE h,
                           CK_SESSION_INFO *info);
     CK_RV (*session_cancel)(void *impl, CK_SESSION_HANDLE h, CK_FLAGS flags);
@@ -47,74 +101,109 @@ typedef struct device_ops {
     CK_RV (*set_pin)(void *impl, CK_SESSION_HANDLE h, const CK_UTF8CHAR *old,
                      CK_ULONG old_len, const CK_UTF8CHAR *pin, CK_ULONG len);
 
+    /* [out] out */
     CK_RV (*object_create)(void *impl, CK_SESSION_HANDLE h,
                            const CK_ATTRIBUTE *t, CK_ULONG n,
                            CK_OBJECT_HANDLE *out);
+    /* [out] out */
     CK_RV (*object_copy)(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o,
                          const CK_ATTRIBUTE *t, CK_ULONG n,
                          CK_OBJECT_HANDLE *out);
     CK_RV (*object_destroy)(void *impl, CK_SESSION_HANDLE h,
                             CK_OBJECT_HANDLE o);
+    /* [out] size */
     CK_RV (*object_size)(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o,
                          CK_ULONG *size);
+    /* [in/out] t: each entry's pValue buffer (NULL: length only) is
+     * filled and its ulValueLen set, per entry (2.40 section 5.7). */
     CK_RV (*attr_get)(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o,
                       CK_ATTRIBUTE *t, CK_ULONG n);
     CK_RV (*attr_set)(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o,
                       const CK_ATTRIBUTE *t, CK_ULONG n);
     CK_RV (*find_init)(void *impl, CK_SESSION_HANDLE h, const CK_ATTRIBUTE *t,
                        CK_ULONG n);
+    /* [out] out (max entries), [out] count */
     CK_RV (*find_next)(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE *out,
                        CK_ULONG max, CK_ULONG *count);
     CK_RV (*find_final)(void *impl, CK_SESSION_HANDLE h);
 
-    CK_RV (*op_init)(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
+    /* key is CK_INVALID_HANDLE for digests */
+    CK_RV (*op_init)(void *impl, CK_SESSION_HANDLE h, device_op op,
                      const CK_MECHANISM *m, CK_OBJECT_HANDLE key);
-    CK_RV (*op_oneshot)(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
+    /* Single-part encrypt, decrypt, digest, sign, sign- and verify-
+     * recover: [out] out, [in/out] out_len */
+    CK_RV (*op_oneshot)(void *impl, CK_SESSION_HANDLE h, device_op op,
                         const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                         CK_ULONG *out_len);
-    CK_RV (*op_update)(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
+    /* [out] out, [in/out] out_len for encrypt and decrypt; both NULL for
+     * digest, sign and verify */
+    CK_RV (*op_update)(void *impl, CK_SESSION_HANDLE h, device_op op,
                        const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                        CK_ULONG *out_len);
-    CK_RV (*op_final)(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
+    /* [out] out, [in/out] out_len; both NULL for the message operations'
+     * C_Message*Final */
+    CK_RV (*op_final)(void *impl, CK_SESSION_HANDLE h, device_op op,
                       CK_BYTE *out, CK_ULONG *out_len);
+    /* C_Verify and C_VerifyFinal: the signature is input only. */
+    CK_RV (*verify)(void *impl, CK_SESSION_HANDLE h, const CK_BYTE *in,
+                    CK_ULONG in_len, const CK_BYTE *sig, CK_ULONG sig_len);
+    CK_RV (*verify_final)(void *impl, CK_SESSION_HANDLE h, const CK_BYTE *sig,
+                          CK_ULONG sig_len);
     CK_RV (*digest_key)(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k);
-    CK_RV (*msg_oneshot)(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
+    /* C_EncryptMessage, C_DecryptMessage, C_SignMessage: [out] out,
+     * [in/out] out_len, [out] mo */
+    CK_RV (*msg_oneshot)(void *impl, CK_SESSION_HANDLE h, device_op op,
                          const void *param, CK_ULONG param_len,
                          const CK_BYTE *aad, CK_ULONG aad_len,
                          const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
-                         CK_ULONG *out_len);
-    CK_RV (*msg_begin)(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
+                         CK_ULONG *out_len, device_msg_out *mo);
+    /* [out] mo */
+    CK_RV (*msg_begin)(void *impl, CK_SESSION_HANDLE h, device_op op,
                        const void *param, CK_ULONG param_len,
-                       const CK_BYTE *aad, CK_ULONG aad_len);
-    CK_RV (*msg_next)(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
-                      const void *param, CK_ULONG param_len,
-                      const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
-                      CK_ULONG *out_len, CK_FLAGS flags);
+                       const CK_BYTE *aad, CK_ULONG aad_len,
+                       device_msg_out *mo);
+    /* [out] out, [in/out] out_len (both NULL: more parts follow, for
+     * signing), [out] mo */
+    CK_RV (*msg_next)(void *impl, CK_SESSION_HANDLE h, device_op op,
+                      const void *param, CK_ULONG param_len, const CK_BYTE *in,
+                      CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len,
+                      CK_FLAGS flags, device_msg_out *mo);
+    /* C_VerifyMessage, and C_VerifyMessageNext (sig NULL: more parts
+     * follow); the signature is input only. */
+    CK_RV (*msg_verify)(void *impl, CK_SESSION_HANDLE h, const void *param,
+                        CK_ULONG param_len, const CK_BYTE *in, CK_ULONG in_len,
+                        const CK_BYTE *sig, CK_ULONG sig_len, bool oneshot);
 
+    /* [out] out */
     CK_RV (*generate_key)(void *impl, CK_SESSION_HANDLE h,
                           const CK_MECHANISM *m, const CK_ATTRIBUTE *t,
                           CK_ULONG n, CK_OBJECT_HANDLE *out);
+    /* [out] pub_out, priv_out */
     CK_RV (*generate_key_pair)(void *impl, CK_SESSION_HANDLE h,
-                               const CK_MECHANISM *m,
-                               const CK_ATTRIBUTE *pub, CK_ULONG npub,
-                               const CK_ATTRIBUTE *priv, CK_ULONG npriv,
-                               CK_OBJECT_HANDLE *pub_out,
+                               const CK_MECHANISM *m, const CK_ATTRIBUTE *pub,
+                               CK_ULONG npub, const CK_ATTRIBUTE *priv,
+                               CK_ULONG npriv, CK_OBJECT_HANDLE *pub_out,
                                CK_OBJECT_HANDLE *priv_out);
+    /* [out] out, [in/out] out_len */
     CK_RV (*wrap_key)(void *impl, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
                       CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key,
                       CK_BYTE *out, CK_ULONG *out_len);
+    /* [out] out */
     CK_RV (*unwrap_key)(void *impl, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
                         CK_OBJECT_HANDLE unwrapping, const CK_BYTE *in,
                         CK_ULONG in_len, const CK_ATTRIBUTE *t, CK_ULONG n,
                         CK_OBJECT_HANDLE *out);
+    /* [out] out */
     CK_RV (*derive_key)(void *impl, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
                         CK_OBJECT_HANDLE base, const CK_ATTRIBUTE *t,
                         CK_ULONG n, CK_OBJECT_HANDLE *out);
+    /* [out] out */
     CK_RV (*random)(void *impl, CK_SESSION_HANDLE h, CK_BYTE *out,
                     CK_ULONG len);
     CK_RV (*seed)(void *impl, CK_SESSION_HANDLE h, const CK_BYTE *seed,
                   CK_ULONG len);
 } device_ops;
+/* clang-format on */
 
 typedef struct device {
     const device_ops *ops;

@@ -2,6 +2,9 @@
 /* device_local.c - embedded mode: the device API on an in-process engine. */
 #include "config.h"
 #include "device.h"
+#include "engine/engine.h"
+
+#include <string.h>
 
 #include <stdlib.h>
 
@@ -166,30 +169,82 @@ static CK_RV local_find_final(void *impl, CK_SESSION_HANDLE h)
     LOCKED(E(impl), engine_find_final(impl, h));
 }
 
-static CK_RV local_op_init(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
+/* The engine's operation kind for a device one; -1 for no such kind. */
+static int kind_of(device_op op)
+{
+    static const enum op_kind kinds[DEVICE_OP_MAX + 1] = {
+        [DEVICE_OP_ENCRYPT] = OP_ENCRYPT,
+        [DEVICE_OP_DECRYPT] = OP_DECRYPT,
+        [DEVICE_OP_DIGEST] = OP_DIGEST,
+        [DEVICE_OP_SIGN] = OP_SIGN,
+        [DEVICE_OP_VERIFY] = OP_VERIFY,
+        [DEVICE_OP_SIGN_RECOVER] = OP_SIGN_RECOVER,
+        [DEVICE_OP_VERIFY_RECOVER] = OP_VERIFY_RECOVER,
+        [DEVICE_OP_MSG_ENCRYPT] = OP_MSG_ENCRYPT,
+        [DEVICE_OP_MSG_DECRYPT] = OP_MSG_DECRYPT,
+        [DEVICE_OP_MSG_SIGN] = OP_MSG_SIGN,
+        [DEVICE_OP_MSG_VERIFY] = OP_MSG_VERIFY,
+    };
+
+    return op >= DEVICE_OP_ENCRYPT && op <= DEVICE_OP_MAX ? (int)kinds[op] : -1;
+}
+
+#define KIND(op, k)                                                            \
+    do {                                                                       \
+        (k) = kind_of(op);                                                     \
+        if ((k) < 0)                                                           \
+            return CKR_ARGUMENTS_BAD;                                          \
+    } while (0)
+
+static CK_RV local_op_init(void *impl, CK_SESSION_HANDLE h, device_op op,
                            const CK_MECHANISM *m, CK_OBJECT_HANDLE key)
 {
-    return engine_op_init(impl, h, kind, m, key);
+    int k;
+
+    KIND(op, k);
+    return engine_op_init(impl, h, (enum op_kind)k, m, key);
 }
 
-static CK_RV local_op_oneshot(void *impl, CK_SESSION_HANDLE h,
-                              enum op_kind kind, const CK_BYTE *in,
-                              CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+static CK_RV local_op_oneshot(void *impl, CK_SESSION_HANDLE h, device_op op,
+                              const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
+                              CK_ULONG *out_len)
 {
-    return engine_op_oneshot(impl, h, kind, in, in_len, out, out_len);
+    int k;
+
+    KIND(op, k);
+    return engine_op_oneshot(impl, h, (enum op_kind)k, in, in_len, out,
+                             out_len);
 }
 
-static CK_RV local_op_update(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
+static CK_RV local_op_update(void *impl, CK_SESSION_HANDLE h, device_op op,
                              const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                              CK_ULONG *out_len)
 {
-    return engine_op_update(impl, h, kind, in, in_len, out, out_len);
+    int k;
+
+    KIND(op, k);
+    return engine_op_update(impl, h, (enum op_kind)k, in, in_len, out, out_len);
 }
 
-static CK_RV local_op_final(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
+static CK_RV local_op_final(void *impl, CK_SESSION_HANDLE h, device_op op,
                             CK_BYTE *out, CK_ULONG *out_len)
 {
-    return engine_op_final(impl, h, kind, out, out_len);
+    int k;
+
+    KIND(op, k);
+    return engine_op_final(impl, h, (enum op_kind)k, out, out_len);
+}
+
+static CK_RV local_verify(void *impl, CK_SESSION_HANDLE h, const CK_BYTE *in,
+                          CK_ULONG in_len, const CK_BYTE *sig, CK_ULONG sig_len)
+{
+    return engine_op_verify(impl, h, in, in_len, sig, sig_len);
+}
+
+static CK_RV local_verify_final(void *impl, CK_SESSION_HANDLE h,
+                                const CK_BYTE *sig, CK_ULONG sig_len)
+{
+    return engine_op_verify_final(impl, h, sig, sig_len);
 }
 
 static CK_RV local_digest_key(void *impl, CK_SESSION_HANDLE h,
@@ -198,30 +253,127 @@ static CK_RV local_digest_key(void *impl, CK_SESSION_HANDLE h,
     LOCKED(E(impl), engine_digest_key(impl, h, k));
 }
 
-static CK_RV local_msg_oneshot(void *impl, CK_SESSION_HANDLE h,
-                               enum op_kind kind, const void *param,
-                               CK_ULONG param_len, const CK_BYTE *aad,
-                               CK_ULONG aad_len, const CK_BYTE *in,
-                               CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+/*
+ * The engine reads and writes a message's IV and tag through a
+ * CK_GCM_MESSAGE_PARAMS; the device API has them as explicit outputs.  The
+ * engine gets a copy of the caller's parameters whose IV and tag point
+ * into `mo`, loaded with the caller's values, so the caller's structure
+ * is only read.  Parameters of any other shape go as they are, for the
+ * engine to refuse.
+ */
+typedef struct msg_view {
+    CK_GCM_MESSAGE_PARAMS p;
+    const void *param;
+    bool gcm;
+} msg_view;
+
+static void msg_view_make(const void *param, CK_ULONG len, device_msg_out *mo,
+                          msg_view *v)
 {
-    return engine_msg_oneshot(impl, h, kind, param, param_len, aad, aad_len, in,
-                              in_len, out, out_len);
+    const CK_GCM_MESSAGE_PARAMS *in = param;
+
+    memset(mo, 0, sizeof(*mo));
+    v->param = param;
+    v->gcm = false;
+    if (in == NULL || len != sizeof(*in) || in->pIv == NULL ||
+        in->ulIvLen == 0 || in->ulIvLen > DEVICE_MSG_IV_MAX ||
+        in->pTag == NULL || in->ulTagBits == 0 || in->ulTagBits % 8 != 0 ||
+        in->ulTagBits / 8 > DEVICE_MSG_TAG_MAX)
+        return;
+    v->p = *in;
+    memcpy(mo->iv, in->pIv, in->ulIvLen);
+    memcpy(mo->tag, in->pTag, in->ulTagBits / 8);
+    v->p.pIv = mo->iv;
+    v->p.pTag = mo->tag;
+    v->param = &v->p;
+    v->gcm = true;
 }
 
-static CK_RV local_msg_begin(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
+/* What an encryption call hands back: the IV if one was generated, and
+ * the tag (unchanged bytes where the call made none). */
+static void msg_view_out(const msg_view *v, device_op op, bool with_tag,
+                         CK_RV rv, device_msg_out *mo)
+{
+    if (!v->gcm || op != DEVICE_OP_MSG_ENCRYPT || rv != CKR_OK)
+        return;
+    if (v->p.ivGenerator != CKG_NO_GENERATE)
+        mo->iv_len = v->p.ulIvLen;
+    if (with_tag)
+        mo->tag_len = v->p.ulTagBits / 8;
+}
+
+static CK_RV local_msg_oneshot(void *impl, CK_SESSION_HANDLE h, device_op op,
+                               const void *param, CK_ULONG param_len,
+                               const CK_BYTE *aad, CK_ULONG aad_len,
+                               const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
+                               CK_ULONG *out_len, device_msg_out *mo)
+{
+    msg_view v;
+    CK_RV rv;
+    int k;
+
+    KIND(op, k);
+    msg_view_make(param, param_len, mo, &v);
+    rv = engine_msg_oneshot(impl, h, (enum op_kind)k, v.param, param_len, aad,
+                            aad_len, in, in_len, out, out_len);
+    msg_view_out(&v, op, true, rv, mo);
+    return rv;
+}
+
+static CK_RV local_msg_begin(void *impl, CK_SESSION_HANDLE h, device_op op,
                              const void *param, CK_ULONG param_len,
-                             const CK_BYTE *aad, CK_ULONG aad_len)
+                             const CK_BYTE *aad, CK_ULONG aad_len,
+                             device_msg_out *mo)
 {
-    return engine_msg_begin(impl, h, kind, param, param_len, aad, aad_len);
+    msg_view v;
+    CK_RV rv;
+    int k;
+
+    KIND(op, k);
+    msg_view_make(param, param_len, mo, &v);
+    rv = engine_msg_begin(impl, h, (enum op_kind)k, v.param, param_len, aad,
+                          aad_len);
+    msg_view_out(&v, op, false, rv, mo);
+    return rv;
 }
 
-static CK_RV local_msg_next(void *impl, CK_SESSION_HANDLE h, enum op_kind kind,
+static CK_RV local_msg_next(void *impl, CK_SESSION_HANDLE h, device_op op,
                             const void *param, CK_ULONG param_len,
                             const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
-                            CK_ULONG *out_len, CK_FLAGS flags)
+                            CK_ULONG *out_len, CK_FLAGS flags,
+                            device_msg_out *mo)
 {
-    return engine_msg_next(impl, h, kind, param, param_len, in, in_len, out,
-                           out_len, flags);
+    msg_view v;
+    CK_RV rv;
+    int k;
+
+    KIND(op, k);
+    msg_view_make(param, param_len, mo, &v);
+    rv = engine_msg_next(impl, h, (enum op_kind)k, v.param, param_len, in,
+                         in_len, out, out_len, flags);
+    /* Only the part that ends the message carries the tag. */
+    msg_view_out(&v, op, (flags & CKF_END_OF_MESSAGE) != 0, rv, mo);
+    /* The IV is the Begin's to hand back. */
+    mo->iv_len = 0;
+    return rv;
+}
+
+static CK_RV local_msg_verify(void *impl, CK_SESSION_HANDLE h,
+                              const void *param, CK_ULONG param_len,
+                              const CK_BYTE *in, CK_ULONG in_len,
+                              const CK_BYTE *sig, CK_ULONG sig_len,
+                              bool oneshot)
+{
+    /* The engine reads a verification's signature and never writes it. */
+    CK_BYTE *s = (CK_BYTE *)sig;
+    CK_ULONG len = sig_len;
+
+    if (oneshot)
+        return engine_msg_oneshot(impl, h, OP_MSG_VERIFY, param, param_len,
+                                  NULL, 0, in, in_len, s, &len);
+    return engine_msg_next(impl, h, OP_MSG_VERIFY, param, param_len, in, in_len,
+                           s, sig != NULL ? &len : NULL,
+                           sig != NULL ? CKF_END_OF_MESSAGE : 0);
 }
 
 static CK_RV local_generate_key(void *impl, CK_SESSION_HANDLE h,
@@ -322,10 +474,13 @@ static const device_ops local_ops = {
     .op_oneshot = local_op_oneshot,
     .op_update = local_op_update,
     .op_final = local_op_final,
+    .verify = local_verify,
+    .verify_final = local_verify_final,
     .digest_key = local_digest_key,
     .msg_oneshot = local_msg_oneshot,
     .msg_begin = local_msg_begin,
     .msg_next = local_msg_next,
+    .msg_verify = local_msg_verify,
     .generate_key = local_generate_key,
     .generate_key_pair = local_generate_key_pair,
     .wrap_key = local_wrap_key,

@@ -142,9 +142,9 @@ CK_RV engine_op_init(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
                      const CK_MECHANISM *m, CK_OBJECT_HANDLE key);
 /*
  * Single-part C_Encrypt, C_Decrypt, C_Digest, C_Sign, C_SignRecover,
- * C_VerifyRecover; for C_Verify `out` is the signature and *out_len its
- * length.  The PKCS#11 output convention holds: NULL `out` asks for the
- * length, CKR_BUFFER_TOO_SMALL keeps the operation alive.
+ * C_VerifyRecover (C_Verify is engine_op_verify).  The PKCS#11 output
+ * convention holds: NULL `out` asks for the length, CKR_BUFFER_TOO_SMALL keeps
+ * the operation alive.
  */
 CK_RV engine_op_oneshot(engine_client *c, CK_SESSION_HANDLE h,
                         enum op_kind kind, const CK_BYTE *in, CK_ULONG in_len,
@@ -153,7 +153,12 @@ CK_RV engine_op_oneshot(engine_client *c, CK_SESSION_HANDLE h,
 CK_RV engine_op_update(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
                        const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                        CK_ULONG *out_len);
-/* C_xxxFinal; for C_VerifyFinal `out` is the signature. */
+/* C_Verify and C_VerifyFinal: the signature is input only. */
+CK_RV engine_op_verify(engine_client *c, CK_SESSION_HANDLE h, const CK_BYTE *in,
+                       CK_ULONG in_len, const CK_BYTE *sig, CK_ULONG sig_len);
+CK_RV engine_op_verify_final(engine_client *c, CK_SESSION_HANDLE h,
+                             const CK_BYTE *sig, CK_ULONG sig_len);
+/* C_xxxFinal (not C_VerifyFinal: engine_op_verify_final). */
 CK_RV engine_op_final(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
                       CK_BYTE *out, CK_ULONG *out_len);
 CK_RV engine_digest_key(engine_client *c, CK_SESSION_HANDLE h,

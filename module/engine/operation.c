@@ -458,12 +458,10 @@ static CK_RV oneshot_inlock(session *s, struct op_state *op,
 
     if (op->multipart)
         return wrong_phase(s, kind);
+    /* A verification's data calls never produce a MAC or a signature. */
     if (kind == OP_VERIFY) {
-        rv = op->desc->family->update(op, in, in_len, NULL, NULL);
-        if (rv == CKR_OK)
-            rv = op->desc->family->verify_final(op, out, *out_len);
         op_end(s, kind);
-        return rv;
+        return CKR_ARGUMENTS_BAD;
     }
     if (op->result == NULL && out != NULL && is_cipher(kind) &&
         op->desc->family->oneshot_size(op, in_len) <= *out_len)
@@ -549,9 +547,8 @@ static CK_RV final_inlock(session *s, struct op_state *op, enum op_kind kind,
         return wrong_phase(s, kind);
     op->multipart = true;
     if (kind == OP_VERIFY) {
-        rv = op->desc->family->verify_final(op, out, *out_len);
         op_end(s, kind);
-        return rv;
+        return CKR_ARGUMENTS_BAD;
     }
     if (kind >= OP_MSG_ENCRYPT) {
         op_end(s, kind);
@@ -582,6 +579,55 @@ CK_RV engine_op_final(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
     if (rv != CKR_OK)
         return rv;
     rv = final_inlock(s, op, kind, out, out_len);
+    session_unlock(s);
+    return rv;
+}
+
+/* C_Verify: the data and the signature in one call. */
+static CK_RV verify_inlock(session *s, struct op_state *op, const CK_BYTE *in,
+                           CK_ULONG in_len, const CK_BYTE *sig,
+                           CK_ULONG sig_len)
+{
+    CK_RV rv;
+
+    if (op->multipart)
+        return wrong_phase(s, OP_VERIFY);
+    rv = op->desc->family->update(op, in, in_len, NULL, NULL);
+    if (rv == CKR_OK)
+        rv = op->desc->family->verify_final(op, sig, sig_len);
+    op_end(s, OP_VERIFY);
+    return rv;
+}
+
+CK_RV engine_op_verify(engine_client *c, CK_SESSION_HANDLE h, const CK_BYTE *in,
+                       CK_ULONG in_len, const CK_BYTE *sig, CK_ULONG sig_len)
+{
+    session *s = NULL;
+    struct op_state *op = NULL;
+    CK_RV rv = op_enter(c, h, OP_VERIFY, &s, &op);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = verify_inlock(s, op, in, in_len, sig, sig_len);
+    session_unlock(s);
+    return rv;
+}
+
+CK_RV engine_op_verify_final(engine_client *c, CK_SESSION_HANDLE h,
+                             const CK_BYTE *sig, CK_ULONG sig_len)
+{
+    session *s = NULL;
+    struct op_state *op = NULL;
+    CK_RV rv = op_enter(c, h, OP_VERIFY, &s, &op);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (op->single) {
+        rv = wrong_phase(s, OP_VERIFY);
+    } else {
+        rv = op->desc->family->verify_final(op, sig, sig_len);
+        op_end(s, OP_VERIFY);
+    }
     session_unlock(s);
     return rv;
 }
