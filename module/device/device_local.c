@@ -10,8 +10,9 @@
 
 /*
  * Each call is the engine call of the same name (engine/engine.h), made
- * under the engine lock; the data calls of running operations take the
- * locks they need themselves, so sessions work in parallel.  `impl` is the
+ * under the engine lock, except those that lock for themselves (the
+ * operation calls, key-pair generation, login and PIN changes, session
+ * cancel, C_DigestKey), so sessions work in parallel.  `impl` is the
  * one client this process is: embedded mode serves one application.
  */
 #define E(impl) engine_client_engine(impl)
@@ -86,13 +87,13 @@ static CK_RV local_session_info(void *impl, CK_SESSION_HANDLE h,
 static CK_RV local_session_cancel(void *impl, CK_SESSION_HANDLE h,
                                   CK_FLAGS flags)
 {
-    LOCKED(E(impl), engine_session_cancel(impl, h, flags));
+    return engine_session_cancel(impl, h, flags);
 }
 
 static CK_RV local_login(void *impl, CK_SESSION_HANDLE h, CK_USER_TYPE user,
                          const CK_UTF8CHAR *pin, CK_ULONG len)
 {
-    LOCKED(E(impl), engine_login(impl, h, user, pin, len));
+    return engine_login(impl, h, user, pin, len);
 }
 
 static CK_RV local_logout(void *impl, CK_SESSION_HANDLE h)
@@ -110,7 +111,7 @@ static CK_RV local_set_pin(void *impl, CK_SESSION_HANDLE h,
                            const CK_UTF8CHAR *old, CK_ULONG old_len,
                            const CK_UTF8CHAR *pin, CK_ULONG len)
 {
-    LOCKED(E(impl), engine_set_pin(impl, h, old, old_len, pin, len));
+    return engine_set_pin(impl, h, old, old_len, pin, len);
 }
 
 static CK_RV local_object_create(void *impl, CK_SESSION_HANDLE h,
@@ -250,7 +251,7 @@ static CK_RV local_verify_final(void *impl, CK_SESSION_HANDLE h,
 static CK_RV local_digest_key(void *impl, CK_SESSION_HANDLE h,
                               CK_OBJECT_HANDLE k)
 {
-    LOCKED(E(impl), engine_digest_key(impl, h, k));
+    return engine_digest_key(impl, h, k);
 }
 
 /*

@@ -37,6 +37,41 @@ void session_unlock(session *s)
     s->tok->eng->locks.unlock(s->mutex);
 }
 
+static void session_free(session *s, bool keep_lock);
+
+void session_hold(session *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+}
+
+void session_release(session *s)
+{
+    if (atomic_fetch_sub(&s->refs, 1) == 1)
+        session_free(s, false);
+}
+
+CK_RV session_enter(session *s)
+{
+    CK_RV rv = session_lock(s);
+
+    if (rv != CKR_OK) {
+        session_release(s);
+        return rv;
+    }
+    if (atomic_load(&s->closed)) {
+        session_unlock(s);
+        session_release(s);
+        return CKR_SESSION_HANDLE_INVALID;
+    }
+    return CKR_OK;
+}
+
+void session_leave(session *s)
+{
+    session_unlock(s);
+    session_release(s);
+}
+
 CK_RV engine_open_with_locks(const settings *cfg, const lock_provider *locks,
                              engine **out)
 {
@@ -62,6 +97,12 @@ CK_RV engine_open_with_locks(const settings *cfg, const lock_provider *locks,
     e->locks = *locks;
     rv = e->locks.create(&e->mutex);
     if (rv != CKR_OK) {
+        free(e);
+        return rv;
+    }
+    rv = e->locks.create(&e->pin_mutex);
+    if (rv != CKR_OK) {
+        e->locks.destroy(e->mutex);
         free(e);
         return rv;
     }
@@ -108,6 +149,7 @@ void engine_close(engine *e)
         e->tokens = t->next;
         token_close(t);
     }
+    e->locks.destroy(e->pin_mutex);
     e->locks.destroy(e->mutex);
     free(e);
 }
@@ -419,6 +461,8 @@ CK_RV engine_session_open(engine_client *c, CK_SLOT_ID slot, CK_FLAGS flags,
         return rv;
     }
     s->handle = next_session_handle(e);
+    atomic_init(&s->refs, 1);
+    atomic_init(&s->closed, false);
     s->tok = t;
     s->client = c;
     s->ct = ct;
@@ -474,10 +518,10 @@ CK_RV engine_session_close(engine_client *c, CK_SESSION_HANDLE h)
      * token logs it out. */
     if (ct->sessions == 0)
         client_logout(ct);
-    /* Unlinked, so no new call can find it: wait out one in flight. */
-    if (session_lock(s) == CKR_OK)
-        session_unlock(s);
-    session_free(s, false);
+    /* Unlinked, so no new call can find it; a call in flight holds it
+     * and the last holder frees it. */
+    atomic_store(&s->closed, true);
+    session_release(s);
     return CKR_OK;
 }
 
@@ -525,18 +569,16 @@ CK_RV engine_session_info(engine_client *c, CK_SESSION_HANDLE h,
 
 /* ---- login and PINs ---------------------------------------------------- */
 
-CK_RV engine_login(engine_client *c, CK_SESSION_HANDLE h, CK_USER_TYPE user,
-                   const CK_UTF8CHAR *pin, CK_ULONG pin_len)
+/* Whether the session's client may log in as `user` now (2.40 5.6). */
+static CK_RV login_allowed_inlock(engine_client *c, CK_SESSION_HANDLE h,
+                                  CK_USER_TYPE user, session **out)
 {
     session *s = NULL;
-    secret_buf *skey = NULL;
     client_token *ct;
-    token *t;
     CK_RV rv = session_get(c, h, &s);
 
     if (rv != CKR_OK)
         return rv;
-    t = s->tok;
     ct = s->ct;
     if (user == CKU_CONTEXT_SPECIFIC) {
         /* Only keys with CKA_ALWAYS_AUTHENTICATE ask for this (4.9). */
@@ -551,19 +593,72 @@ CK_RV engine_login(engine_client *c, CK_SESSION_HANDLE h, CK_USER_TYPE user,
         return CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
     if (user == CKU_SO && ct->sessions > ct->rw_sessions)
         return CKR_SESSION_READ_ONLY_EXISTS;
-    /* The PIN is checked, and a failure counted, whoever else is in. */
-    rv = token_check_pin(t, user, pin, pin_len, &skey);
+    *out = s;
+    return CKR_OK;
+}
+
+/*
+ * Locks for itself: the checks and the store under the engine lock, the
+ * PIN's PBKDF2 outside it (under the PIN lock, so that attempts on a
+ * partition are counted one after another), then the result under the
+ * engine lock again, on a session that may have closed meanwhile.
+ */
+CK_RV engine_login(engine_client *c, CK_SESSION_HANDLE h, CK_USER_TYPE user,
+                   const CK_UTF8CHAR *pin, CK_ULONG pin_len)
+{
+    engine *e = c->eng;
+    session *s = NULL;
+    secret_buf *skey = NULL;
+    unsigned char *blob = NULL;
+    size_t blob_len = 0;
+    unsigned long failures = 0;
+    token *t = NULL;
+    CK_RV rv = e->locks.lock(e->pin_mutex);
+
     if (rv != CKR_OK)
         return rv;
-    if (t->skey == NULL) {
-        token_forget_keys(t); /* reload objects with their secrets opened */
-        t->skey = skey;
-    } else {
-        secret_buf_free(skey); /* the same storage key, already open */
+    rv = engine_lock(e);
+    if (rv != CKR_OK)
+        goto unpin;
+    rv = login_allowed_inlock(c, h, user, &s);
+    if (rv == CKR_OK) {
+        t = s->tok;
+        rv = token_pin_read(t, user, &blob, &blob_len, &failures);
     }
-    t->logins++;
-    ct->login = user;
-    return CKR_OK;
+    engine_unlock(e);
+    if (rv != CKR_OK)
+        goto unpin;
+    /* A token lives until partition delete, which takes the PIN lock. */
+    rv = token_pin_open(blob, blob_len, user, pin, pin_len, &skey);
+    if (engine_lock(e) != CKR_OK) {
+        secret_buf_free(skey);
+        rv = CKR_CANT_LOCK;
+        goto unpin;
+    }
+    /* The attempt counts whatever became of the session. */
+    rv = token_pin_count(t, user, failures, rv, &skey);
+    if (rv == CKR_OK) {
+        rv = login_allowed_inlock(c, h, user, &s);
+        if (rv == CKR_OK && s->tok != t)
+            rv = CKR_SESSION_HANDLE_INVALID;
+    }
+    if (rv == CKR_OK) {
+        if (t->skey == NULL) {
+            token_forget_keys(t); /* reload objects with secrets opened */
+            t->skey = skey;
+        } else {
+            secret_buf_free(skey); /* the same storage key, already open */
+        }
+        skey = NULL;
+        t->logins++;
+        s->ct->login = user;
+    }
+    secret_buf_free(skey);
+    engine_unlock(e);
+unpin:
+    e->locks.unlock(e->pin_mutex);
+    free(blob);
+    return rv;
 }
 
 CK_RV engine_logout(engine_client *c, CK_SESSION_HANDLE h)
@@ -596,27 +691,60 @@ CK_RV engine_init_pin(engine_client *c, CK_SESSION_HANDLE h,
     return token_store_pin(s->tok, CKU_USER, s->tok->skey, pin, pin_len);
 }
 
+/* Locks for itself, as engine_login: both PBKDF2 runs outside the lock. */
 CK_RV engine_set_pin(engine_client *c, CK_SESSION_HANDLE h,
                      const CK_UTF8CHAR *old, CK_ULONG old_len,
                      const CK_UTF8CHAR *pin, CK_ULONG pin_len)
 {
+    engine *e = c->eng;
     session *s = NULL;
     secret_buf *skey = NULL;
-    CK_USER_TYPE who;
-    CK_RV rv = session_get(c, h, &s);
+    unsigned char *blob = NULL, *fresh = NULL;
+    size_t blob_len = 0, fresh_len = 0;
+    unsigned long failures = 0;
+    CK_USER_TYPE who = CKU_USER;
+    token *t = NULL;
+    CK_RV rv = e->locks.lock(e->pin_mutex);
 
     if (rv != CKR_OK)
         return rv;
-    if (!session_is_rw(s))
-        return CKR_SESSION_READ_ONLY;
+    rv = engine_lock(e);
+    if (rv != CKR_OK)
+        goto unpin;
+    rv = session_get(c, h, &s);
+    if (rv == CKR_OK && !session_is_rw(s))
+        rv = CKR_SESSION_READ_ONLY;
     /* The logged-in user's PIN, or the normal user's when nobody is. */
-    who = session_login(s) == CKU_SO ? CKU_SO : CKU_USER;
-    if (pin_len < PIN_MIN_LEN || pin_len > PIN_MAX_LEN)
-        return CKR_PIN_LEN_RANGE;
-    rv = token_check_pin(s->tok, who, old, old_len, &skey);
+    if (rv == CKR_OK) {
+        who = session_login(s) == CKU_SO ? CKU_SO : CKU_USER;
+        t = s->tok;
+        if (pin_len < PIN_MIN_LEN || pin_len > PIN_MAX_LEN)
+            rv = CKR_PIN_LEN_RANGE;
+    }
     if (rv == CKR_OK)
-        rv = token_store_pin(s->tok, who, skey, pin, pin_len);
+        rv = token_pin_read(t, who, &blob, &blob_len, &failures);
+    engine_unlock(e);
+    if (rv != CKR_OK)
+        goto unpin;
+    rv = token_pin_open(blob, blob_len, who, old, old_len, &skey);
+    if (engine_lock(e) != CKR_OK) {
+        secret_buf_free(skey);
+        rv = CKR_CANT_LOCK;
+        goto unpin;
+    }
+    rv = token_pin_count(t, who, failures, rv, &skey);
+    engine_unlock(e);
+    if (rv == CKR_OK)
+        rv = token_pin_wrap(t, who, skey, pin, pin_len, &fresh, &fresh_len);
     secret_buf_free(skey);
+    if (rv == CKR_OK && (rv = engine_lock(e)) == CKR_OK) {
+        rv = token_pin_put(t, who, fresh, fresh_len);
+        engine_unlock(e);
+    }
+unpin:
+    e->locks.unlock(e->pin_mutex);
+    free(blob);
+    free(fresh);
     return rv;
 }
 

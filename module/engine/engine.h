@@ -26,8 +26,10 @@
  * then work under the session's lock alone, so cryptography on different
  * sessions runs in parallel.  engine_generate_key_pair also locks for
  * itself: it holds the engine lock to check its templates and to store
- * the keys, not while OpenSSL makes the key.  Lock order: engine, then
- * session.
+ * the keys, not while OpenSSL makes the key.  engine_login and
+ * engine_set_pin lock for themselves too: PBKDF2 runs outside the engine
+ * lock, under the engine's PIN lock, which serializes PIN checks so that
+ * lockout counts stay exact.  Lock order: PIN lock, engine, session.
  *
  * Functions follow the PKCS#11 semantics of the C_ function of the same
  * name and return its error codes; pointers have been checked by the

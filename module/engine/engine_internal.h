@@ -8,6 +8,8 @@
 #include "store.h"
 #include "common/secret.h"
 
+#include <stdatomic.h>
+
 #define LOGIN_NONE ((CK_USER_TYPE)CK_UNAVAILABLE_INFORMATION)
 /* Session-object handles live above every token-object row id. */
 #define SESSION_OBJECT_BASE ((CK_OBJECT_HANDLE)1 << 31)
@@ -53,6 +55,10 @@ typedef struct session {
     struct evp_cipher_ctx_st *spare_cipher;
     bool spare_default_iv;       /* the spare's IV length is the default */
     void *mutex;                 /* guards op[] and spare_cipher */
+    /* Holders: the session table (1) and each call between its engine
+     * lock and its session lock; the last one frees the session. */
+    atomic_int refs;
+    atomic_bool closed; /* unlinked: a holder must give up */
     struct session *next;
     struct session *hnext; /* hash chain of engine.session_buckets */
 } session;
@@ -78,6 +84,9 @@ struct engine {
     settings cfg;
     lock_provider locks;
     void *mutex;
+    /* Serializes PIN checks, which run PBKDF2 outside `mutex`, so that
+     * lockout counts stay exact.  Lock order: pin_mutex, then mutex. */
+    void *pin_mutex;
     token *tokens;
     session *sessions;
     session *session_buckets[SESSION_BUCKETS]; /* by handle */
@@ -122,6 +131,26 @@ CK_RV token_check_pin(token *t, CK_USER_TYPE user, const CK_UTF8CHAR *pin,
 /* Wrap the storage key under a new PIN for `user`. */
 CK_RV token_store_pin(token *t, CK_USER_TYPE user, const secret_buf *skey,
                       const CK_UTF8CHAR *pin, CK_ULONG len);
+/*
+ * token_check_pin in steps, so that PBKDF2 runs outside the engine lock
+ * (engine.c, under the engine's PIN lock instead): token_pin_read and
+ * token_pin_count with the engine lock held, token_pin_open and
+ * token_pin_wrap (PBKDF2) without it, token_pin_put with it.
+ */
+CK_RV token_pin_read(token *t, CK_USER_TYPE user, unsigned char **blob,
+                     size_t *blob_len, unsigned long *failures);
+CK_RV token_pin_open(const unsigned char *blob, size_t blob_len,
+                     CK_USER_TYPE user, const CK_UTF8CHAR *pin, CK_ULONG len,
+                     secret_buf **skey);
+/* Count the result `rv` of token_pin_open; returns the call's answer and
+ * frees *skey unless it is CKR_OK. */
+CK_RV token_pin_count(token *t, CK_USER_TYPE user, unsigned long failures,
+                      CK_RV rv, secret_buf **skey);
+CK_RV token_pin_wrap(const token *t, CK_USER_TYPE user, const secret_buf *skey,
+                     const CK_UTF8CHAR *pin, CK_ULONG len, unsigned char **blob,
+                     size_t *blob_len);
+CK_RV token_pin_put(token *t, CK_USER_TYPE user, const unsigned char *blob,
+                    size_t blob_len);
 /* Drop the storage key and every decrypted object. */
 void token_forget_keys(token *t);
 
@@ -150,6 +179,18 @@ CK_RV session_get(engine_client *c, CK_SESSION_HANDLE h, session **out);
 CK_USER_TYPE session_login(const session *s);
 CK_RV session_lock(session *s);
 void session_unlock(session *s);
+/*
+ * A call that works under the session's lock holds the session (engine
+ * lock held), releases the engine lock, then enters: it waits for the
+ * session's lock without the engine lock, so no other session waits
+ * behind it.  session_enter answers CKR_SESSION_HANDLE_INVALID if the
+ * session closed meanwhile (the hold is then released); session_leave
+ * unlocks and releases.
+ */
+void session_hold(session *s);
+CK_RV session_enter(session *s);
+void session_leave(session *s);
+void session_release(session *s);
 bool session_is_rw(const session *s);
 
 /* ---- engine_objects.c --------------------------------------------------- */

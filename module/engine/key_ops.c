@@ -100,15 +100,23 @@ out:
 
 /* ---- C_DigestKey --------------------------------------------------------- */
 
+/*
+ * Locks for itself: the key is found and its value copied under the
+ * engine lock, then digested under the session's lock alone.
+ */
 CK_RV engine_digest_key(engine_client *c, CK_SESSION_HANDLE h,
                         CK_OBJECT_HANDLE key)
 {
     session *s = NULL;
     object *k = NULL;
     struct op_state *op;
+    secret_buf *value = NULL;
     const attr *v;
-    CK_RV rv = session_get(c, h, &s);
+    CK_RV rv = engine_lock(c->eng);
 
+    if (rv != CKR_OK)
+        return rv;
+    rv = session_get(c, h, &s);
     if (rv == CKR_OK)
         rv = object_lookup(s, key, &k);
     if (rv == CKR_OBJECT_HANDLE_INVALID)
@@ -119,8 +127,25 @@ CK_RV engine_digest_key(engine_client *c, CK_SESSION_HANDLE h,
          object_bool(k, CKA_SENSITIVE, true) ||
          !object_bool(k, CKA_EXTRACTABLE, false) || object_sealed(s, k)))
         rv = CKR_KEY_INDIGESTIBLE;
-    if (rv == CKR_SESSION_HANDLE_INVALID || session_lock(s) != CKR_OK)
-        return rv == CKR_OK ? CKR_CANT_LOCK : rv;
+    if (rv == CKR_OK && (v = object_find(k, CKA_VALUE)) != NULL &&
+        (value = secret_buf_dup(v->value, v->len)) == NULL)
+        rv = CKR_HOST_MEMORY;
+    /* A refused key leaves the digest running (docs/conformance.md), but
+     * the digest's state is still checked first. */
+    if (rv == CKR_OK || (s != NULL && rv != CKR_SESSION_HANDLE_INVALID &&
+                         rv != CKR_HOST_MEMORY))
+        session_hold(s);
+    else
+        s = NULL;
+    engine_unlock(c->eng);
+    if (s == NULL) {
+        secret_buf_free(value);
+        return rv;
+    }
+    if (session_enter(s) != CKR_OK) {
+        secret_buf_free(value);
+        return CKR_SESSION_HANDLE_INVALID;
+    }
     op = s->op[OP_DIGEST];
     if (op == NULL) {
         rv = CKR_OPERATION_NOT_INITIALIZED;
@@ -128,15 +153,15 @@ CK_RV engine_digest_key(engine_client *c, CK_SESSION_HANDLE h,
         /* A final value already computed waits for its buffer. */
         rv = CKR_OPERATION_ACTIVE;
     } else if (rv == CKR_OK) {
-        v = object_find(k, CKA_VALUE);
-        rv = op->desc->family->update(op, v ? v->value : NULL,
-                                      v ? v->len : 0, NULL, NULL);
+        rv = op->desc->family->update(op, value ? value->data : NULL,
+                                      value ? value->len : 0, NULL, NULL);
         op->multipart = true;
         if (rv != CKR_OK) {
             op_state_free(op);
             s->op[OP_DIGEST] = NULL;
         }
     }
-    session_unlock(s);
+    session_leave(s);
+    secret_buf_free(value);
     return rv;
 }

@@ -190,7 +190,7 @@ CK_RV mech_key(session *s, CK_OBJECT_HANDLE h, const mech_desc *d,
 /*
  * The entry of every data call: the engine lock is held only to find the
  * session and take its lock, so the work that follows runs beside calls
- * on other sessions.  On CKR_OK the caller must session_unlock(*s).
+ * on other sessions.  On CKR_OK the caller must session_leave(*s).
  */
 static CK_RV op_enter(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
                       session **s, struct op_state **op)
@@ -201,13 +201,15 @@ static CK_RV op_enter(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
         return rv;
     rv = session_get(c, h, s);
     if (rv == CKR_OK)
-        rv = session_lock(*s);
+        session_hold(*s);
     engine_unlock(c->eng);
+    if (rv == CKR_OK)
+        rv = session_enter(*s);
     if (rv != CKR_OK)
         return rv;
     *op = (*s)->op[kind];
     if (*op == NULL) {
-        session_unlock(*s);
+        session_leave(*s);
         return CKR_OPERATION_NOT_INITIALIZED;
     }
     return CKR_OK;
@@ -291,8 +293,10 @@ static CK_RV init_lookup(engine_client *c, CK_SESSION_HANDLE h,
         rv = key_copy_set(value, v);
     }
     if (rv == CKR_OK)
-        rv = session_lock(*s);
+        session_hold(*s);
     engine_unlock(c->eng);
+    if (rv == CKR_OK)
+        rv = session_enter(*s);
     return rv;
 }
 
@@ -339,7 +343,7 @@ CK_RV engine_op_init(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
         op = NULL;
     }
 out:
-    session_unlock(s);
+    session_leave(s);
     op_state_free(op);
     key_copy_wipe(&value);
     EVP_PKEY_free(pk);
@@ -488,7 +492,7 @@ CK_RV engine_op_oneshot(engine_client *c, CK_SESSION_HANDLE h,
     if (rv != CKR_OK)
         return rv;
     rv = oneshot_inlock(s, op, kind, in, in_len, out, out_len);
-    session_unlock(s);
+    session_leave(s);
     return rv;
 }
 
@@ -534,7 +538,7 @@ CK_RV engine_op_update(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
     if (rv != CKR_OK)
         return rv;
     rv = update_inlock(s, op, kind, in, in_len, out, out_len);
-    session_unlock(s);
+    session_leave(s);
     return rv;
 }
 
@@ -579,7 +583,7 @@ CK_RV engine_op_final(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
     if (rv != CKR_OK)
         return rv;
     rv = final_inlock(s, op, kind, out, out_len);
-    session_unlock(s);
+    session_leave(s);
     return rv;
 }
 
@@ -609,7 +613,7 @@ CK_RV engine_op_verify(engine_client *c, CK_SESSION_HANDLE h, const CK_BYTE *in,
     if (rv != CKR_OK)
         return rv;
     rv = verify_inlock(s, op, in, in_len, sig, sig_len);
-    session_unlock(s);
+    session_leave(s);
     return rv;
 }
 
@@ -628,7 +632,7 @@ CK_RV engine_op_verify_final(engine_client *c, CK_SESSION_HANDLE h,
         rv = op->desc->family->verify_final(op, sig, sig_len);
         op_end(s, OP_VERIFY);
     }
-    session_unlock(s);
+    session_leave(s);
     return rv;
 }
 
@@ -647,7 +651,7 @@ CK_RV engine_msg_oneshot(engine_client *c, CK_SESSION_HANDLE h,
         return rv;
     rv = msg_oneshot(op, param, param_len, aad, aad_len, in, in_len, out,
                      out_len);
-    session_unlock(s);
+    session_leave(s);
     return rv;
 }
 
@@ -662,7 +666,7 @@ CK_RV engine_msg_begin(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
     if (rv != CKR_OK)
         return rv;
     rv = msg_begin(op, param, param_len, aad, aad_len);
-    session_unlock(s);
+    session_leave(s);
     return rv;
 }
 
@@ -678,27 +682,36 @@ CK_RV engine_msg_next(engine_client *c, CK_SESSION_HANDLE h, enum op_kind kind,
     if (rv != CKR_OK)
         return rv;
     rv = msg_next(op, param, param_len, in, in_len, out, out_len, flags);
-    session_unlock(s);
+    session_leave(s);
     return rv;
 }
 
+/* Locks for itself: a search ends under the engine lock, operations
+ * under the session's. */
 CK_RV engine_session_cancel(engine_client *c, CK_SESSION_HANDLE h,
                             CK_FLAGS flags)
 {
     session *s = NULL;
-    CK_RV rv = session_get(c, h, &s);
+    CK_RV rv = engine_lock(c->eng);
 
+    if (rv != CKR_OK)
+        return rv;
+    rv = session_get(c, h, &s);
+    if (rv == CKR_OK) {
+        if (flags & CKF_FIND_OBJECTS) {
+            free(s->find.ids);
+            memset(&s->find, 0, sizeof(s->find));
+        }
+        session_hold(s);
+    }
+    engine_unlock(c->eng);
     if (rv == CKR_OK)
-        rv = session_lock(s);
+        rv = session_enter(s);
     if (rv != CKR_OK)
         return rv;
     for (int k = 0; k < OP_KIND_COUNT; k++)
         if (flags & kind_flag(k))
             op_end(s, k);
-    session_unlock(s);
-    if (flags & CKF_FIND_OBJECTS) {
-        free(s->find.ids);
-        memset(&s->find, 0, sizeof(s->find));
-    }
+    session_leave(s);
     return CKR_OK;
 }

@@ -156,7 +156,21 @@ CK_RV engine_partition_set_policy(engine *e, CK_SLOT_ID slot,
     return rv;
 }
 
+static CK_RV partition_delete_pinned(engine *e, CK_SLOT_ID slot);
+
+/* Under the PIN lock: a login in flight keeps its token (engine.c). */
 CK_RV engine_partition_delete(engine *e, CK_SLOT_ID slot)
+{
+    CK_RV rv = e->locks.lock(e->pin_mutex);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = partition_delete_pinned(e, slot);
+    e->locks.unlock(e->pin_mutex);
+    return rv;
+}
+
+static CK_RV partition_delete_pinned(engine *e, CK_SLOT_ID slot)
 {
     char path[PATH_MAX + 8];
     token *t = NULL, **pp;

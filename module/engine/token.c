@@ -222,17 +222,19 @@ static const char *failures_key_of(CK_USER_TYPE user)
     return user == CKU_SO ? "so_failures" : "user_failures";
 }
 
-CK_RV token_store_pin(token *t, CK_USER_TYPE user, const secret_buf *skey,
-                      const CK_UTF8CHAR *pin, CK_ULONG len)
+CK_RV token_pin_wrap(const token *t, CK_USER_TYPE user, const secret_buf *skey,
+                     const CK_UTF8CHAR *pin, CK_ULONG len, unsigned char **blob,
+                     size_t *blob_len)
 {
-    unsigned char *blob = NULL;
-    size_t blob_len = 0;
-    CK_RV rv = skey_wrap(skey, pin, len, t->eng->cfg.pin_kdf_iterations,
-                         role_of(user), &blob, &blob_len);
+    return skey_wrap(skey, pin, len, t->eng->cfg.pin_kdf_iterations,
+                     role_of(user), blob, blob_len);
+}
 
-    if (rv != CKR_OK)
-        return rv;
-    rv = store_begin(t->db);
+CK_RV token_pin_put(token *t, CK_USER_TYPE user, const unsigned char *blob,
+                    size_t blob_len)
+{
+    CK_RV rv = store_begin(t->db);
+
     if (rv == CKR_OK)
         rv = store_meta_put(t->db, wrap_key_of(user), blob, blob_len);
     if (rv == CKR_OK)
@@ -241,34 +243,50 @@ CK_RV token_store_pin(token *t, CK_USER_TYPE user, const secret_buf *skey,
         rv = store_commit(t->db);
     if (rv != CKR_OK)
         store_rollback(t->db);
+    return rv;
+}
+
+CK_RV token_store_pin(token *t, CK_USER_TYPE user, const secret_buf *skey,
+                      const CK_UTF8CHAR *pin, CK_ULONG len)
+{
+    unsigned char *blob = NULL;
+    size_t blob_len = 0;
+    CK_RV rv = token_pin_wrap(t, user, skey, pin, len, &blob, &blob_len);
+
+    if (rv == CKR_OK)
+        rv = token_pin_put(t, user, blob, blob_len);
     free(blob);
     return rv;
 }
 
-CK_RV token_check_pin(token *t, CK_USER_TYPE user, const CK_UTF8CHAR *pin,
-                      CK_ULONG len, secret_buf **skey)
+CK_RV token_pin_read(token *t, CK_USER_TYPE user, unsigned char **blob,
+                     size_t *blob_len, unsigned long *failures)
 {
-    unsigned char *blob = NULL;
-    size_t blob_len = 0;
-    unsigned long failures = 0;
-    CK_RV rv;
+    CK_RV rv = store_meta_get_ulong(t->db, failures_key_of(user), failures);
 
-    rv = store_meta_get_ulong(t->db, failures_key_of(user), &failures);
+    *blob = NULL;
     if (rv != CKR_OK)
         return rv;
-    if (failures >= t->eng->cfg.pin_max_failures)
+    if (*failures >= t->eng->cfg.pin_max_failures)
         return CKR_PIN_LOCKED;
-    rv = store_meta_get(t->db, wrap_key_of(user), &blob, &blob_len);
-    if (rv != CKR_OK)
-        return rv;
-    if (blob == NULL) {
+    rv = store_meta_get(t->db, wrap_key_of(user), blob, blob_len);
+    if (rv == CKR_OK && *blob == NULL)
         rv = user == CKU_SO ? CKR_DEVICE_ERROR : CKR_USER_PIN_NOT_INITIALIZED;
-        goto out;
-    }
+    return rv;
+}
+
+CK_RV token_pin_open(const unsigned char *blob, size_t blob_len,
+                     CK_USER_TYPE user, const CK_UTF8CHAR *pin, CK_ULONG len,
+                     secret_buf **skey)
+{
     if (len < PIN_MIN_LEN || len > PIN_MAX_LEN)
-        rv = CKR_PIN_INCORRECT;
-    else
-        rv = skey_unwrap(blob, blob_len, pin, len, role_of(user), skey);
+        return CKR_PIN_INCORRECT;
+    return skey_unwrap(blob, blob_len, pin, len, role_of(user), skey);
+}
+
+CK_RV token_pin_count(token *t, CK_USER_TYPE user, unsigned long failures,
+                      CK_RV rv, secret_buf **skey)
+{
     if (rv == CKR_PIN_INCORRECT) {
         /* Counted in the store, so every process sees the same count. */
         CK_RV rv2 = store_meta_increment(t->db, failures_key_of(user));
@@ -278,12 +296,27 @@ CK_RV token_check_pin(token *t, CK_USER_TYPE user, const CK_UTF8CHAR *pin,
         log_info("partition %lu: wrong %s PIN", t->slot, role_of(user));
     } else if (rv == CKR_OK && failures != 0) {
         rv = store_meta_put_ulong(t->db, failures_key_of(user), 0);
-        if (rv != CKR_OK) {
-            secret_buf_free(*skey);
-            *skey = NULL;
-        }
     }
-out:
+    if (rv != CKR_OK) {
+        secret_buf_free(*skey);
+        *skey = NULL;
+    }
+    return rv;
+}
+
+CK_RV token_check_pin(token *t, CK_USER_TYPE user, const CK_UTF8CHAR *pin,
+                      CK_ULONG len, secret_buf **skey)
+{
+    unsigned char *blob = NULL;
+    size_t blob_len = 0;
+    unsigned long failures = 0;
+    CK_RV rv = token_pin_read(t, user, &blob, &blob_len, &failures);
+
+    *skey = NULL;
+    if (rv == CKR_OK) {
+        rv = token_pin_open(blob, blob_len, user, pin, len, skey);
+        rv = token_pin_count(t, user, failures, rv, skey);
+    }
     free(blob);
     return rv;
 }

@@ -12,7 +12,9 @@
 #include "common/secret.h"
 #include "common/log.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -2109,6 +2111,222 @@ static void test_clients_lockout_shared(void)
     eng_close(e);
 }
 
+/* ---- PIN checks outside the engine lock ---------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct login_job {
+    engine_client *c;
+    CK_SESSION_HANDLE h;
+    const char *pin;
+    volatile int started;
+    CK_RV rv;
+    double seconds;
+};
+
+static void *login_thread(void *arg)
+{
+    struct login_job *j = arg;
+    double t0 = now_s();
+
+    j->started = 1;
+    j->rv = engine_login(j->c, j->h, CKU_USER, PIN(j->pin));
+    j->seconds = now_s() - t0;
+    return NULL;
+}
+
+/*
+ * While one client's login runs PBKDF2, the engine lock is free: another
+ * client's call takes it at once instead of waiting out the derivation.
+ */
+static void test_login_outside_lock(void)
+{
+    settings cfg;
+    engine *e = NULL;
+    engine_client *a = NULL;
+    struct login_job job;
+    pthread_t th;
+    CK_SLOT_ID slot;
+    double waited, t0;
+
+    ut_settings(&cfg, tmp);
+    cfg.pin_kdf_iterations = 1000000; /* about half a second */
+    CHECK_RV_FATAL(CKR_OK, engine_open(&cfg, &e));
+    slot = make_partition(e, "slow-pin");
+    CHECK_RV_FATAL(CKR_OK, engine_client_open(e, &a));
+    memset(&job, 0, sizeof(job));
+    job.c = a;
+    job.h = client_rw(a, slot, LOGIN_NONE);
+    job.pin = USER_PIN;
+    CU_ASSERT_FATAL(pthread_create(&th, NULL, login_thread, &job) == 0);
+    while (!job.started)
+        usleep(1000);
+    usleep(50000);
+    t0 = now_s();
+    CHECK_RV(CKR_OK, engine_lock(e));
+    waited = now_s() - t0;
+    engine_unlock(e);
+    pthread_join(th, NULL);
+    CHECK_RV(CKR_OK, job.rv);
+    /* The login took its PBKDF2 time; the lock was had in a fraction. */
+    if (!(job.seconds > 0.1 && waited < job.seconds / 4))
+        CU_FAIL("the engine lock waited on a login's PBKDF2");
+    printf("\n    login %.0f ms, engine lock taken in %.3f ms ",
+           job.seconds * 1e3, waited * 1e3);
+    engine_client_close(a);
+    eng_close(e);
+}
+
+/* Wrong PINs tried at once are each counted: the limit holds. */
+static void test_login_concurrent_count(void)
+{
+    engine *e = eng_open_max(2);
+    CK_SLOT_ID slot = make_partition(e, "count");
+    engine_client *a = NULL, *b = NULL;
+    struct login_job ja, jb;
+    pthread_t ta, tb;
+    CK_SESSION_HANDLE h;
+
+    CHECK_RV_FATAL(CKR_OK, engine_client_open(e, &a));
+    CHECK_RV_FATAL(CKR_OK, engine_client_open(e, &b));
+    memset(&ja, 0, sizeof(ja));
+    memset(&jb, 0, sizeof(jb));
+    ja.c = a;
+    ja.h = client_rw(a, slot, LOGIN_NONE);
+    ja.pin = "wrong-a";
+    jb.c = b;
+    jb.h = client_rw(b, slot, LOGIN_NONE);
+    jb.pin = "wrong-b";
+    CU_ASSERT_FATAL(pthread_create(&ta, NULL, login_thread, &ja) == 0);
+    CU_ASSERT_FATAL(pthread_create(&tb, NULL, login_thread, &jb) == 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK_RV(CKR_PIN_INCORRECT, ja.rv);
+    CHECK_RV(CKR_PIN_INCORRECT, jb.rv);
+    h = client_rw(a, slot, LOGIN_NONE);
+    CHECK_RV(CKR_PIN_LOCKED, engine_login(a, h, CKU_USER, PIN(USER_PIN)));
+    engine_client_close(a);
+    engine_client_close(b);
+    eng_close(e);
+}
+
+/* ---- a busy session keeps only itself busy ---------------------------------
+ */
+
+struct holder {
+    session *s;
+    volatile int held;
+};
+
+/* Holds a session's own lock for 300 ms, as a long operation would. */
+static void *hold_session(void *arg)
+{
+    struct holder *hd = arg;
+
+    if (session_lock(hd->s) != CKR_OK)
+        return NULL;
+    hd->held = 1;
+    usleep(300000);
+    session_unlock(hd->s);
+    return NULL;
+}
+
+struct digest_job {
+    engine_client *c;
+    CK_SESSION_HANDLE h;
+    volatile int started;
+    CK_RV rv;
+};
+
+static void *digest_thread(void *arg)
+{
+    struct digest_job *j = arg;
+    unsigned char out[32];
+    CK_ULONG len = sizeof(out);
+
+    j->started = 1;
+    j->rv = engine_op_oneshot(j->c, j->h, OP_DIGEST, (const CK_BYTE *)"abc", 3,
+                              out, &len);
+    return NULL;
+}
+
+/*
+ * A call that waits for a busy session waits without the engine lock:
+ * calls on other sessions go on meanwhile.
+ */
+static void test_busy_session_wait(void)
+{
+    engine *e = eng_open();
+    CK_SLOT_ID slot = make_partition(e, "busy");
+    CK_MECHANISM sha = { CKM_SHA256, NULL, 0 };
+    struct holder hd = { NULL, 0 };
+    struct digest_job job;
+    pthread_t th, tj;
+    double t0, waited;
+
+    memset(&job, 0, sizeof(job));
+    job.c = C(e);
+    job.h = open_rw(e, slot, LOGIN_NONE);
+    CHECK_RV_FATAL(CKR_OK, engine_op_init(C(e), job.h, OP_DIGEST, &sha,
+                                          CK_INVALID_HANDLE));
+    CHECK_RV_FATAL(CKR_OK, session_get(C(e), job.h, &hd.s));
+    CU_ASSERT_FATAL(pthread_create(&th, NULL, hold_session, &hd) == 0);
+    while (!hd.held)
+        usleep(1000);
+    CU_ASSERT_FATAL(pthread_create(&tj, NULL, digest_thread, &job) == 0);
+    while (!job.started)
+        usleep(1000);
+    usleep(50000);
+    t0 = now_s();
+    CHECK_RV(CKR_OK, engine_lock(e));
+    waited = now_s() - t0;
+    engine_unlock(e);
+    pthread_join(tj, NULL);
+    pthread_join(th, NULL);
+    CHECK_RV(CKR_OK, job.rv);
+    if (waited > 0.1)
+        CU_FAIL("a call waiting on a busy session held the engine lock");
+    eng_close(e);
+}
+
+/* A call waiting on a session that closes meanwhile gives up cleanly. */
+static void test_busy_session_closed(void)
+{
+    engine *e = eng_open();
+    CK_SLOT_ID slot = make_partition(e, "closing");
+    CK_MECHANISM sha = { CKM_SHA256, NULL, 0 };
+    struct holder hd = { NULL, 0 };
+    struct digest_job job;
+    pthread_t th, tj;
+
+    memset(&job, 0, sizeof(job));
+    job.c = C(e);
+    job.h = open_rw(e, slot, LOGIN_NONE);
+    CHECK_RV_FATAL(CKR_OK, engine_op_init(C(e), job.h, OP_DIGEST, &sha,
+                                          CK_INVALID_HANDLE));
+    CHECK_RV_FATAL(CKR_OK, session_get(C(e), job.h, &hd.s));
+    CU_ASSERT_FATAL(pthread_create(&th, NULL, hold_session, &hd) == 0);
+    while (!hd.held)
+        usleep(1000);
+    CU_ASSERT_FATAL(pthread_create(&tj, NULL, digest_thread, &job) == 0);
+    while (!job.started)
+        usleep(1000);
+    usleep(50000);
+    CHECK_RV(CKR_OK, engine_lock(e));
+    CHECK_RV(CKR_OK, engine_session_close(C(e), job.h));
+    engine_unlock(e);
+    pthread_join(th, NULL);
+    pthread_join(tj, NULL);
+    CHECK_RV(CKR_SESSION_HANDLE_INVALID, job.rv);
+    eng_close(e);
+}
+
 static const ut_test rules_tests[] = {
     { "/rules/build-data", test_rules_data },
     { "/rules/build-x509-cert", test_rules_cert },
@@ -2162,6 +2380,10 @@ static const ut_test engine_tests[] = {
     { "/engine/clients-handles-apart", test_clients_handles_apart },
     { "/engine/clients-sealed-apart", test_clients_sealed_apart },
     { "/engine/clients-lockout-shared", test_clients_lockout_shared },
+    { "/engine/login-pbkdf2-outside-lock", test_login_outside_lock },
+    { "/engine/login-concurrent-count", test_login_concurrent_count },
+    { "/engine/busy-session-wait", test_busy_session_wait },
+    { "/engine/busy-session-closed", test_busy_session_closed },
     /* Last: its child process would run any tests after it on a crash. */
     { "/engine/gcm-unwrap-1k-key", test_engine_gcm_long_key },
     { NULL, NULL }
