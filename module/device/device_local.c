@@ -9,79 +9,67 @@
 #include <stdlib.h>
 
 /*
- * Each call is the engine call of the same name (engine/engine.h), made
- * under the engine lock, except those that lock for themselves (the
- * operation calls, key-pair generation, login and PIN changes, session
- * cancel, C_DigestKey), so sessions work in parallel.  `impl` is the
+ * Each call is the engine call of the same name (engine/engine.h), which
+ * takes the locks it needs itself.  `impl` is the
  * one client this process is: embedded mode serves one application.
  */
 #define E(impl) engine_client_engine(impl)
 
-#define LOCKED(e, call)                                                        \
-    do {                                                                       \
-        CK_RV rv_ = engine_lock(e);                                            \
-        if (rv_ != CKR_OK)                                                     \
-            return rv_;                                                        \
-        rv_ = (call);                                                          \
-        engine_unlock(e);                                                      \
-        return rv_;                                                            \
-    } while (0)
-
 static CK_RV local_slot_list(void *impl, CK_SLOT_ID *ids, CK_ULONG *count)
 {
-    LOCKED(E(impl), engine_slot_list(E(impl), ids, count));
+    return engine_slot_list(E(impl), ids, count);
 }
 
 static CK_RV local_slot_info(void *impl, CK_SLOT_ID slot, CK_SLOT_INFO *info)
 {
-    LOCKED(E(impl), engine_slot_info(E(impl), slot, info));
+    return engine_slot_info(E(impl), slot, info);
 }
 
 static CK_RV local_token_info(void *impl, CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 {
-    LOCKED(E(impl), engine_token_info(E(impl), slot, info));
+    return engine_token_info(E(impl), slot, info);
 }
 
 static CK_RV local_mechanism_list(void *impl, CK_SLOT_ID slot,
                                   CK_MECHANISM_TYPE *list, CK_ULONG *count)
 {
-    LOCKED(E(impl), engine_mechanism_list(E(impl), slot, list, count));
+    return engine_mechanism_list(E(impl), slot, list, count);
 }
 
 static CK_RV local_mechanism_info(void *impl, CK_SLOT_ID slot,
                                   CK_MECHANISM_TYPE type,
                                   CK_MECHANISM_INFO *info)
 {
-    LOCKED(E(impl), engine_mechanism_info(E(impl), slot, type, info));
+    return engine_mechanism_info(E(impl), slot, type, info);
 }
 
 static CK_RV local_init_token(void *impl, CK_SLOT_ID slot,
                               const CK_UTF8CHAR *pin, CK_ULONG len,
                               const CK_UTF8CHAR *label32)
 {
-    LOCKED(E(impl), engine_init_token(E(impl), slot, pin, len, label32));
+    return engine_init_token(E(impl), slot, pin, len, label32);
 }
 
 static CK_RV local_session_open(void *impl, CK_SLOT_ID slot, CK_FLAGS flags,
                                 CK_SESSION_HANDLE *out)
 {
-    LOCKED(E(impl), engine_session_open(impl, slot, flags, out));
+    return engine_session_open(impl, slot, flags, out);
 }
 
 static CK_RV local_session_close(void *impl, CK_SESSION_HANDLE h)
 {
-    LOCKED(E(impl), engine_session_close(impl, h));
+    return engine_session_close(impl, h);
 }
 
 static CK_RV local_session_close_all(void *impl, CK_SLOT_ID slot)
 {
-    LOCKED(E(impl), engine_session_close_all(impl, slot));
+    return engine_session_close_all(impl, slot);
 }
 
 static CK_RV local_session_info(void *impl, CK_SESSION_HANDLE h,
                                 CK_SESSION_INFO *info)
 {
-    LOCKED(E(impl), engine_session_info(impl, h, info));
+    return engine_session_info(impl, h, info);
 }
 
 static CK_RV local_session_cancel(void *impl, CK_SESSION_HANDLE h,
@@ -98,13 +86,13 @@ static CK_RV local_login(void *impl, CK_SESSION_HANDLE h, CK_USER_TYPE user,
 
 static CK_RV local_logout(void *impl, CK_SESSION_HANDLE h)
 {
-    LOCKED(E(impl), engine_logout(impl, h));
+    return engine_logout(impl, h);
 }
 
 static CK_RV local_init_pin(void *impl, CK_SESSION_HANDLE h,
                             const CK_UTF8CHAR *pin, CK_ULONG len)
 {
-    LOCKED(E(impl), engine_init_pin(impl, h, pin, len));
+    return engine_init_pin(impl, h, pin, len);
 }
 
 static CK_RV local_set_pin(void *impl, CK_SESSION_HANDLE h,
@@ -118,56 +106,56 @@ static CK_RV local_object_create(void *impl, CK_SESSION_HANDLE h,
                                  const CK_ATTRIBUTE *t, CK_ULONG n,
                                  CK_OBJECT_HANDLE *out)
 {
-    LOCKED(E(impl), engine_object_create(impl, h, t, n, out));
+    return engine_object_create(impl, h, t, n, out);
 }
 
 static CK_RV local_object_copy(void *impl, CK_SESSION_HANDLE h,
                                CK_OBJECT_HANDLE o, const CK_ATTRIBUTE *t,
                                CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
-    LOCKED(E(impl), engine_object_copy(impl, h, o, t, n, out));
+    return engine_object_copy(impl, h, o, t, n, out);
 }
 
 static CK_RV local_object_destroy(void *impl, CK_SESSION_HANDLE h,
                                   CK_OBJECT_HANDLE o)
 {
-    LOCKED(E(impl), engine_object_destroy(impl, h, o));
+    return engine_object_destroy(impl, h, o);
 }
 
 static CK_RV local_object_size(void *impl, CK_SESSION_HANDLE h,
                                CK_OBJECT_HANDLE o, CK_ULONG *size)
 {
-    LOCKED(E(impl), engine_object_size(impl, h, o, size));
+    return engine_object_size(impl, h, o, size);
 }
 
 static CK_RV local_attr_get(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o,
                             CK_ATTRIBUTE *t, CK_ULONG n)
 {
-    LOCKED(E(impl), engine_attr_get(impl, h, o, t, n));
+    return engine_attr_get(impl, h, o, t, n);
 }
 
 static CK_RV local_attr_set(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o,
                             const CK_ATTRIBUTE *t, CK_ULONG n)
 {
-    LOCKED(E(impl), engine_attr_set(impl, h, o, t, n));
+    return engine_attr_set(impl, h, o, t, n);
 }
 
 static CK_RV local_find_init(void *impl, CK_SESSION_HANDLE h,
                              const CK_ATTRIBUTE *t, CK_ULONG n)
 {
-    LOCKED(E(impl), engine_find_init(impl, h, t, n));
+    return engine_find_init(impl, h, t, n);
 }
 
 static CK_RV local_find_next(void *impl, CK_SESSION_HANDLE h,
                              CK_OBJECT_HANDLE *out, CK_ULONG max,
                              CK_ULONG *count)
 {
-    LOCKED(E(impl), engine_find_next(impl, h, out, max, count));
+    return engine_find_next(impl, h, out, max, count);
 }
 
 static CK_RV local_find_final(void *impl, CK_SESSION_HANDLE h)
 {
-    LOCKED(E(impl), engine_find_final(impl, h));
+    return engine_find_final(impl, h);
 }
 
 /* The engine's operation kind for a device one; -1 for no such kind. */
@@ -381,7 +369,7 @@ static CK_RV local_generate_key(void *impl, CK_SESSION_HANDLE h,
                                 const CK_MECHANISM *m, const CK_ATTRIBUTE *t,
                                 CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
-    LOCKED(E(impl), engine_generate_key(impl, h, m, t, n, out));
+    return engine_generate_key(impl, h, m, t, n, out);
 }
 
 static CK_RV local_generate_key_pair(void *impl, CK_SESSION_HANDLE h,
@@ -401,7 +389,7 @@ static CK_RV local_wrap_key(void *impl, CK_SESSION_HANDLE h,
                             CK_OBJECT_HANDLE key, CK_BYTE *out,
                             CK_ULONG *out_len)
 {
-    LOCKED(E(impl), engine_wrap_key(impl, h, m, wrapping, key, out, out_len));
+    return engine_wrap_key(impl, h, m, wrapping, key, out, out_len);
 }
 
 static CK_RV local_unwrap_key(void *impl, CK_SESSION_HANDLE h,
@@ -410,8 +398,7 @@ static CK_RV local_unwrap_key(void *impl, CK_SESSION_HANDLE h,
                               CK_ULONG in_len, const CK_ATTRIBUTE *t,
                               CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
-    LOCKED(E(impl),
-           engine_unwrap_key(impl, h, m, unwrapping, in, in_len, t, n, out));
+    return engine_unwrap_key(impl, h, m, unwrapping, in, in_len, t, n, out);
 }
 
 static CK_RV local_derive_key(void *impl, CK_SESSION_HANDLE h,
@@ -419,19 +406,19 @@ static CK_RV local_derive_key(void *impl, CK_SESSION_HANDLE h,
                               const CK_ATTRIBUTE *t, CK_ULONG n,
                               CK_OBJECT_HANDLE *out)
 {
-    LOCKED(E(impl), engine_derive_key(impl, h, m, base, t, n, out));
+    return engine_derive_key(impl, h, m, base, t, n, out);
 }
 
 static CK_RV local_random(void *impl, CK_SESSION_HANDLE h, CK_BYTE *out,
                           CK_ULONG len)
 {
-    LOCKED(E(impl), engine_random(impl, h, out, len));
+    return engine_random(impl, h, out, len);
 }
 
 static CK_RV local_seed(void *impl, CK_SESSION_HANDLE h, const CK_BYTE *seed,
                         CK_ULONG len)
 {
-    LOCKED(E(impl), engine_seed(impl, h, seed, len));
+    return engine_seed(impl, h, seed, len);
 }
 
 static void local_close(void *impl)

@@ -114,6 +114,7 @@ CK_RV engine_open_with_locks(const settings *cfg, const lock_provider *locks,
 }
 
 static void client_free(engine_client *c);
+static CK_RV session_close_inlock(engine_client *c, CK_SESSION_HANDLE h);
 
 /* `keep_lock`: after fork the mutex may be held by a vanished thread. */
 static void session_free(session *s, bool keep_lock)
@@ -184,7 +185,7 @@ void engine_abandon(engine *e)
 
 /* ---- slots ------------------------------------------------------------- */
 
-CK_RV engine_slot_list(engine *e, CK_SLOT_ID *ids, CK_ULONG *count)
+static CK_RV slot_list_inlock(engine *e, CK_SLOT_ID *ids, CK_ULONG *count)
 {
     CK_SLOT_ID *found = NULL, free_slot = 0;
     size_t n = 0;
@@ -209,6 +210,11 @@ CK_RV engine_slot_list(engine *e, CK_SLOT_ID *ids, CK_ULONG *count)
     return rv;
 }
 
+CK_RV engine_slot_list(engine *e, CK_SLOT_ID *ids, CK_ULONG *count)
+{
+    ENGINE_LOCKED(e, slot_list_inlock(e, ids, count));
+}
+
 static void pad(CK_UTF8CHAR *dst, size_t len, const char *src)
 {
     size_t n = strlen(src);
@@ -217,7 +223,7 @@ static void pad(CK_UTF8CHAR *dst, size_t len, const char *src)
     memcpy(dst, src, n < len ? n : len);
 }
 
-CK_RV engine_slot_info(engine *e, CK_SLOT_ID slot, CK_SLOT_INFO *info)
+static CK_RV slot_info_inlock(engine *e, CK_SLOT_ID slot, CK_SLOT_INFO *info)
 {
     enum slot_kind kind = token_slot_kind(e, slot);
     char desc[64];
@@ -235,7 +241,12 @@ CK_RV engine_slot_info(engine *e, CK_SLOT_ID slot, CK_SLOT_INFO *info)
     return CKR_OK;
 }
 
-CK_RV engine_token_info(engine *e, CK_SLOT_ID slot, CK_TOKEN_INFO *info)
+CK_RV engine_slot_info(engine *e, CK_SLOT_ID slot, CK_SLOT_INFO *info)
+{
+    ENGINE_LOCKED(e, slot_info_inlock(e, slot, info));
+}
+
+static CK_RV token_info_inlock(engine *e, CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 {
     token *t = NULL;
     CK_RV rv;
@@ -269,14 +280,26 @@ CK_RV engine_token_info(engine *e, CK_SLOT_ID slot, CK_TOKEN_INFO *info)
     }
 }
 
-CK_RV engine_init_token(engine *e, CK_SLOT_ID slot, const CK_UTF8CHAR *pin,
-                        CK_ULONG pin_len, const CK_UTF8CHAR *label32)
+CK_RV engine_token_info(engine *e, CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 {
-    return engine_init_token_policy(e, slot, pin, pin_len, label32,
+    ENGINE_LOCKED(e, token_info_inlock(e, slot, info));
+}
+
+static CK_RV init_token_inlock(engine *e, CK_SLOT_ID slot,
+                               const CK_UTF8CHAR *pin, CK_ULONG pin_len,
+                               const CK_UTF8CHAR *label32)
+{
+    return init_token_policy_inlock(e, slot, pin, pin_len, label32,
                                     e->cfg.new_policy);
 }
 
-CK_RV engine_init_token_policy(engine *e, CK_SLOT_ID slot,
+CK_RV engine_init_token(engine *e, CK_SLOT_ID slot, const CK_UTF8CHAR *pin,
+                        CK_ULONG pin_len, const CK_UTF8CHAR *label32)
+{
+    ENGINE_LOCKED(e, init_token_inlock(e, slot, pin, pin_len, label32));
+}
+
+CK_RV init_token_policy_inlock(engine *e, CK_SLOT_ID slot,
                                const CK_UTF8CHAR *pin, CK_ULONG pin_len,
                                const CK_UTF8CHAR *label32,
                                enum partition_policy policy)
@@ -302,6 +325,15 @@ CK_RV engine_init_token_policy(engine *e, CK_SLOT_ID slot,
     }
 }
 
+CK_RV engine_init_token_policy(engine *e, CK_SLOT_ID slot,
+                               const CK_UTF8CHAR *pin, CK_ULONG pin_len,
+                               const CK_UTF8CHAR *label32,
+                               enum partition_policy policy)
+{
+    ENGINE_LOCKED(
+        e, init_token_policy_inlock(e, slot, pin, pin_len, label32, policy));
+}
+
 /* ---- clients ----------------------------------------------------------- */
 
 engine *engine_client_engine(const engine_client *c)
@@ -309,7 +341,7 @@ engine *engine_client_engine(const engine_client *c)
     return c->eng;
 }
 
-CK_RV engine_client_open(engine *e, engine_client **out)
+static CK_RV client_open_inlock(engine *e, engine_client **out)
 {
     engine_client *c = calloc(1, sizeof(*c));
 
@@ -321,6 +353,11 @@ CK_RV engine_client_open(engine *e, engine_client **out)
     e->clients = c;
     *out = c;
     return CKR_OK;
+}
+
+CK_RV engine_client_open(engine *e, engine_client **out)
+{
+    ENGINE_LOCKED(e, client_open_inlock(e, out));
 }
 
 /* The client's state on a partition, made when it first opens a session. */
@@ -365,7 +402,7 @@ static void client_free(engine_client *c)
     free(c);
 }
 
-void engine_client_close(engine_client *c)
+static void client_close_inlock(engine_client *c)
 {
     engine *e;
 
@@ -375,7 +412,7 @@ void engine_client_close(engine_client *c)
     for (session *s = e->sessions, *next; s != NULL; s = next) {
         next = s->next;
         if (s->client == c)
-            engine_session_close(c, s->handle);
+            session_close_inlock(c, s->handle);
     }
     for (client_token *ct = c->tokens; ct != NULL; ct = ct->next)
         client_logout(ct);
@@ -385,6 +422,19 @@ void engine_client_close(engine_client *c)
             break;
         }
     client_free(c);
+}
+
+void engine_client_close(engine_client *c)
+{
+    engine *e;
+
+    if (c == NULL)
+        return;
+    e = c->eng;
+    if (engine_lock(e) != CKR_OK)
+        return;
+    client_close_inlock(c);
+    engine_unlock(e);
 }
 
 /* ---- sessions ---------------------------------------------------------- */
@@ -433,8 +483,8 @@ static CK_SESSION_HANDLE next_session_handle(engine *e)
     }
 }
 
-CK_RV engine_session_open(engine_client *c, CK_SLOT_ID slot, CK_FLAGS flags,
-                          CK_SESSION_HANDLE *out)
+static CK_RV session_open_inlock(engine_client *c, CK_SLOT_ID slot,
+                                 CK_FLAGS flags, CK_SESSION_HANDLE *out)
 {
     engine *e = c->eng;
     client_token *ct;
@@ -482,6 +532,12 @@ CK_RV engine_session_open(engine_client *c, CK_SLOT_ID slot, CK_FLAGS flags,
     return CKR_OK;
 }
 
+CK_RV engine_session_open(engine_client *c, CK_SLOT_ID slot, CK_FLAGS flags,
+                          CK_SESSION_HANDLE *out)
+{
+    ENGINE_LOCKED(c->eng, session_open_inlock(c, slot, flags, out));
+}
+
 static void session_unlink(engine *e, session *s)
 {
     session **pp = &e->sessions;
@@ -495,7 +551,7 @@ static void session_unlink(engine *e, session *s)
     *pp = s->hnext;
 }
 
-CK_RV engine_session_close(engine_client *c, CK_SESSION_HANDLE h)
+static CK_RV session_close_inlock(engine_client *c, CK_SESSION_HANDLE h)
 {
     session *s = NULL;
     client_token *ct;
@@ -525,7 +581,12 @@ CK_RV engine_session_close(engine_client *c, CK_SESSION_HANDLE h)
     return CKR_OK;
 }
 
-CK_RV engine_session_close_all(engine_client *c, CK_SLOT_ID slot)
+CK_RV engine_session_close(engine_client *c, CK_SESSION_HANDLE h)
+{
+    ENGINE_LOCKED(c->eng, session_close_inlock(c, h));
+}
+
+static CK_RV session_close_all_inlock(engine_client *c, CK_SLOT_ID slot)
 {
     engine *e = c->eng;
     token *t = NULL;
@@ -540,13 +601,18 @@ CK_RV engine_session_close_all(engine_client *c, CK_SLOT_ID slot)
     for (session *s = e->sessions, *next; s != NULL; s = next) {
         next = s->next;
         if (s->tok == t && s->client == c)
-            engine_session_close(c, s->handle);
+            session_close_inlock(c, s->handle);
     }
     return CKR_OK;
 }
 
-CK_RV engine_session_info(engine_client *c, CK_SESSION_HANDLE h,
-                          CK_SESSION_INFO *info)
+CK_RV engine_session_close_all(engine_client *c, CK_SLOT_ID slot)
+{
+    ENGINE_LOCKED(c->eng, session_close_all_inlock(c, slot));
+}
+
+static CK_RV session_info_inlock(engine_client *c, CK_SESSION_HANDLE h,
+                                 CK_SESSION_INFO *info)
 {
     session *s = NULL;
     CK_RV rv = session_get(c, h, &s);
@@ -565,6 +631,12 @@ CK_RV engine_session_info(engine_client *c, CK_SESSION_HANDLE h,
     else
         info->state = rw ? CKS_RW_PUBLIC_SESSION : CKS_RO_PUBLIC_SESSION;
     return CKR_OK;
+}
+
+CK_RV engine_session_info(engine_client *c, CK_SESSION_HANDLE h,
+                          CK_SESSION_INFO *info)
+{
+    ENGINE_LOCKED(c->eng, session_info_inlock(c, h, info));
 }
 
 /* ---- login and PINs ---------------------------------------------------- */
@@ -661,7 +733,7 @@ unpin:
     return rv;
 }
 
-CK_RV engine_logout(engine_client *c, CK_SESSION_HANDLE h)
+static CK_RV logout_inlock(engine_client *c, CK_SESSION_HANDLE h)
 {
     session *s = NULL;
     CK_RV rv = session_get(c, h, &s);
@@ -674,8 +746,13 @@ CK_RV engine_logout(engine_client *c, CK_SESSION_HANDLE h)
     return CKR_OK;
 }
 
-CK_RV engine_init_pin(engine_client *c, CK_SESSION_HANDLE h,
-                      const CK_UTF8CHAR *pin, CK_ULONG pin_len)
+CK_RV engine_logout(engine_client *c, CK_SESSION_HANDLE h)
+{
+    ENGINE_LOCKED(c->eng, logout_inlock(c, h));
+}
+
+static CK_RV init_pin_inlock(engine_client *c, CK_SESSION_HANDLE h,
+                             const CK_UTF8CHAR *pin, CK_ULONG pin_len)
 {
     session *s = NULL;
     CK_RV rv = session_get(c, h, &s);
@@ -689,6 +766,12 @@ CK_RV engine_init_pin(engine_client *c, CK_SESSION_HANDLE h,
     if (pin_len < PIN_MIN_LEN || pin_len > PIN_MAX_LEN)
         return CKR_PIN_LEN_RANGE;
     return token_store_pin(s->tok, CKU_USER, s->tok->skey, pin, pin_len);
+}
+
+CK_RV engine_init_pin(engine_client *c, CK_SESSION_HANDLE h,
+                      const CK_UTF8CHAR *pin, CK_ULONG pin_len)
+{
+    ENGINE_LOCKED(c->eng, init_pin_inlock(c, h, pin, pin_len));
 }
 
 /* Locks for itself, as engine_login: both PBKDF2 runs outside the lock. */
@@ -750,8 +833,8 @@ unpin:
 
 /* ---- randomness -------------------------------------------------------- */
 
-CK_RV engine_random(engine_client *c, CK_SESSION_HANDLE h, CK_BYTE *out,
-                    CK_ULONG len)
+static CK_RV random_inlock(engine_client *c, CK_SESSION_HANDLE h, CK_BYTE *out,
+                           CK_ULONG len)
 {
     session *s = NULL;
     CK_RV rv = session_get(c, h, &s);
@@ -765,8 +848,14 @@ CK_RV engine_random(engine_client *c, CK_SESSION_HANDLE h, CK_BYTE *out,
     return CKR_OK;
 }
 
-CK_RV engine_seed(engine_client *c, CK_SESSION_HANDLE h, const CK_BYTE *seed,
-                  CK_ULONG len)
+CK_RV engine_random(engine_client *c, CK_SESSION_HANDLE h, CK_BYTE *out,
+                    CK_ULONG len)
+{
+    ENGINE_LOCKED(c->eng, random_inlock(c, h, out, len));
+}
+
+static CK_RV seed_inlock(engine_client *c, CK_SESSION_HANDLE h,
+                         const CK_BYTE *seed, CK_ULONG len)
 {
     session *s = NULL;
     CK_RV rv = session_get(c, h, &s);
@@ -776,4 +865,10 @@ CK_RV engine_seed(engine_client *c, CK_SESSION_HANDLE h, const CK_BYTE *seed,
     /* Mixed in as extra input; OpenSSL's DRBG keeps its own entropy. */
     RAND_add(seed, (int)len, 0.0);
     return CKR_OK;
+}
+
+CK_RV engine_seed(engine_client *c, CK_SESSION_HANDLE h, const CK_BYTE *seed,
+                  CK_ULONG len)
+{
+    ENGINE_LOCKED(c->eng, seed_inlock(c, h, seed, len));
 }

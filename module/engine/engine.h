@@ -18,17 +18,19 @@
  *
  * Locking: one engine lock guards the engine's state (partitions,
  * sessions, objects, the store); each session has a lock of its own for
- * its running operations.  The caller holds the engine lock
- * (engine_lock) around every call below EXCEPT the data calls of running
- * operations and their set-up (engine_op_init, engine_op_oneshot,
- * engine_op_update, engine_op_final and engine_msg_*): those take the
- * engine lock just long enough to find the session (and copy the key),
- * then work under the session's lock alone, so cryptography on different
- * sessions runs in parallel.  engine_generate_key_pair also locks for
- * itself: it holds the engine lock to check its templates and to store
- * the keys, not while OpenSSL makes the key.  engine_login and
- * engine_set_pin lock for themselves too: PBKDF2 runs outside the engine
- * lock, under the engine's PIN lock, which serializes PIN checks so that
+ * its running operations.  Every function below (but engine_close and
+ * engine_abandon, which end the engine) takes the locks it needs
+ * itself (internal helpers that expect the engine lock held are named
+ * _inlock), so callers hold none and may call from any thread.  The data
+ * calls of running operations and their set-up (engine_op_*, engine_msg_*,
+ * engine_digest_key, engine_session_cancel) take the engine lock just long
+ * enough to find the session and copy the key, then work under the
+ * session's lock alone, so cryptography on different sessions runs in
+ * parallel; none waits for a session's lock while holding the engine
+ * lock.  engine_generate_key_pair holds the engine lock to check its
+ * templates and to store the keys, not while OpenSSL makes the key.
+ * engine_login and engine_set_pin run PBKDF2 outside the engine lock,
+ * under the engine's PIN lock, which serializes PIN checks so that
  * lockout counts stay exact.  Lock order: PIN lock, engine, session.
  *
  * Functions follow the PKCS#11 semantics of the C_ function of the same
@@ -52,6 +54,7 @@ CK_RV engine_open(const settings *cfg, engine **out);
 /* An engine whose mutexes come from `locks` (the application's, say). */
 CK_RV engine_open_with_locks(const settings *cfg, const lock_provider *locks,
                              engine **out);
+/* The engine lock, for the engine's own files and tests. */
 CK_RV engine_lock(engine *e);
 void engine_unlock(engine *e);
 /* Closes every client and session and wipes every key; NULL is fine. */
@@ -62,10 +65,10 @@ void engine_close(engine *e);
  */
 void engine_abandon(engine *e);
 
-/* A new client with no sessions; under the engine lock. */
+/* A new client with no sessions. */
 CK_RV engine_client_open(engine *e, engine_client **out);
 /* Close its sessions (and so its session objects) and log it out of every
- * partition; under the engine lock.  NULL is fine. */
+ * partition.  NULL is fine. */
 void engine_client_close(engine_client *c);
 /* The engine a client belongs to. */
 engine *engine_client_engine(const engine_client *c);

@@ -96,6 +96,20 @@ struct engine {
     CK_OBJECT_HANDLE next_session_object;
 };
 
+/*
+ * The body of a public engine call (engine.h): it takes the engine lock
+ * for itself around its _inlock worker.
+ */
+#define ENGINE_LOCKED(e, call)                                                 \
+    do {                                                                       \
+        CK_RV rv_ = engine_lock(e);                                            \
+        if (rv_ != CKR_OK)                                                     \
+            return rv_;                                                        \
+        rv_ = (call);                                                          \
+        engine_unlock(e);                                                      \
+        return rv_;                                                            \
+    } while (0)
+
 /* ---- token.c: partitions, PINs and login ------------------------------ */
 
 enum slot_kind { SLOT_INVALID, SLOT_FREE, SLOT_PARTITION };
@@ -109,6 +123,11 @@ CK_RV engine_init_token_policy(engine *e, CK_SLOT_ID slot,
                                const CK_UTF8CHAR *label32,
                                enum partition_policy policy);
 
+/* engine_init_token_policy for a caller that holds the engine lock. */
+CK_RV init_token_policy_inlock(engine *e, CK_SLOT_ID slot,
+                               const CK_UTF8CHAR *pin, CK_ULONG pin_len,
+                               const CK_UTF8CHAR *label32,
+                               enum partition_policy policy);
 /* Partition slot ids present in the store, sorted; *ids is malloc'd. */
 CK_RV token_scan(engine *e, CK_SLOT_ID **ids, size_t *n);
 enum slot_kind token_slot_kind(engine *e, CK_SLOT_ID slot);

@@ -163,9 +163,9 @@ void session_objects_drop(session *s)
     }
 }
 
-CK_RV engine_object_create(engine_client *c, CK_SESSION_HANDLE h,
-                           const CK_ATTRIBUTE *t, CK_ULONG n,
-                           CK_OBJECT_HANDLE *out)
+static CK_RV object_create_inlock(engine_client *c, CK_SESSION_HANDLE h,
+                                  const CK_ATTRIBUTE *t, CK_ULONG n,
+                                  CK_OBJECT_HANDLE *out)
 {
     CK_OBJECT_CLASS cls = CK_UNAVAILABLE_INFORMATION;
     CK_ULONG sub = CK_UNAVAILABLE_INFORMATION;
@@ -190,6 +190,13 @@ CK_RV engine_object_create(engine_client *c, CK_SESSION_HANDLE h,
     return rv;
 }
 
+CK_RV engine_object_create(engine_client *c, CK_SESSION_HANDLE h,
+                           const CK_ATTRIBUTE *t, CK_ULONG n,
+                           CK_OBJECT_HANDLE *out)
+{
+    ENGINE_LOCKED(c->eng, object_create_inlock(c, h, t, n, out));
+}
+
 static CK_RV fresh_unique_id(object *o)
 {
     unsigned char id[16];
@@ -202,9 +209,9 @@ static CK_RV fresh_unique_id(object *o)
     return object_set(o, CKA_UNIQUE_ID, hex, 32, 0);
 }
 
-CK_RV engine_object_copy(engine_client *c, CK_SESSION_HANDLE h,
-                         CK_OBJECT_HANDLE obj, const CK_ATTRIBUTE *t,
-                         CK_ULONG n, CK_OBJECT_HANDLE *out)
+static CK_RV object_copy_inlock(engine_client *c, CK_SESSION_HANDLE h,
+                                CK_OBJECT_HANDLE obj, const CK_ATTRIBUTE *t,
+                                CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
     session *s = NULL;
     object *src = NULL, *copy = NULL;
@@ -237,8 +244,15 @@ CK_RV engine_object_copy(engine_client *c, CK_SESSION_HANDLE h,
     return rv;
 }
 
-CK_RV engine_object_destroy(engine_client *c, CK_SESSION_HANDLE h,
-                            CK_OBJECT_HANDLE obj)
+CK_RV engine_object_copy(engine_client *c, CK_SESSION_HANDLE h,
+                         CK_OBJECT_HANDLE obj, const CK_ATTRIBUTE *t,
+                         CK_ULONG n, CK_OBJECT_HANDLE *out)
+{
+    ENGINE_LOCKED(c->eng, object_copy_inlock(c, h, obj, t, n, out));
+}
+
+static CK_RV object_destroy_inlock(engine_client *c, CK_SESSION_HANDLE h,
+                                   CK_OBJECT_HANDLE obj)
 {
     session *s = NULL;
     object *o = NULL;
@@ -258,8 +272,14 @@ CK_RV engine_object_destroy(engine_client *c, CK_SESSION_HANDLE h,
     return CKR_OK;
 }
 
-CK_RV engine_object_size(engine_client *c, CK_SESSION_HANDLE h,
-                         CK_OBJECT_HANDLE obj, CK_ULONG *size)
+CK_RV engine_object_destroy(engine_client *c, CK_SESSION_HANDLE h,
+                            CK_OBJECT_HANDLE obj)
+{
+    ENGINE_LOCKED(c->eng, object_destroy_inlock(c, h, obj));
+}
+
+static CK_RV object_size_inlock(engine_client *c, CK_SESSION_HANDLE h,
+                                CK_OBJECT_HANDLE obj, CK_ULONG *size)
 {
     session *s = NULL;
     object *o = NULL;
@@ -270,6 +290,12 @@ CK_RV engine_object_size(engine_client *c, CK_SESSION_HANDLE h,
     if (rv == CKR_OK)
         *size = object_size(o);
     return rv;
+}
+
+CK_RV engine_object_size(engine_client *c, CK_SESSION_HANDLE h,
+                         CK_OBJECT_HANDLE obj, CK_ULONG *size)
+{
+    ENGINE_LOCKED(c->eng, object_size_inlock(c, h, obj, size));
 }
 
 /* OpenSC's order: a sensitive refusal outranks an unknown type, which
@@ -288,8 +314,8 @@ static int get_error_rank(CK_RV rv)
     }
 }
 
-CK_RV engine_attr_get(engine_client *c, CK_SESSION_HANDLE h,
-                      CK_OBJECT_HANDLE obj, CK_ATTRIBUTE *t, CK_ULONG n)
+static CK_RV attr_get_inlock(engine_client *c, CK_SESSION_HANDLE h,
+                             CK_OBJECT_HANDLE obj, CK_ATTRIBUTE *t, CK_ULONG n)
 {
     session *s = NULL;
     object *o = NULL;
@@ -310,8 +336,15 @@ CK_RV engine_attr_get(engine_client *c, CK_SESSION_HANDLE h,
     return worst;
 }
 
-CK_RV engine_attr_set(engine_client *c, CK_SESSION_HANDLE h,
-                      CK_OBJECT_HANDLE obj, const CK_ATTRIBUTE *t, CK_ULONG n)
+CK_RV engine_attr_get(engine_client *c, CK_SESSION_HANDLE h,
+                      CK_OBJECT_HANDLE obj, CK_ATTRIBUTE *t, CK_ULONG n)
+{
+    ENGINE_LOCKED(c->eng, attr_get_inlock(c, h, obj, t, n));
+}
+
+static CK_RV attr_set_inlock(engine_client *c, CK_SESSION_HANDLE h,
+                             CK_OBJECT_HANDLE obj, const CK_ATTRIBUTE *t,
+                             CK_ULONG n)
 {
     session *s = NULL;
     object *o = NULL, *changed = NULL;
@@ -355,8 +388,14 @@ CK_RV engine_attr_set(engine_client *c, CK_SESSION_HANDLE h,
     return rv;
 }
 
-CK_RV engine_find_init(engine_client *c, CK_SESSION_HANDLE h,
-                       const CK_ATTRIBUTE *t, CK_ULONG n)
+CK_RV engine_attr_set(engine_client *c, CK_SESSION_HANDLE h,
+                      CK_OBJECT_HANDLE obj, const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+    ENGINE_LOCKED(c->eng, attr_set_inlock(c, h, obj, t, n));
+}
+
+static CK_RV find_init_inlock(engine_client *c, CK_SESSION_HANDLE h,
+                              const CK_ATTRIBUTE *t, CK_ULONG n)
 {
     session *s = NULL;
     CK_OBJECT_HANDLE *ids = NULL;
@@ -397,8 +436,15 @@ CK_RV engine_find_init(engine_client *c, CK_SESSION_HANDLE h,
     return CKR_OK;
 }
 
-CK_RV engine_find_next(engine_client *c, CK_SESSION_HANDLE h,
-                       CK_OBJECT_HANDLE *out, CK_ULONG max, CK_ULONG *count)
+CK_RV engine_find_init(engine_client *c, CK_SESSION_HANDLE h,
+                       const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+    ENGINE_LOCKED(c->eng, find_init_inlock(c, h, t, n));
+}
+
+static CK_RV find_next_inlock(engine_client *c, CK_SESSION_HANDLE h,
+                              CK_OBJECT_HANDLE *out, CK_ULONG max,
+                              CK_ULONG *count)
 {
     session *s = NULL;
     CK_RV rv = session_get(c, h, &s);
@@ -414,7 +460,13 @@ CK_RV engine_find_next(engine_client *c, CK_SESSION_HANDLE h,
     return CKR_OK;
 }
 
-CK_RV engine_find_final(engine_client *c, CK_SESSION_HANDLE h)
+CK_RV engine_find_next(engine_client *c, CK_SESSION_HANDLE h,
+                       CK_OBJECT_HANDLE *out, CK_ULONG max, CK_ULONG *count)
+{
+    ENGINE_LOCKED(c->eng, find_next_inlock(c, h, out, max, count));
+}
+
+static CK_RV find_final_inlock(engine_client *c, CK_SESSION_HANDLE h)
 {
     session *s = NULL;
     CK_RV rv = session_get(c, h, &s);
@@ -426,4 +478,9 @@ CK_RV engine_find_final(engine_client *c, CK_SESSION_HANDLE h)
     free(s->find.ids);
     memset(&s->find, 0, sizeof(s->find));
     return CKR_OK;
+}
+
+CK_RV engine_find_final(engine_client *c, CK_SESSION_HANDLE h)
+{
+    ENGINE_LOCKED(c->eng, find_final_inlock(c, h));
 }

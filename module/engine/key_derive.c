@@ -246,10 +246,10 @@ out:
     return rv;
 }
 
-CK_RV engine_derive_key(engine_client *c, CK_SESSION_HANDLE h,
-                        const CK_MECHANISM *m, CK_OBJECT_HANDLE base,
-                        const CK_ATTRIBUTE *t, CK_ULONG n,
-                        CK_OBJECT_HANDLE *out)
+static CK_RV derive_key_inlock(engine_client *c, CK_SESSION_HANDLE h,
+                               const CK_MECHANISM *m, CK_OBJECT_HANDLE base,
+                               const CK_ATTRIBUTE *t, CK_ULONG n,
+                               CK_OBJECT_HANDLE *out)
 {
     const mech_desc *d = NULL;
     const char *md = NULL;
@@ -282,4 +282,12 @@ CK_RV engine_derive_key(engine_client *c, CK_SESSION_HANDLE h,
     rv = derive_simple(s, d, m, copy, t, n, out);
     object_free(copy);
     return rv;
+}
+
+CK_RV engine_derive_key(engine_client *c, CK_SESSION_HANDLE h,
+                        const CK_MECHANISM *m, CK_OBJECT_HANDLE base,
+                        const CK_ATTRIBUTE *t, CK_ULONG n,
+                        CK_OBJECT_HANDLE *out)
+{
+    ENGINE_LOCKED(c->eng, derive_key_inlock(c, h, m, base, t, n, out));
 }

@@ -40,9 +40,9 @@ static CK_RV key_length(const mech_desc *d, CK_KEY_TYPE sub, CK_ULONG given,
     return CKR_OK;
 }
 
-CK_RV engine_generate_key(engine_client *c, CK_SESSION_HANDLE h,
-                          const CK_MECHANISM *m, const CK_ATTRIBUTE *t,
-                          CK_ULONG n, CK_OBJECT_HANDLE *out)
+static CK_RV generate_key_inlock(engine_client *c, CK_SESSION_HANDLE h,
+                                 const CK_MECHANISM *m, const CK_ATTRIBUTE *t,
+                                 CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_ULONG sub, len = 0;
@@ -96,6 +96,13 @@ out:
     secret_free(value, len);
     object_free(o);
     return rv;
+}
+
+CK_RV engine_generate_key(engine_client *c, CK_SESSION_HANDLE h,
+                          const CK_MECHANISM *m, const CK_ATTRIBUTE *t,
+                          CK_ULONG n, CK_OBJECT_HANDLE *out)
+{
+    ENGINE_LOCKED(c->eng, generate_key_inlock(c, h, m, t, n, out));
 }
 
 /* ---- C_DigestKey --------------------------------------------------------- */

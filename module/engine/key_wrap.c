@@ -368,9 +368,10 @@ static CK_RV wrap_value(const CK_MECHANISM *m, object *w, object *k,
     return rv;
 }
 
-CK_RV engine_wrap_key(engine_client *c, CK_SESSION_HANDLE h,
-                      const CK_MECHANISM *m, CK_OBJECT_HANDLE wrapping,
-                      CK_OBJECT_HANDLE key, CK_BYTE *out, CK_ULONG *out_len)
+static CK_RV wrap_key_inlock(engine_client *c, CK_SESSION_HANDLE h,
+                             const CK_MECHANISM *m, CK_OBJECT_HANDLE wrapping,
+                             CK_OBJECT_HANDLE key, CK_BYTE *out,
+                             CK_ULONG *out_len)
 {
     const mech_desc *d = NULL;
     session *s = NULL;
@@ -415,6 +416,14 @@ out:
     mech_result_free(blob, blob_len);
     object_free(wcopy);
     return rv;
+}
+
+CK_RV engine_wrap_key(engine_client *c, CK_SESSION_HANDLE h,
+                      const CK_MECHANISM *m, CK_OBJECT_HANDLE wrapping,
+                      CK_OBJECT_HANDLE key, CK_BYTE *out, CK_ULONG *out_len)
+{
+    ENGINE_LOCKED(c->eng,
+                  wrap_key_inlock(c, h, m, wrapping, key, out, out_len));
 }
 static CK_RV unwrap_bytes(const CK_MECHANISM *m, object *w, const CK_BYTE *in,
                           CK_ULONG in_len, unsigned char **clear,
@@ -482,11 +491,11 @@ static CK_RV fill_private(object *o, CK_ULONG sub, const unsigned char *der,
     return rv;
 }
 
-CK_RV engine_unwrap_key(engine_client *c, CK_SESSION_HANDLE h,
-                        const CK_MECHANISM *m, CK_OBJECT_HANDLE unwrapping,
-                        const CK_BYTE *in, CK_ULONG in_len,
-                        const CK_ATTRIBUTE *t, CK_ULONG n,
-                        CK_OBJECT_HANDLE *out)
+static CK_RV unwrap_key_inlock(engine_client *c, CK_SESSION_HANDLE h,
+                               const CK_MECHANISM *m,
+                               CK_OBJECT_HANDLE unwrapping, const CK_BYTE *in,
+                               CK_ULONG in_len, const CK_ATTRIBUTE *t,
+                               CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
     const mech_desc *d = NULL;
     CK_OBJECT_CLASS cls = CK_UNAVAILABLE_INFORMATION;
@@ -536,4 +545,14 @@ CK_RV engine_unwrap_key(engine_client *c, CK_SESSION_HANDLE h,
     free(merged);
     free(imposed);
     return rv;
+}
+
+CK_RV engine_unwrap_key(engine_client *c, CK_SESSION_HANDLE h,
+                        const CK_MECHANISM *m, CK_OBJECT_HANDLE unwrapping,
+                        const CK_BYTE *in, CK_ULONG in_len,
+                        const CK_ATTRIBUTE *t, CK_ULONG n,
+                        CK_OBJECT_HANDLE *out)
+{
+    ENGINE_LOCKED(
+        c->eng, unwrap_key_inlock(c, h, m, unwrapping, in, in_len, t, n, out));
 }

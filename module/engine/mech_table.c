@@ -205,8 +205,8 @@ static CK_RV slot_policy(engine *e, CK_SLOT_ID slot,
     }
 }
 
-CK_RV engine_mechanism_list(engine *e, CK_SLOT_ID slot,
-                            CK_MECHANISM_TYPE *list, CK_ULONG *count)
+static CK_RV mechanism_list_inlock(engine *e, CK_SLOT_ID slot,
+                                   CK_MECHANISM_TYPE *list, CK_ULONG *count)
 {
     enum partition_policy policy;
     CK_ULONG n = 0;
@@ -232,8 +232,15 @@ CK_RV engine_mechanism_list(engine *e, CK_SLOT_ID slot,
     return CKR_OK;
 }
 
-CK_RV engine_mechanism_info(engine *e, CK_SLOT_ID slot,
-                            CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info)
+CK_RV engine_mechanism_list(engine *e, CK_SLOT_ID slot, CK_MECHANISM_TYPE *list,
+                            CK_ULONG *count)
+{
+    ENGINE_LOCKED(e, mechanism_list_inlock(e, slot, list, count));
+}
+
+static CK_RV mechanism_info_inlock(engine *e, CK_SLOT_ID slot,
+                                   CK_MECHANISM_TYPE type,
+                                   CK_MECHANISM_INFO *info)
 {
     enum partition_policy policy;
     const mech_desc *d;
@@ -246,4 +253,10 @@ CK_RV engine_mechanism_info(engine *e, CK_SLOT_ID slot,
         return CKR_MECHANISM_INVALID;
     *info = mech_info(policy, d);
     return CKR_OK;
+}
+
+CK_RV engine_mechanism_info(engine *e, CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
+                            CK_MECHANISM_INFO *info)
+{
+    ENGINE_LOCKED(e, mechanism_info_inlock(e, slot, type, info));
 }

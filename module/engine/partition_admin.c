@@ -52,7 +52,8 @@ static CK_RV summarize(engine *e, CK_SLOT_ID slot, partition_summary *p)
     return rv;
 }
 
-CK_RV engine_partition_list(engine *e, partition_summary **out, size_t *n)
+static CK_RV partition_list_inlock(engine *e, partition_summary **out,
+                                   size_t *n)
 {
     CK_SLOT_ID *ids = NULL;
     partition_summary *list;
@@ -78,15 +79,21 @@ CK_RV engine_partition_list(engine *e, partition_summary **out, size_t *n)
     return CKR_OK;
 }
 
+CK_RV engine_partition_list(engine *e, partition_summary **out, size_t *n)
+{
+    ENGINE_LOCKED(e, partition_list_inlock(e, out, n));
+}
+
 CK_RV engine_partition_create(engine *e, const char *name, const char *so_pin,
                               const char *user_pin,
                               enum partition_policy policy, CK_SLOT_ID *slot)
 {
-    CK_ULONG count = 0;
     CK_SLOT_ID *ids = NULL;
+    size_t count = 0;
     CK_UTF8CHAR label[32];
     CK_SESSION_HANDLE h = 0;
     engine_client *admin = NULL;
+    bool created = false;
     CK_RV rv;
     size_t len = strlen(name);
 
@@ -96,21 +103,22 @@ CK_RV engine_partition_create(engine *e, const char *name, const char *so_pin,
     if (strlen(so_pin) < PIN_MIN_LEN || strlen(so_pin) > PIN_MAX_LEN ||
         strlen(user_pin) < PIN_MIN_LEN || strlen(user_pin) > PIN_MAX_LEN)
         return CKR_PIN_LEN_RANGE;
-    /* The free slot is the last one listed. */
-    rv = engine_slot_list(e, NULL, &count);
-    if (rv != CKR_OK)
-        return rv;
-    ids = calloc(count, sizeof(*ids));
-    if (ids == NULL)
-        return CKR_HOST_MEMORY;
-    rv = engine_slot_list(e, ids, &count);
-    if (rv != CKR_OK)
-        goto out;
-    *slot = ids[count - 1];
     memset(label, ' ', sizeof(label));
     memcpy(label, name, len);
-    rv = engine_init_token_policy(e, *slot, (const CK_UTF8CHAR *)so_pin,
-                                  strlen(so_pin), label, policy);
+    /* The free slot (after the last partition) is taken under one lock, so
+     * two creations never pick the same slot. */
+    rv = engine_lock(e);
+    if (rv != CKR_OK)
+        return rv;
+    rv = token_scan(e, &ids, &count);
+    if (rv == CKR_OK) {
+        *slot = count > 0 ? ids[count - 1] + 1 : 0;
+        rv = init_token_policy_inlock(e, *slot, (const CK_UTF8CHAR *)so_pin,
+                                      strlen(so_pin), label, policy);
+    }
+    engine_unlock(e);
+    free(ids);
+    created = rv == CKR_OK;
     /* The administrator acts as a client of its own, for this call. */
     if (rv == CKR_OK)
         rv = engine_client_open(e, &admin);
@@ -124,16 +132,15 @@ CK_RV engine_partition_create(engine *e, const char *name, const char *so_pin,
         rv = engine_init_pin(admin, h, (const CK_UTF8CHAR *)user_pin,
                              strlen(user_pin));
     engine_client_close(admin);
-    if (rv != CKR_OK && token_slot_kind(e, *slot) == SLOT_PARTITION)
+    /* Only what this call made is undone. */
+    if (rv != CKR_OK && created)
         engine_partition_delete(e, *slot);
-out:
-    free(ids);
     return rv;
 }
 
-CK_RV engine_partition_set_policy(engine *e, CK_SLOT_ID slot,
-                                  const char *so_pin,
-                                  enum partition_policy policy)
+static CK_RV partition_set_policy_inlock(engine *e, CK_SLOT_ID slot,
+                                         const char *so_pin,
+                                         enum partition_policy policy)
 {
     secret_buf *skey = NULL;
     token *t = NULL;
@@ -156,6 +163,13 @@ CK_RV engine_partition_set_policy(engine *e, CK_SLOT_ID slot,
     return rv;
 }
 
+CK_RV engine_partition_set_policy(engine *e, CK_SLOT_ID slot,
+                                  const char *so_pin,
+                                  enum partition_policy policy)
+{
+    ENGINE_LOCKED(e, partition_set_policy_inlock(e, slot, so_pin, policy));
+}
+
 static CK_RV partition_delete_pinned(engine *e, CK_SLOT_ID slot);
 
 /* Under the PIN lock: a login in flight keeps its token (engine.c). */
@@ -165,7 +179,11 @@ CK_RV engine_partition_delete(engine *e, CK_SLOT_ID slot)
 
     if (rv != CKR_OK)
         return rv;
-    rv = partition_delete_pinned(e, slot);
+    rv = engine_lock(e);
+    if (rv == CKR_OK) {
+        rv = partition_delete_pinned(e, slot);
+        engine_unlock(e);
+    }
     e->locks.unlock(e->pin_mutex);
     return rv;
 }
