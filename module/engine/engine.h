@@ -8,6 +8,7 @@
 #include "pkcs11/hsmsim_pkcs11.h"
 #include "common/lock.h"
 #include "common/settings.h"
+#include "common/partition.h"
 
 /*
  * One engine owns every partition of a store directory.  Each partition
@@ -208,18 +209,6 @@ CK_RV engine_derive_key(engine_client *c, CK_SESSION_HANDLE h,
                         CK_OBJECT_HANDLE *out);
 
 /* ---- partition administration (hsmsim-admin) --------------------------- */
-
-typedef struct partition_summary {
-    CK_SLOT_ID slot;
-    char name[33];             /* the token label, trailing spaces removed */
-    char serial[17];
-    char path[PATH_MAX];
-    bool user_pin_set;
-    bool so_locked, user_locked;
-    unsigned long so_failures, user_failures;
-    unsigned long objects;     /* token objects, public and private */
-    enum partition_policy policy;
-} partition_summary;
 
 /* Every partition in the store, by slot; *out is malloc'd. */
 CK_RV engine_partition_list(engine *e, partition_summary **out, size_t *n);

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
-#include "engine/engine.h"
+#include "admin_backend.h"
 
 /* Exit statuses: success, runtime failure, bad arguments. */
 #define ADMIN_EXIT_OK 0
@@ -65,10 +65,11 @@ int admin_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *admin_rv_name(CK_RV rv, char buf[32]);
 
 /*
- * Load the configuration and open the engine on its store.  Prints the
- * reason and returns ADMIN_EXIT_FAILURE on error, else 0.
+ * Load the configuration and open the partitions' backend (the local store
+ * directory).  Prints the reason and returns ADMIN_EXIT_FAILURE on error,
+ * else 0.
  */
-int admin_open_engine(const admin_ctx *ctx, engine **out);
+int admin_open_backend(const admin_ctx *ctx, admin_backend **out);
 
 /*
  * Write `s` as a quoted JSON string: quotes, backslashes and control

@@ -281,17 +281,17 @@ static void text_summary(FILE *f, const partition_summary *p)
 
 /* ---- commands ---------------------------------------------------------- */
 
-/* Open the engine and list its partitions; returns an exit status. */
-static int load(const admin_ctx *ctx, engine **e, partition_summary **list,
-                size_t *n)
+/* Open the backend and list its partitions; returns an exit status. */
+static int load(const admin_ctx *ctx, admin_backend **b,
+                partition_summary **list, size_t *n)
 {
     char name[32];
-    int rc = admin_open_engine(ctx, e);
+    int rc = admin_open_backend(ctx, b);
     CK_RV rv;
 
     if (rc != 0)
         return rc;
-    rv = engine_partition_list(*e, list, n);
+    rv = (*b)->ops->partition_list((*b)->impl, list, n);
     if (rv != CKR_OK)
         return admin_error("cannot list partitions: %s",
                            admin_rv_name(rv, name));
@@ -312,17 +312,17 @@ static int one_name(admin_ctx *ctx, int argc, char **argv, char **name)
 }
 
 /* Remove a partition left half-made by a failed create. */
-static void undo_create(engine *e, CK_SLOT_ID slot, const char *name)
+static void undo_create(admin_backend *b, CK_SLOT_ID slot, const char *name)
 {
     partition_summary *list = NULL;
     size_t n = 0;
 
-    if (engine_partition_list(e, &list, &n) != CKR_OK)
+    if (b->ops->partition_list(b->impl, &list, &n) != CKR_OK)
         return;
     for (size_t i = 0; i < n; i++)
         if (list[i].slot == slot && !list[i].user_pin_set &&
             strcmp(list[i].name, name) == 0)
-            engine_partition_delete(e, slot);
+            b->ops->partition_delete(b->impl, slot);
     free(list);
 }
 
@@ -339,7 +339,7 @@ int cmd_partition_create(admin_ctx *ctx, int argc, char **argv)
     char so_pin[PIN_BUF], user_pin[PIN_BUF], rvname[32];
     size_t so_len = 0, user_len = 0, n = 0;
     partition_summary *list = NULL;
-    engine *e = NULL;
+    admin_backend *b = NULL;
     CK_SLOT_ID slot = CK_UNAVAILABLE_INFORMATION;
     CK_RV rv;
     int npos = 0;
@@ -371,7 +371,7 @@ int cmd_partition_create(admin_ctx *ctx, int argc, char **argv)
         pin_from_option("user PIN", user_opt, user_pin, &user_len) != 0)
         goto out;
 
-    rc = load(ctx, &e, &list, &n);
+    rc = load(ctx, &b, &list, &n);
     if (rc != 0)
         goto out;
     rc = ADMIN_EXIT_FAILURE;
@@ -391,9 +391,10 @@ int cmd_partition_create(admin_ctx *ctx, int argc, char **argv)
             goto out;
     }
     rc = ADMIN_EXIT_FAILURE;
-    rv = engine_partition_create(e, name, so_pin, user_pin, policy, &slot);
+    rv = b->ops->partition_create(b->impl, name, so_pin, user_pin, policy,
+                                  &slot);
     if (rv != CKR_OK) {
-        undo_create(e, slot, name);
+        undo_create(b, slot, name);
         admin_error("cannot create partition %s: %s", name,
                     admin_rv_name(rv, rvname));
         goto out;
@@ -401,7 +402,7 @@ int cmd_partition_create(admin_ctx *ctx, int argc, char **argv)
     if (ctx->json) {
         free(list);
         list = NULL;
-        rv = engine_partition_list(e, &list, &n);
+        rv = b->ops->partition_list(b->impl, &list, &n);
         for (size_t i = 0; rv == CKR_OK && i < n; i++)
             if (list[i].slot == slot) {
                 json_summary(stdout, &list[i]);
@@ -415,21 +416,21 @@ out:
     OPENSSL_cleanse(so_pin, sizeof(so_pin));
     OPENSSL_cleanse(user_pin, sizeof(user_pin));
     free(list);
-    engine_close(e);
+    admin_backend_close(b);
     return rc == ADMIN_DONE ? ADMIN_EXIT_OK : rc;
 }
 
 int cmd_partition_list(admin_ctx *ctx, int argc, char **argv)
 {
     partition_summary *list = NULL;
-    engine *e = NULL;
+    admin_backend *b = NULL;
     size_t n = 0;
     int npos = 0;
     int rc = admin_parse_args(ctx, argc, argv, NULL, NULL, 0, &npos);
 
     if (rc != 0)
         return rc == ADMIN_DONE ? ADMIN_EXIT_OK : rc;
-    rc = load(ctx, &e, &list, &n);
+    rc = load(ctx, &b, &list, &n);
     if (rc != 0)
         goto out;
     if (ctx->json)
@@ -454,16 +455,16 @@ int cmd_partition_list(admin_ctx *ctx, int argc, char **argv)
         fputs("]\n", stdout);
 out:
     free(list);
-    engine_close(e);
+    admin_backend_close(b);
     return rc;
 }
 
 /*
  * The prologue of the commands that act on one partition: parse NAME,
- * load the list and find it.  0 with *e, *list and *i set (the caller
+ * load the list and find it.  0 with *b, *list and *i set (the caller
  * frees both); ADMIN_DONE when --help was answered; else an exit status.
  */
-static int load_named(admin_ctx *ctx, int argc, char **argv, engine **e,
+static int load_named(admin_ctx *ctx, int argc, char **argv, admin_backend **b,
                       partition_summary **list, long *i)
 {
     char *name = NULL;
@@ -472,7 +473,7 @@ static int load_named(admin_ctx *ctx, int argc, char **argv, engine **e,
 
     if (rc != 0)
         return rc;
-    rc = load(ctx, e, list, &n);
+    rc = load(ctx, b, list, &n);
     if (rc != 0)
         return rc;
     *i = find_partition(*list, n, name);
@@ -482,9 +483,9 @@ static int load_named(admin_ctx *ctx, int argc, char **argv, engine **e,
 int cmd_partition_show(admin_ctx *ctx, int argc, char **argv)
 {
     partition_summary *list = NULL;
-    engine *e = NULL;
+    admin_backend *b = NULL;
     long i = -1;
-    int rc = load_named(ctx, argc, argv, &e, &list, &i);
+    int rc = load_named(ctx, argc, argv, &b, &list, &i);
 
     if (rc != 0) {
         rc = rc == ADMIN_DONE ? ADMIN_EXIT_OK : rc;
@@ -498,25 +499,25 @@ int cmd_partition_show(admin_ctx *ctx, int argc, char **argv)
     }
 out:
     free(list);
-    engine_close(e);
+    admin_backend_close(b);
     return rc;
 }
 
 int cmd_partition_delete(admin_ctx *ctx, int argc, char **argv)
 {
     partition_summary *list = NULL;
-    engine *e = NULL;
+    admin_backend *b = NULL;
     char rvname[32];
     long i = -1;
     CK_RV rv;
-    int rc = load_named(ctx, argc, argv, &e, &list, &i);
+    int rc = load_named(ctx, argc, argv, &b, &list, &i);
 
     if (rc != 0) {
         rc = rc == ADMIN_DONE ? ADMIN_EXIT_OK : rc;
         goto out;
     }
     rc = ADMIN_EXIT_FAILURE;
-    rv = engine_partition_delete(e, list[i].slot);
+    rv = b->ops->partition_delete(b->impl, list[i].slot);
     if (rv != CKR_OK) {
         admin_error("cannot delete partition %s: %s", list[i].name,
                     admin_rv_name(rv, rvname));
@@ -535,7 +536,7 @@ int cmd_partition_delete(admin_ctx *ctx, int argc, char **argv)
     rc = ADMIN_EXIT_OK;
 out:
     free(list);
-    engine_close(e);
+    admin_backend_close(b);
     return rc;
 }
 
@@ -550,7 +551,7 @@ int cmd_partition_policy(admin_ctx *ctx, int argc, char **argv)
     size_t so_len = 0, n = 0;
     partition_summary *list = NULL;
     enum partition_policy policy;
-    engine *e = NULL;
+    admin_backend *b = NULL;
     long i;
     CK_RV rv;
     int npos = 0;
@@ -572,7 +573,7 @@ int cmd_partition_policy(admin_ctx *ctx, int argc, char **argv)
     if (so_opt != NULL &&
         pin_from_option("SO PIN", so_opt, so_pin, &so_len) != 0)
         goto out;
-    rc = load(ctx, &e, &list, &n);
+    rc = load(ctx, &b, &list, &n);
     if (rc != 0)
         goto out;
     rc = ADMIN_EXIT_FAILURE;
@@ -586,7 +587,7 @@ int cmd_partition_policy(admin_ctx *ctx, int argc, char **argv)
             goto out;
         rc = ADMIN_EXIT_FAILURE;
     }
-    rv = engine_partition_set_policy(e, list[i].slot, so_pin, policy);
+    rv = b->ops->partition_set_policy(b->impl, list[i].slot, so_pin, policy);
     if (rv != CKR_OK) {
         admin_error("cannot change the policy of %s: %s", pos[0],
                     admin_rv_name(rv, rvname));
@@ -608,6 +609,6 @@ int cmd_partition_policy(admin_ctx *ctx, int argc, char **argv)
 out:
     OPENSSL_cleanse(so_pin, sizeof(so_pin));
     free(list);
-    engine_close(e);
+    admin_backend_close(b);
     return rc == ADMIN_DONE ? ADMIN_EXIT_OK : rc;
 }

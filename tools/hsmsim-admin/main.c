@@ -217,7 +217,7 @@ static int check_store(const char *dir)
     return 0;
 }
 
-int admin_open_engine(const admin_ctx *ctx, engine **out)
+int admin_open_backend(const admin_ctx *ctx, admin_backend **out)
 {
     settings cfg;
     char err[PATH_MAX + 200];
@@ -231,7 +231,7 @@ int admin_open_engine(const admin_ctx *ctx, engine **out)
     log_set_level(cfg.log_level);
     if (check_store(cfg.store) != 0)
         return ADMIN_EXIT_FAILURE;
-    rv = engine_open(&cfg, out);
+    rv = admin_backend_local_open(&cfg, out);
     if (rv != CKR_OK)
         return admin_error("cannot open store %s: %s", cfg.store,
                            admin_rv_name(rv, name));
