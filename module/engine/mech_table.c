@@ -149,6 +149,11 @@ static const mech_desc table[] = {
 /* clang-format on */
 #define TABLE_SIZE (sizeof(table) / sizeof(table[0]))
 
+const mech_desc *mech_at(size_t i)
+{
+    return i < TABLE_SIZE ? &table[i] : NULL;
+}
+
 const mech_desc *mech_lookup(CK_MECHANISM_TYPE type)
 {
     for (size_t i = 0; i < TABLE_SIZE; i++)

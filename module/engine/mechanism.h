@@ -94,6 +94,8 @@ extern const mech_family mech_family_asym;     /* mech_asym.c */
 
 /* The table row for a mechanism, or NULL (whatever the policy). */
 const mech_desc *mech_lookup(CK_MECHANISM_TYPE type);
+/* The table's i-th row; NULL past its end (for tests that walk it). */
+const mech_desc *mech_at(size_t i);
 /* The row, if a partition under `policy` offers the mechanism. */
 const mech_desc *mech_offered(enum partition_policy policy,
                               CK_MECHANISM_TYPE type);
