@@ -38,6 +38,9 @@ int cmd_partition_list(admin_ctx *ctx, int argc, char **argv);
 int cmd_partition_show(admin_ctx *ctx, int argc, char **argv);
 int cmd_partition_delete(admin_ctx *ctx, int argc, char **argv);
 int cmd_partition_policy(admin_ctx *ctx, int argc, char **argv);
+int cmd_client_cert_create(admin_ctx *ctx, int argc, char **argv);
+int cmd_appliance_init(admin_ctx *ctx, int argc, char **argv);
+int cmd_appliance_cert(admin_ctx *ctx, int argc, char **argv);
 
 /* An option of a subcommand that takes a value ("--pin"). */
 typedef struct admin_opt {

@@ -29,6 +29,15 @@ static const admin_command commands[] = {
     {"partition policy", cmd_partition_policy,
      "NAME fips|legacy [--so-pin PIN]",
      "change which mechanisms a partition offers (the SO's PIN is asked)"},
+    {"client cert create", cmd_client_cert_create,
+     "--cn NAME --out DIR [--days N]",
+     "make a client key pair and self-signed certificate (NAME.key, 0600, "
+     "and NAME.pem) to register on the appliance"},
+    {"appliance init", cmd_appliance_init, "--dir DIR [--cn NAME] [--days N]",
+     "make the appliance's identity: server.key (0600) and server.pem"},
+    {"appliance cert", cmd_appliance_cert, "--dir DIR",
+     "print the appliance's certificate and its SHA-256 fingerprint, for "
+     "clients to pin"},
     {"help", cmd_help, "", "show this help"},
 };
 
@@ -325,26 +334,31 @@ static int cmd_help(admin_ctx *ctx, int argc, char **argv)
     return ADMIN_EXIT_OK;
 }
 
-/* The command of argv[0] (and argv[1]); *used is how many words it took. */
+/* Whether the command's name is argv's first words; *used is how many. */
+static bool name_matches(const char *name, int argc, char **argv, int *used)
+{
+    int k = 0;
+
+    while (*name != '\0') {
+        size_t n = strcspn(name, " ");
+
+        if (k >= argc || strlen(argv[k]) != n || strncmp(argv[k], name, n) != 0)
+            return false;
+        k++;
+        name += n;
+        if (*name == ' ')
+            name++;
+    }
+    *used = k;
+    return true;
+}
+
+/* The command named by argv's first words ("client cert create"). */
 static const admin_command *find_command(int argc, char **argv, int *used)
 {
-    for (size_t i = 0; i < N_COMMANDS; i++) {
-        const char *name = commands[i].name;
-        const char *space = strchr(name, ' ');
-
-        if (space == NULL) {
-            if (strcmp(argv[0], name) == 0) {
-                *used = 1;
-                return &commands[i];
-            }
-            continue;
-        }
-        if (argc >= 2 && strncmp(argv[0], name, space - name) == 0 &&
-            argv[0][space - name] == '\0' && strcmp(argv[1], space + 1) == 0) {
-            *used = 2;
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (name_matches(commands[i].name, argc, argv, used))
             return &commands[i];
-        }
-    }
     return NULL;
 }
 

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* cert_make.h - the trust link's key pairs and self-signed certificates. */
+#ifndef HSMSIM_CERT_MAKE_H
+#define HSMSIM_CERT_MAKE_H
+
+#include <stdbool.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/* "AB:CD:..." : 32 bytes, 95 characters and a NUL. */
+#define CERT_FINGERPRINT_LEN 96
+
+/*
+ * A P-256 key pair and a self-signed X.509 v3 certificate for it, with
+ * subject CN=`cn`, valid for `days` days from now, for TLS server
+ * (`server`) or client authentication.  0 on success; else the reason is
+ * in `err`.
+ */
+int cert_make(const char *cn, int days, bool server, EVP_PKEY **key,
+              X509 **cert, char *err, size_t err_len);
+
+/*
+ * Write `key` to DIR/BASE.key (created 0600, never over an existing file)
+ * and `cert` to DIR/BASE.pem (0644).  0 on success; else `err` says why.
+ */
+int cert_write(const char *dir, const char *base, EVP_PKEY *key, X509 *cert,
+               char *err, size_t err_len);
+
+/* The certificate's SHA-256 fingerprint as colon-separated hex. */
+void cert_fingerprint(X509 *cert, char out[CERT_FINGERPRINT_LEN]);
+
+/* A PEM certificate from a file; NULL with the reason in `err`. */
+X509 *cert_read(const char *path, char *err, size_t err_len);
+
+#endif
