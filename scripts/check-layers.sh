@@ -5,6 +5,7 @@
 #
 #   cryptoki -> device, common      device -> engine, wire, common
 #   engine   -> common              wire   -> common
+#   appliance -> engine, wire, common
 #   common   -> (nothing of ours)
 #
 # Each layer is a convenience library; every symbol it leaves undefined
@@ -21,11 +22,12 @@ allowed() {
         device) echo "engine wire common" ;;
         engine) echo "common" ;;
         wire) echo "common" ;;
+        appliance) echo "engine wire common" ;;
         common) echo "" ;;
     esac
 }
 
-layers="common engine wire device cryptoki"
+layers="common engine wire device cryptoki appliance"
 for l in $layers; do
     a="$dir/.libs/libhsmsim_$l.a"
     [ -f "$a" ] || { echo "check-layers: $a missing" >&2; exit 2; }
@@ -47,4 +49,4 @@ for l in $layers; do
     done
 done
 [ "$bad" -eq 0 ] || exit 1
-echo "check-layers: cryptoki -> device -> engine, wire -> common, nothing past"
+echo "check-layers: cryptoki -> device -> engine, wire -> common; appliance -> engine, wire, common; nothing past"

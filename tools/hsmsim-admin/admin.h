@@ -41,6 +41,12 @@ int cmd_partition_policy(admin_ctx *ctx, int argc, char **argv);
 int cmd_client_cert_create(admin_ctx *ctx, int argc, char **argv);
 int cmd_appliance_init(admin_ctx *ctx, int argc, char **argv);
 int cmd_appliance_cert(admin_ctx *ctx, int argc, char **argv);
+int cmd_client_register(admin_ctx *ctx, int argc, char **argv);
+int cmd_client_assign(admin_ctx *ctx, int argc, char **argv);
+int cmd_client_unassign(admin_ctx *ctx, int argc, char **argv);
+int cmd_client_list(admin_ctx *ctx, int argc, char **argv);
+int cmd_client_show(admin_ctx *ctx, int argc, char **argv);
+int cmd_client_delete(admin_ctx *ctx, int argc, char **argv);
 
 /* An option of a subcommand that takes a value ("--pin"). */
 typedef struct admin_opt {
@@ -73,6 +79,8 @@ const char *admin_rv_name(CK_RV rv, char buf[32]);
  * else 0.
  */
 int admin_open_backend(const admin_ctx *ctx, admin_backend **out);
+/* The configuration alone (its store directory checked); an exit status. */
+int admin_load_settings(const admin_ctx *ctx, settings *cfg);
 
 /*
  * Write `s` as a quoted JSON string: quotes, backslashes and control

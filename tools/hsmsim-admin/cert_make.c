@@ -147,33 +147,3 @@ int cert_write(const char *dir, const char *base, EVP_PKEY *key, X509 *cert,
     }
     return 0;
 }
-
-void cert_fingerprint(X509 *cert, char out[CERT_FINGERPRINT_LEN])
-{
-    unsigned char md[32];
-    unsigned int n = sizeof(md);
-
-    out[0] = '\0';
-    if (X509_digest(cert, EVP_sha256(), md, &n) != 1 || n != sizeof(md))
-        return;
-    for (unsigned int i = 0; i < n; i++)
-        snprintf(out + 3 * i, 4, i + 1 < n ? "%02X:" : "%02X", md[i]);
-}
-
-X509 *cert_read(const char *path, char *err, size_t err_len)
-{
-    FILE *f = fopen(path, "r");
-    X509 *c;
-
-    if (f == NULL) {
-        snprintf(err, err_len, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    c = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
-    if (c == NULL) {
-        ERR_clear_error();
-        snprintf(err, err_len, "%s: not a PEM certificate", path);
-    }
-    return c;
-}

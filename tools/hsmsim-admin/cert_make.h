@@ -6,9 +6,7 @@
 #include <stdbool.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-
-/* "AB:CD:..." : 32 bytes, 95 characters and a NUL. */
-#define CERT_FINGERPRINT_LEN 96
+#include "appliance/cert_id.h"
 
 /*
  * A P-256 key pair and a self-signed X.509 v3 certificate for it, with
@@ -25,11 +23,5 @@ int cert_make(const char *cn, int days, bool server, EVP_PKEY **key,
  */
 int cert_write(const char *dir, const char *base, EVP_PKEY *key, X509 *cert,
                char *err, size_t err_len);
-
-/* The certificate's SHA-256 fingerprint as colon-separated hex. */
-void cert_fingerprint(X509 *cert, char out[CERT_FINGERPRINT_LEN]);
-
-/* A PEM certificate from a file; NULL with the reason in `err`. */
-X509 *cert_read(const char *path, char *err, size_t err_len);
 
 #endif

@@ -61,18 +61,11 @@ static int ensure_dir(const char *dir)
 static void print_cert(const admin_ctx *ctx, X509 *cert, const char *path)
 {
     char fp[CERT_FINGERPRINT_LEN], subject[256], until[64];
-    BIO *b = BIO_new(BIO_s_mem());
+    BIO *b = NULL;
     BUF_MEM *mem = NULL;
 
     cert_fingerprint(cert, fp);
-    X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
-    until[0] = '\0';
-    if (b != NULL && ASN1_TIME_print(b, X509_get0_notAfter(cert)) == 1) {
-        int n = BIO_read(b, until, sizeof(until) - 1);
-
-        until[n > 0 ? n : 0] = '\0';
-    }
-    BIO_free(b);
+    cert_describe(cert, subject, sizeof(subject), until, sizeof(until));
     if (!ctx->json) {
         PEM_write_X509(stdout, cert);
         printf("subject:     %s\nnot after:   %s\nSHA-256:     %s\n"

@@ -33,6 +33,18 @@ static const admin_command commands[] = {
      "--cn NAME --out DIR [--days N]",
      "make a client key pair and self-signed certificate (NAME.key, 0600, "
      "and NAME.pem) to register on the appliance"},
+    {"client register", cmd_client_register, "NAME --cert FILE",
+     "register a client by its certificate (known by its SHA-256 "
+     "fingerprint)"},
+    {"client assign", cmd_client_assign, "NAME PARTITION",
+     "let a registered client reach a partition"},
+    {"client unassign", cmd_client_unassign, "NAME PARTITION",
+     "take a partition away from a client"},
+    {"client list", cmd_client_list, "", "list the registered clients"},
+    {"client show", cmd_client_show, "NAME",
+     "show a client: certificate, fingerprint, partitions"},
+    {"client delete", cmd_client_delete, "NAME",
+     "remove a client and its assignments"},
     {"appliance init", cmd_appliance_init, "--dir DIR [--cn NAME] [--days N]",
      "make the appliance's identity: server.key (0600) and server.pem"},
     {"appliance cert", cmd_appliance_cert, "--dir DIR",
@@ -226,20 +238,29 @@ static int check_store(const char *dir)
     return 0;
 }
 
+int admin_load_settings(const admin_ctx *ctx, settings *cfg)
+{
+    char err[PATH_MAX + 200];
+    const char *path = ctx->conf ? ctx->conf : settings_default_path();
+
+    settings_defaults(cfg);
+    if (settings_load_file(cfg, path, err, sizeof(err)) != 0)
+        return admin_error("configuration: %s", err);
+    log_set_level(cfg->log_level);
+    if (check_store(cfg->store) != 0)
+        return ADMIN_EXIT_FAILURE;
+    return 0;
+}
+
 int admin_open_backend(const admin_ctx *ctx, admin_backend **out)
 {
     settings cfg;
-    char err[PATH_MAX + 200];
     char name[32];
-    const char *path = ctx->conf ? ctx->conf : settings_default_path();
+    int rc = admin_load_settings(ctx, &cfg);
     CK_RV rv;
 
-    settings_defaults(&cfg);
-    if (settings_load_file(&cfg, path, err, sizeof(err)) != 0)
-        return admin_error("configuration: %s", err);
-    log_set_level(cfg.log_level);
-    if (check_store(cfg.store) != 0)
-        return ADMIN_EXIT_FAILURE;
+    if (rc != 0)
+        return rc;
     rv = admin_backend_local_open(&cfg, out);
     if (rv != CKR_OK)
         return admin_error("cannot open store %s: %s", cfg.store,
