@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # analyse.sh - the static and dynamic analysers CI runs: a clang -Werror
-# build, cppcheck, scan-build, clang-format on changed lines, and valgrind
-# over the integration suites.  Each must report nothing.  Run from the
+# build, cppcheck, scan-build, clang-format on changed lines, a bounded
+# libFuzzer run of the wire's decoders, and valgrind over the integration
+# suites.  Each must report nothing.  Run from the
 # checkout after scripts/test.sh has built _build (or name BUILD_DIR).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,6 +60,21 @@ else
     echo "clang-format: base $base not in this clone; fetch full history"
     exit 1
 fi
+
+echo "== libFuzzer: the wire's decoders, ${HSMSIM_FUZZ_SECONDS:-20} s from tests/fuzz/wire"
+# A crash, a leak or a read past the input stops it with a reproducer.
+rm -rf _build-fuzz && mkdir -p _build-fuzz/corpus
+clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+    -I "$top/module" -I "$top/_build-clang" $(pkg-config --cflags p11-kit-1) \
+    "$top/tests/fuzz/fuzz_wire.c" "$top"/module/wire/wire*.c \
+    -o _build-fuzz/fuzz_wire -lcrypto ||
+    { echo "fuzz: build failed"; exit 1; }
+(cd _build-fuzz &&
+ ./fuzz_wire -max_total_time="${HSMSIM_FUZZ_SECONDS:-20}" -rss_limit_mb=1024 \
+     -print_final_stats=1 corpus "$top/tests/fuzz/wire" > fuzz.log 2>&1) ||
+    { tail -n 40 _build-fuzz/fuzz.log; echo "fuzz: failed"; exit 1; }
+echo "fuzz: $(grep -o 'stat::number_of_executed_units: *[0-9]*' \
+    _build-fuzz/fuzz.log | grep -o '[0-9]*$') runs, no finding"
 
 echo "== valgrind over the integration suites"
 # Invalid reads and writes, uses of uninitialised values and bad frees

@@ -198,6 +198,12 @@ enum registry_rc registry_unassign(registry *r, const char *name,
     return sqlite3_changes(r->db) == 1 ? REG_OK : REG_NOT_FOUND;
 }
 
+enum registry_rc registry_forget_partition(registry *r, const char *partition)
+{
+    return done(run(r, "DELETE FROM assignments WHERE partition = ?1", NULL,
+                    partition, NULL));
+}
+
 static void copy_text(char *dst, size_t len, const unsigned char *src)
 {
     snprintf(dst, len, "%s", src != NULL ? (const char *)src : "");

@@ -52,6 +52,9 @@ enum registry_rc registry_assign(registry *r, const char *name,
 enum registry_rc registry_unassign(registry *r, const char *name,
                                    const char *partition);
 
+/* A partition is gone: no client is assigned it any more. */
+enum registry_rc registry_forget_partition(registry *r, const char *partition);
+
 /* Every client, by name; free with registry_clients_free. */
 enum registry_rc registry_list(registry *r, registry_client **out, size_t *n);
 /* One client by name, or by certificate fingerprint. */

@@ -127,6 +127,16 @@ for bad in "register" "register app9" "register app9 --cert" \
         not_ok "client $bad: exit 2, one line (got $rc)"
     fi
 done
+run client assign app1 db2
+run partition delete db2
+run --json client show app1
+check "deleting a partition takes it from every client" \
+    json "assert d['partitions'] == []"
+run partition create db2 --so-pin so-secret --pin user-secret
+run --json client show app1
+check "... and a new partition of that name is not assigned by it" \
+    json "assert d['partitions'] == []"
+
 long=$(printf 'n%.0s' $(seq 1 70))
 run client register "$long" --cert "$T/certs/app2.pem"
 check "a name over 64 bytes: exit 2" rc_is 2
