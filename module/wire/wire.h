@@ -151,4 +151,56 @@ typedef struct wire_mechanism {
 
 void wire_get_mechanism(wire_reader *r, wire_mechanism *m);
 
+/*
+ * An output buffer by the PKCS#11 convention (wire_out.c).  The request
+ * says whether the caller gave a buffer and its length; the response
+ * carries the code, the length (needed, or written) and the bytes only
+ * when a buffer was given and the call succeeded, so length queries and
+ * CKR_BUFFER_TOO_SMALL mean across the link what they mean in process.
+ */
+typedef struct wire_out {
+    bool has_buffer;
+    CK_ULONG len;
+} wire_out;
+
+void wire_put_out_request(wire_writer *w, const void *out, CK_ULONG out_len);
+void wire_get_out_request(wire_reader *r, wire_out *o);
+void wire_put_out_response(wire_writer *w, CK_RV rv, const wire_out *o,
+                           const void *value, CK_ULONG value_len);
+/* Into the caller's `out` (of *out_len bytes): CKR_DEVICE_ERROR if the
+ * response would write more than that. */
+CK_RV wire_get_out_response(wire_reader *r, void *out, CK_ULONG *out_len,
+                            CK_RV *rv);
+
+/*
+ * C_GetAttributeValue: the request carries each entry's type and the size
+ * of the caller's buffer (or none), nested templates one level deep; the
+ * server decodes it into zeroed buffers of those sizes (within a budget),
+ * the engine fills them, and the response carries the call's
+ * code, then every entry's own result: its length (a query,
+ * CK_UNAVAILABLE_INFORMATION for an error on that entry) or its bytes.
+ */
+struct wire_block {
+    void *p;
+    size_t len;
+};
+
+typedef struct wire_get {
+    CK_ATTRIBUTE *attrs;
+    CK_ULONG n;
+    struct wire_block *blocks; /* every allocation, wiped when freed */
+    size_t nblocks, cap;
+    size_t budget;
+} wire_get;
+
+void wire_put_get_request(wire_writer *w, const CK_ATTRIBUTE *t, CK_ULONG n);
+/* `budget`: the bytes of buffers the server grants one call (capped at
+ * WIRE_PAYLOAD_MAX); a longer buffer is granted what is left. */
+void wire_get_get_request(wire_reader *r, wire_get *g, size_t budget);
+void wire_put_get_response(wire_writer *w, CK_RV rv, const wire_get *g);
+/* Fill the caller's template `t` from a response. */
+CK_RV wire_get_get_response(wire_reader *r, CK_ATTRIBUTE *t, CK_ULONG n,
+                            CK_RV *rv);
+void wire_get_free(wire_get *g);
+
 #endif

@@ -8,7 +8,8 @@
 
 /*
  * The first byte picks the decoder, as a call's signature will: a frame
- * header, a template, a mechanism, or a template then a mechanism.  Each
+ * header, a template, a mechanism, a template then a mechanism, a
+ * GetAttributeValue request or response, or an output buffer.  Each
  * must answer, read nothing past the input, and leave nothing allocated.
  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -17,11 +18,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     wire_template t;
     wire_mechanism m;
     wire_header h;
+    wire_get g;
+    wire_out o;
+    unsigned char out[64];
+    CK_ATTRIBUTE t2[2] = { { CKA_LABEL, out, 32 }, { CKA_ID, out + 32, 32 } };
+    CK_ULONG out_len = sizeof(out);
+    CK_RV rv;
 
     if (size == 0)
         return 0;
     wire_reader_init(&r, data + 1, size - 1);
-    switch (data[0] % 4) {
+    switch (data[0] % 7) {
     case 0:
         if (size - 1 >= WIRE_HEADER_LEN)
             (void)wire_header_parse(data + 1, &h);
@@ -35,11 +42,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         wire_get_mechanism(&r, &m);
         (void)wire_reader_done(&r);
         break;
-    default:
+    case 3:
         wire_get_template(&r, &t);
         wire_get_mechanism(&r, &m);
         (void)wire_reader_done(&r);
         wire_template_free(&t);
+        break;
+    case 4:
+        /* A GetAttributeValue request, as the appliance reads it (a small
+         * budget keeps the fuzzer fast; the limit is what is tested). */
+        wire_get_get_request(&r, &g, 65536);
+        (void)wire_reader_done(&r);
+        wire_get_free(&g);
+        break;
+    case 5:
+        /* A GetAttributeValue response, into a caller's two buffers. */
+        (void)wire_get_get_response(&r, t2, 2, &rv);
+        break;
+    default:
+        wire_get_out_request(&r, &o);
+        (void)wire_get_out_response(&r, out, &out_len, &rv);
         break;
     }
     return 0;

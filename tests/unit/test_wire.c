@@ -424,6 +424,174 @@ static void test_garbage(void)
     CU_PASS("20000 random payloads decoded or refused");
 }
 
+/* ---- what calls hand back ---------------------------------------------- */
+
+/* One output buffer through request and response, as a call would. */
+static CK_RV out_trip(const void *caller_buf, CK_ULONG caller_len,
+                      CK_RV engine_rv, const void *engine_out,
+                      CK_ULONG engine_len, unsigned char *got,
+                      CK_ULONG *got_len, CK_RV *rv)
+{
+    wire_writer req, resp;
+    wire_reader r;
+    wire_out o;
+    CK_RV result;
+
+    wire_writer_init(&req);
+    wire_put_out_request(&req, caller_buf, caller_len);
+    wire_reader_init(&r, req.buf, req.len);
+    wire_get_out_request(&r, &o);
+    CU_ASSERT_EQUAL(wire_reader_done(&r), CKR_OK);
+    CU_ASSERT_EQUAL(o.has_buffer, caller_buf != NULL);
+    CU_ASSERT_EQUAL(o.len, caller_len);
+    wire_writer_init(&resp);
+    wire_put_out_response(&resp, engine_rv, &o, engine_out, engine_len);
+    wire_reader_init(&r, resp.buf, resp.len);
+    *got_len = caller_len;
+    result = wire_get_out_response(&r, caller_buf ? got : NULL, got_len, rv);
+    if (result == CKR_OK)
+        result = wire_reader_done(&r);
+    wire_writer_free(&req);
+    wire_writer_free(&resp);
+    return result;
+}
+
+static void test_out_buffers(void)
+{
+    unsigned char buf[16], got[16];
+    CK_ULONG n;
+    CK_RV rv;
+
+    /* A length query: the length comes back, no bytes. */
+    CU_ASSERT_EQUAL(out_trip(NULL, 0, CKR_OK, NULL, 32, got, &n, &rv), CKR_OK);
+    CU_ASSERT(rv == CKR_OK && n == 32);
+    /* A short buffer: CKR_BUFFER_TOO_SMALL and the length needed. */
+    memset(got, 0xee, sizeof(got));
+    CU_ASSERT_EQUAL(
+        out_trip(buf, 8, CKR_BUFFER_TOO_SMALL, NULL, 32, got, &n, &rv), CKR_OK);
+    CU_ASSERT(rv == CKR_BUFFER_TOO_SMALL && n == 32 && got[0] == 0xee);
+    /* Enough room: the bytes. */
+    CU_ASSERT_EQUAL(out_trip(buf, 16, CKR_OK, "0123456789", 10, got, &n, &rv),
+                    CKR_OK);
+    CU_ASSERT(rv == CKR_OK && n == 10 && memcmp(got, "0123456789", 10) == 0);
+    /* A response that would write past the caller's buffer is refused. */
+    CU_ASSERT_EQUAL(out_trip(buf, 4, CKR_OK, "0123456789", 10, got, &n, &rv),
+                    CKR_DEVICE_ERROR);
+}
+
+static void test_get_attribute_round_trip(void)
+{
+    unsigned char label[32], id[2], inner_v[8];
+    CK_BBOOL inner_b = 0;
+    CK_ATTRIBUTE inner[] = {
+        { CKA_SENSITIVE, &inner_b, sizeof(inner_b) },
+        { CKA_VALUE_LEN, inner_v, sizeof(inner_v) },
+    };
+    CK_ATTRIBUTE t[] = {
+        { CKA_LABEL, label, sizeof(label) },
+        { CKA_VALUE, NULL, 0 },
+        { CKA_ID, id, sizeof(id) },
+        { CKA_UNWRAP_TEMPLATE, inner, sizeof(inner) },
+    };
+    CK_ULONG eight = 8;
+    wire_writer req, resp;
+    wire_reader r;
+    wire_get g;
+    CK_ATTRIBUTE *sin;
+    CK_RV rv;
+
+    wire_writer_init(&req);
+    wire_put_get_request(&req, t, COUNT(t));
+    CU_ASSERT_EQUAL_FATAL(req.err, CKR_OK);
+    wire_reader_init(&r, req.buf, req.len);
+    wire_get_get_request(&r, &g, WIRE_PAYLOAD_MAX);
+    CU_ASSERT_EQUAL_FATAL(wire_reader_done(&r), CKR_OK);
+    CU_ASSERT_EQUAL_FATAL(g.n, COUNT(t));
+    /* The server has buffers of the caller's sizes, zeroed. */
+    CU_ASSERT(g.attrs[0].pValue != NULL && g.attrs[0].ulValueLen == 32);
+    CU_ASSERT(g.attrs[1].pValue == NULL);
+    sin = g.attrs[3].pValue;
+    CU_ASSERT_FATAL(sin != NULL && g.attrs[3].ulValueLen == sizeof(inner));
+    /* What an engine would do with them. */
+    memcpy(g.attrs[0].pValue, "hello", 5);
+    g.attrs[0].ulValueLen = 5;
+    g.attrs[1].ulValueLen = 16;
+    g.attrs[2].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+    *(CK_BBOOL *)sin[0].pValue = CK_TRUE;
+    memcpy(sin[1].pValue, &eight, sizeof(eight));
+    wire_writer_init(&resp);
+    wire_put_get_response(&resp, CKR_BUFFER_TOO_SMALL, &g);
+    CU_ASSERT_EQUAL_FATAL(resp.err, CKR_OK);
+    wire_reader_init(&r, resp.buf, resp.len);
+    CU_ASSERT_EQUAL(wire_get_get_response(&r, t, COUNT(t), &rv), CKR_OK);
+    CU_ASSERT_EQUAL(wire_reader_done(&r), CKR_OK);
+    CU_ASSERT_EQUAL(rv, CKR_BUFFER_TOO_SMALL);
+    CU_ASSERT(t[0].ulValueLen == 5 && memcmp(label, "hello", 5) == 0);
+    CU_ASSERT_EQUAL(t[1].ulValueLen, 16);
+    CU_ASSERT_EQUAL(t[2].ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    CU_ASSERT_EQUAL(inner_b, CK_TRUE);
+    CU_ASSERT(memcmp(inner_v, &eight, sizeof(eight)) == 0);
+    /* Every truncation of request and response is refused. */
+    for (size_t cut = 0; cut < req.len; cut++) {
+        wire_get tmp;
+
+        wire_reader_init(&r, req.buf, cut);
+        wire_get_get_request(&r, &tmp, WIRE_PAYLOAD_MAX);
+        CU_ASSERT_EQUAL(wire_reader_done(&r), CKR_DEVICE_ERROR);
+        wire_get_free(&tmp);
+    }
+    for (size_t cut = 0; cut < resp.len; cut++) {
+        wire_reader_init(&r, resp.buf, cut);
+        (void)wire_get_get_response(&r, t, COUNT(t), &rv);
+        CU_ASSERT_EQUAL(wire_reader_done(&r), CKR_DEVICE_ERROR);
+    }
+    wire_get_free(&g);
+    wire_writer_free(&req);
+    wire_writer_free(&resp);
+}
+
+/* A caller's huge buffer lengths cost the server no more than a payload. */
+static void test_get_attribute_budget(void)
+{
+    CK_ATTRIBUTE t[] = {
+        { CKA_LABEL, (void *)"x", (CK_ULONG)1 << 40 },
+        { CKA_ID, (void *)"x", (CK_ULONG)1 << 40 },
+    };
+    wire_writer req;
+    wire_reader r;
+    wire_get g;
+
+    wire_writer_init(&req);
+    wire_put_get_request(&req, t, COUNT(t));
+    wire_reader_init(&r, req.buf, req.len);
+    wire_get_get_request(&r, &g, WIRE_PAYLOAD_MAX);
+    CU_ASSERT_EQUAL_FATAL(wire_reader_done(&r), CKR_OK);
+    CU_ASSERT_EQUAL(g.attrs[0].ulValueLen, WIRE_PAYLOAD_MAX);
+    CU_ASSERT_EQUAL(g.attrs[1].ulValueLen, 0);
+    wire_get_free(&g);
+    wire_writer_free(&req);
+}
+
+/* A response that would overrun a caller's attribute buffer is refused. */
+static void test_get_attribute_overrun(void)
+{
+    unsigned char small[4];
+    CK_ATTRIBUTE t[] = { { CKA_LABEL, small, sizeof(small) } };
+    wire_writer resp;
+    wire_reader r;
+    CK_RV rv;
+
+    wire_writer_init(&resp);
+    wire_put_u64(&resp, CKR_OK);
+    wire_put_u32(&resp, 1);
+    wire_put_u8(&resp, 1);
+    wire_put_bytes(&resp, "much too long", 13);
+    wire_reader_init(&r, resp.buf, resp.len);
+    CU_ASSERT_EQUAL(wire_get_get_response(&r, t, 1, &rv), CKR_DEVICE_ERROR);
+    CU_ASSERT_EQUAL(t[0].ulValueLen, sizeof(small));
+    wire_writer_free(&resp);
+}
+
 static const ut_test wire_tests[] = {
     { "/wire/header", test_header },
     { "/wire/fields", test_fields },
@@ -435,6 +603,10 @@ static const ut_test wire_tests[] = {
     { "/wire/mechanism-round-trips", test_mechanism_round_trips },
     { "/wire/mechanism-wrong-size", test_mechanism_wrong_size },
     { "/wire/mechanism-bad-tag", test_mechanism_bad_tag },
+    { "/wire/out-buffers", test_out_buffers },
+    { "/wire/get-attribute-round-trip", test_get_attribute_round_trip },
+    { "/wire/get-attribute-budget", test_get_attribute_budget },
+    { "/wire/get-attribute-overrun", test_get_attribute_overrun },
     { "/wire/garbage", test_garbage },
     { NULL, NULL }
 };
