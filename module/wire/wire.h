@@ -203,4 +203,35 @@ CK_RV wire_get_get_response(wire_reader *r, CK_ATTRIBUTE *t, CK_ULONG n,
                             CK_RV *rv);
 void wire_get_free(wire_get *g);
 
+/*
+ * The message-based API (wire_msg.c).  A CK_GCM_MESSAGE_PARAMS travels as
+ * its IV (the caller's, or the fixed part a generator keeps), generator,
+ * fixed bits and tag length, and its tag's bytes only where the tag is
+ * input (decryption, `tag_in`); other parameters travel as their length
+ * alone, for the engine to refuse.  The server decodes into a structure
+ * with IV and tag buffers of its own, which the engine may write; the
+ * response returns a generated IV and a made tag explicitly.
+ */
+#define WIRE_MSG_IV_MAX 128
+#define WIRE_MSG_TAG_MAX 16
+
+typedef struct wire_msg_params {
+    const void *param; /* &p, or NULL */
+    CK_ULONG len;
+    CK_GCM_MESSAGE_PARAMS p;
+    CK_BYTE iv[WIRE_MSG_IV_MAX];
+    CK_BYTE tag[WIRE_MSG_TAG_MAX];
+} wire_msg_params;
+
+void wire_put_msg_params(wire_writer *w, const void *param, CK_ULONG len,
+                         bool tag_in);
+void wire_get_msg_params(wire_reader *r, wire_msg_params *out);
+/* A generated IV and a made tag (each may be empty). */
+void wire_put_msg_out(wire_writer *w, const unsigned char *iv, CK_ULONG iv_len,
+                      const unsigned char *tag, CK_ULONG tag_len);
+/* Into buffers of iv_max and tag_max bytes: CKR_DEVICE_ERROR past them. */
+void wire_get_msg_out(wire_reader *r, unsigned char *iv, CK_ULONG iv_max,
+                      CK_ULONG *iv_len, unsigned char *tag, CK_ULONG tag_max,
+                      CK_ULONG *tag_len);
+
 #endif

@@ -9,7 +9,8 @@
 /*
  * The first byte picks the decoder, as a call's signature will: a frame
  * header, a template, a mechanism, a template then a mechanism, a
- * GetAttributeValue request or response, or an output buffer.  Each
+ * GetAttributeValue request or response, message parameters and their
+ * outputs, or an output buffer.  Each
  * must answer, read nothing past the input, and leave nothing allocated.
  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -22,13 +23,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     wire_out o;
     unsigned char out[64];
     CK_ATTRIBUTE t2[2] = { { CKA_LABEL, out, 32 }, { CKA_ID, out + 32, 32 } };
-    CK_ULONG out_len = sizeof(out);
+    CK_ULONG out_len = sizeof(out), tag_len = 0;
+    wire_msg_params mp;
     CK_RV rv;
 
     if (size == 0)
         return 0;
     wire_reader_init(&r, data + 1, size - 1);
-    switch (data[0] % 7) {
+    switch (data[0] % 8) {
     case 0:
         if (size - 1 >= WIRE_HEADER_LEN)
             (void)wire_header_parse(data + 1, &h);
@@ -58,6 +60,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 5:
         /* A GetAttributeValue response, into a caller's two buffers. */
         (void)wire_get_get_response(&r, t2, 2, &rv);
+        break;
+    case 6:
+        wire_get_msg_params(&r, &mp);
+        wire_get_msg_out(&r, out, 12, &out_len, out + 16, 16, &tag_len);
+        (void)wire_reader_done(&r);
         break;
     default:
         wire_get_out_request(&r, &o);
