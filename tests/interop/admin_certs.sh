@@ -5,50 +5,12 @@
 # each checked with openssl(1), bad arguments included.
 set -eu
 
-die() {
-    echo "admin_certs.sh: $*" >&2
-    exit 1
-}
-
-[ -n "${HSMSIM_ADMIN:-}" ] || die "HSMSIM_ADMIN is not set (the hsmsim-admin)"
-[ -n "${HSMSIM_TEST_TMP:-}" ] || die "HSMSIM_TEST_TMP is not set (scratch dir)"
-[ -x "$HSMSIM_ADMIN" ] || die "$HSMSIM_ADMIN is not an executable"
-command -v openssl >/dev/null || die "openssl is required"
-command -v python3 >/dev/null || die "python3 is required"
-
-ADMIN=$HSMSIM_ADMIN
+NAME=admin_certs.sh
+command -v openssl >/dev/null || { echo "$NAME: openssl is required" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "$NAME: python3 is required" >&2; exit 1; }
 MAKE_CERT=$(cd "$(dirname "$0")/../.." && pwd)/certs/make-cert.sh
-mkdir -p "$HSMSIM_TEST_TMP"
-T=$(mktemp -d "$HSMSIM_TEST_TMP/admin_certs.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/admin_lib.sh"
 
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok - $1"
-}
-not_ok() {
-    fail=$((fail + 1))
-    echo "not ok - $1"
-    if [ -s "$T/err" ]; then sed 's/^/#   stderr: /' "$T/err"; fi
-}
-check() {
-    desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-run() {
-    set +e
-    "$ADMIN" "$@" >"$T/out" 2>"$T/err" </dev/null
-    rc=$?
-    set -e
-}
-rc_is() { [ "$rc" -eq "$1" ]; }
-err_has() { grep -q -- "$1" "$T/err"; }
-one_err_line() {
-    [ "$(wc -l <"$T/err" | tr -d ' ')" = 1 ] && grep -q '^hsmsim-admin: ' "$T/err"
-}
 mode_is() { [ "$(stat -c %a "$2")" = "$1" ]; }
 # The fingerprint openssl computes for a certificate file.
 ssl_fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//'; }
@@ -169,5 +131,4 @@ for bad in "" "client" "client x" "bogus x $M" "client a/b $M" \
     check "make-cert.sh $bad: exit 2" rc_is 2
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+admin_finish

@@ -3,55 +3,23 @@
 # admin_cli.sh - hsmsim-admin end to end; pkcs11-tool uses what it made.
 set -eu
 
+NAME=admin_cli.sh
 die() {
-    echo "admin_cli.sh: $*" >&2
+    echo "$NAME: $*" >&2
     exit 1
 }
-
-[ -n "${HSMSIM_ADMIN:-}" ] || die "HSMSIM_ADMIN is not set (the hsmsim-admin)"
 [ -n "${HSMSIM_MODULE:-}" ] || die "HSMSIM_MODULE is not set (libhsmsim.so)"
-[ -n "${HSMSIM_TEST_TMP:-}" ] || die "HSMSIM_TEST_TMP is not set (scratch dir)"
-[ -x "$HSMSIM_ADMIN" ] || die "$HSMSIM_ADMIN is not an executable"
 [ -f "$HSMSIM_MODULE" ] || die "$HSMSIM_MODULE does not exist"
 command -v pkcs11-tool >/dev/null || die "pkcs11-tool (OpenSC) is required"
 command -v python3 >/dev/null || die "python3 is required"
-
-ADMIN=$HSMSIM_ADMIN
+. "$(dirname "$0")/admin_lib.sh"
 MODULE=$HSMSIM_MODULE
-mkdir -p "$HSMSIM_TEST_TMP"
-T=$(mktemp -d "$HSMSIM_TEST_TMP/admin_cli.XXXXXX")
-trap 'rm -rf "$T"' EXIT
 STORE=$T/store
 CONF=$T/hsmsim.conf
 printf 'store = %s\npin_kdf_iterations = 1000\n' "$STORE" >"$CONF"
 HSMSIM_CONF=$CONF
 export HSMSIM_CONF
 
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok - $1"
-}
-not_ok() {
-    fail=$((fail + 1))
-    echo "not ok - $1"
-    if [ -s "$T/err" ]; then sed 's/^/#   stderr: /' "$T/err"; fi
-}
-# check DESCRIPTION COMMAND...: passes when COMMAND succeeds.
-check() {
-    desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
-# run ARGS...: hsmsim-admin with empty stdin; sets $rc, output in files.
-run() {
-    set +e
-    "$ADMIN" "$@" >"$T/out" 2>"$T/err" </dev/null
-    rc=$?
-    set -e
-}
 # run_input TEXT ARGS...: the same with TEXT on stdin.
 run_input() {
     input=$1
@@ -70,13 +38,7 @@ none_exist() {
 }
 lines() { wc -l <"$1" | tr -d ' '; }
 out_is() { [ "$(cat "$T/out")" = "$1" ]; }
-out_has() { grep -q -- "$1" "$T/out"; }
 out_lacks() { ! grep -q -- "$1" "$T/out"; }
-rc_is() { [ "$rc" -eq "$1" ]; }
-err_has() { grep -q -- "$1" "$T/err"; }
-one_err_line() {
-    [ "$(lines "$T/err")" = 1 ] && grep -q '^hsmsim-admin: ' "$T/err"
-}
 # json EXPR: the JSON document on stdout parses and EXPR holds for it (d).
 json() {
     if ! python3 -c 'import json,sys; json.load(sys.stdin)' <"$T/out" \
@@ -399,5 +361,4 @@ set -e
 check "pkcs11-tool no longer lists alpha" out_lacks 'token label *: alpha *$'
 check "pkcs11-tool has no slot 0 any more" out_lacks '^Slot [0-9]* (0x0)'
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+admin_finish

@@ -5,56 +5,18 @@
 # argument (exit 2, one line) and refusal (exit 1, one line).
 set -eu
 
-die() {
-    echo "admin_clients.sh: $*" >&2
-    exit 1
-}
-
-[ -n "${HSMSIM_ADMIN:-}" ] || die "HSMSIM_ADMIN is not set (the hsmsim-admin)"
-[ -n "${HSMSIM_TEST_TMP:-}" ] || die "HSMSIM_TEST_TMP is not set (scratch dir)"
-[ -x "$HSMSIM_ADMIN" ] || die "$HSMSIM_ADMIN is not an executable"
-command -v openssl >/dev/null || die "openssl is required"
-command -v python3 >/dev/null || die "python3 is required"
-
-ADMIN=$HSMSIM_ADMIN
-mkdir -p "$HSMSIM_TEST_TMP"
-T=$(mktemp -d "$HSMSIM_TEST_TMP/admin_clients.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+NAME=admin_clients.sh
+command -v openssl >/dev/null || { echo "$NAME: openssl is required" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "$NAME: python3 is required" >&2; exit 1; }
+. "$(dirname "$0")/admin_lib.sh"
 mkdir -p "$T/store"
 printf 'store = %s\npin_kdf_iterations = 1000\n' "$T/store" >"$T/hsmsim.conf"
 HSMSIM_CONF=$T/hsmsim.conf
 export HSMSIM_CONF
 
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok - $1"
-}
-not_ok() {
-    fail=$((fail + 1))
-    echo "not ok - $1"
-    if [ -s "$T/err" ]; then sed 's/^/#   stderr: /' "$T/err"; fi
-}
-check() {
-    desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-run() {
-    set +e
-    "$ADMIN" "$@" >"$T/out" 2>"$T/err" </dev/null
-    rc=$?
-    set -e
-}
-rc_is() { [ "$rc" -eq "$1" ]; }
-one_err_line() {
-    [ "$(wc -l <"$T/err" | tr -d ' ')" = 1 ] && grep -q '^hsmsim-admin: ' "$T/err"
-}
 fails_with() { # fails_with RC TEXT: exit RC and one stderr line with TEXT
     rc_is "$1" && one_err_line && grep -q -- "$2" "$T/err"
 }
-out_has() { grep -q -- "$1" "$T/out"; }
 json() { python3 -c "import json; d = json.load(open('$T/out')); $1"; }
 ssl_fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//'; }
 
@@ -141,5 +103,4 @@ long=$(printf 'n%.0s' $(seq 1 70))
 run client register "$long" --cert "$T/certs/app2.pem"
 check "a name over 64 bytes: exit 2" rc_is 2
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+admin_finish

@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: MIT
+# admin_lib.sh - what the hsmsim-admin shell tests share: a scratch
+# directory, running the tool, checks and the closing count.
+#
+# Source it with NAME set to the test's name, after checking its own
+# requirements; it sets ADMIN and T (removed at exit).  End with
+# admin_finish.
+
+admin_die() {
+    echo "$NAME: $*" >&2
+    exit 1
+}
+
+[ -n "${HSMSIM_ADMIN:-}" ] || admin_die "HSMSIM_ADMIN is not set (the hsmsim-admin)"
+[ -n "${HSMSIM_TEST_TMP:-}" ] || admin_die "HSMSIM_TEST_TMP is not set (scratch dir)"
+[ -x "$HSMSIM_ADMIN" ] || admin_die "$HSMSIM_ADMIN is not an executable"
+ADMIN=$HSMSIM_ADMIN
+mkdir -p "$HSMSIM_TEST_TMP"
+T=$(mktemp -d "$HSMSIM_TEST_TMP/$NAME.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+pass=0
+fail=0
+ok() {
+    pass=$((pass + 1))
+    echo "ok - $1"
+}
+not_ok() {
+    fail=$((fail + 1))
+    echo "not ok - $1"
+    if [ -s "$T/err" ]; then sed 's/^/#   stderr: /' "$T/err"; fi
+}
+# check DESCRIPTION COMMAND...: passes when COMMAND succeeds.
+check() {
+    desc=$1
+    shift
+    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+# run ARGS...: hsmsim-admin with empty stdin; sets $rc, output in files.
+run() {
+    set +e
+    "$ADMIN" "$@" >"$T/out" 2>"$T/err" </dev/null
+    rc=$?
+    set -e
+}
+rc_is() { [ "$rc" -eq "$1" ]; }
+err_has() { grep -q -- "$1" "$T/err"; }
+out_has() { grep -q -- "$1" "$T/out"; }
+one_err_line() {
+    [ "$(wc -l <"$T/err" | tr -d ' ')" = 1 ] && grep -q '^hsmsim-admin: ' "$T/err"
+}
+admin_finish() {
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+}
