@@ -95,6 +95,9 @@ CK_RV wire_reader_done(const wire_reader *r);
  * (wire_template_free) and its values point into the payload.
  */
 void wire_put_template(wire_writer *w, const CK_ATTRIBUTE *t, CK_ULONG n);
+/* An entry whose value is a template of its own (CKA_WRAP_TEMPLATE...),
+ * travelling nested rather than as bytes. */
+bool wire_attr_is_array(const CK_ATTRIBUTE *a);
 
 typedef struct wire_template {
     CK_ATTRIBUTE *attrs;

@@ -63,13 +63,6 @@ CK_RV wire_get_out_response(wire_reader *r, void *out, CK_ULONG *out_len,
 
 /* ---- C_GetAttributeValue ------------------------------------------------ */
 
-/* An entry whose buffer is a nested template the engine fills in. */
-static bool nested_get(const CK_ATTRIBUTE *a)
-{
-    return (a->type & CKF_ARRAY_ATTRIBUTE) && a->pValue != NULL &&
-           a->ulValueLen % sizeof(CK_ATTRIBUTE) == 0;
-}
-
 static void put_get_entries(wire_writer *w, const CK_ATTRIBUTE *t, CK_ULONG n,
                             int depth)
 {
@@ -81,7 +74,7 @@ static void put_get_entries(wire_writer *w, const CK_ATTRIBUTE *t, CK_ULONG n,
     wire_put_u32(w, (uint32_t)n);
     for (CK_ULONG i = 0; i < n; i++) {
         wire_put_u64(w, t[i].type);
-        if (depth == 0 && nested_get(&t[i])) {
+        if (depth == 0 && wire_attr_is_array(&t[i])) {
             wire_put_u8(w, 2);
             put_get_entries(w, t[i].pValue,
                             t[i].ulValueLen / sizeof(CK_ATTRIBUTE), 1);
@@ -201,11 +194,7 @@ static void put_get_results(wire_writer *w, const CK_ATTRIBUTE *t, CK_ULONG n,
 {
     wire_put_u32(w, (uint32_t)n);
     for (CK_ULONG i = 0; i < n; i++) {
-        bool inner = depth == 0 && (t[i].type & CKF_ARRAY_ATTRIBUTE) &&
-                     t[i].pValue != NULL &&
-                     t[i].ulValueLen % sizeof(CK_ATTRIBUTE) == 0;
-
-        if (inner) {
+        if (depth == 0 && wire_attr_is_array(&t[i])) {
             wire_put_u8(w, 2);
             put_get_results(w, t[i].pValue,
                             t[i].ulValueLen / sizeof(CK_ATTRIBUTE), 1);
@@ -244,7 +233,7 @@ static void get_get_results(wire_reader *r, CK_ATTRIBUTE *t, CK_ULONG n,
         const unsigned char *v = NULL;
         CK_ULONG len = 0;
 
-        if (tag == 2 && depth == 0 && nested_get(&t[i])) {
+        if (tag == 2 && depth == 0 && wire_attr_is_array(&t[i])) {
             get_get_results(r, t[i].pValue,
                             t[i].ulValueLen / sizeof(CK_ATTRIBUTE), 1);
         } else if (tag == 0) {

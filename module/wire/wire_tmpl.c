@@ -8,8 +8,7 @@
 
 enum { TAG_NULL = 0, TAG_BYTES = 1, TAG_NESTED = 2 };
 
-/* A value that is an array of attributes (CKA_WRAP_TEMPLATE...). */
-static bool nested(const CK_ATTRIBUTE *a)
+bool wire_attr_is_array(const CK_ATTRIBUTE *a)
 {
     return (a->type & CKF_ARRAY_ATTRIBUTE) && a->pValue != NULL &&
            a->ulValueLen % sizeof(CK_ATTRIBUTE) == 0;
@@ -30,10 +29,10 @@ static void put_entries(wire_writer *w, const CK_ATTRIBUTE *t, CK_ULONG n,
         /* A broken array travels as its length alone: its bytes would
          * be this process's pointers, and the engine refuses either. */
         if (t[i].pValue == NULL ||
-            ((t[i].type & CKF_ARRAY_ATTRIBUTE) && !nested(&t[i]))) {
+            ((t[i].type & CKF_ARRAY_ATTRIBUTE) && !wire_attr_is_array(&t[i]))) {
             wire_put_u8(w, TAG_NULL);
             wire_put_u64(w, t[i].ulValueLen);
-        } else if (nested(&t[i])) {
+        } else if (wire_attr_is_array(&t[i])) {
             wire_put_u8(w, TAG_NESTED);
             put_entries(w, t[i].pValue, t[i].ulValueLen / sizeof(CK_ATTRIBUTE),
                         depth + 1);

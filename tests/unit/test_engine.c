@@ -2257,32 +2257,45 @@ static void *digest_thread(void *arg)
 }
 
 /*
+ * A digest waiting on a session another thread holds: the session is
+ * held for 300 ms, and the digest call is on its way when this returns.
+ */
+static void start_waiting_digest(engine *e, const char *label,
+                                 struct holder *hd, struct digest_job *job,
+                                 pthread_t *th, pthread_t *tj)
+{
+    CK_SLOT_ID slot = make_partition(e, label);
+    CK_MECHANISM sha = { CKM_SHA256, NULL, 0 };
+
+    memset(hd, 0, sizeof(*hd));
+    memset(job, 0, sizeof(*job));
+    job->c = C(e);
+    job->h = open_rw(e, slot, LOGIN_NONE);
+    CHECK_RV_FATAL(CKR_OK, engine_op_init(C(e), job->h, OP_DIGEST, &sha,
+                                          CK_INVALID_HANDLE));
+    CHECK_RV_FATAL(CKR_OK, session_get(C(e), job->h, &hd->s));
+    CU_ASSERT_FATAL(pthread_create(th, NULL, hold_session, hd) == 0);
+    while (!hd->held)
+        usleep(1000);
+    CU_ASSERT_FATAL(pthread_create(tj, NULL, digest_thread, job) == 0);
+    while (!job->started)
+        usleep(1000);
+    usleep(50000);
+}
+
+/*
  * A call that waits for a busy session waits without the engine lock:
  * calls on other sessions go on meanwhile.
  */
 static void test_busy_session_wait(void)
 {
     engine *e = eng_open();
-    CK_SLOT_ID slot = make_partition(e, "busy");
-    CK_MECHANISM sha = { CKM_SHA256, NULL, 0 };
-    struct holder hd = { NULL, 0 };
+    struct holder hd;
     struct digest_job job;
     pthread_t th, tj;
     double t0, waited;
 
-    memset(&job, 0, sizeof(job));
-    job.c = C(e);
-    job.h = open_rw(e, slot, LOGIN_NONE);
-    CHECK_RV_FATAL(CKR_OK, engine_op_init(C(e), job.h, OP_DIGEST, &sha,
-                                          CK_INVALID_HANDLE));
-    CHECK_RV_FATAL(CKR_OK, session_get(C(e), job.h, &hd.s));
-    CU_ASSERT_FATAL(pthread_create(&th, NULL, hold_session, &hd) == 0);
-    while (!hd.held)
-        usleep(1000);
-    CU_ASSERT_FATAL(pthread_create(&tj, NULL, digest_thread, &job) == 0);
-    while (!job.started)
-        usleep(1000);
-    usleep(50000);
+    start_waiting_digest(e, "busy", &hd, &job, &th, &tj);
     t0 = now_s();
     CHECK_RV(CKR_OK, engine_lock(e));
     waited = now_s() - t0;
@@ -2299,25 +2312,11 @@ static void test_busy_session_wait(void)
 static void test_busy_session_closed(void)
 {
     engine *e = eng_open();
-    CK_SLOT_ID slot = make_partition(e, "closing");
-    CK_MECHANISM sha = { CKM_SHA256, NULL, 0 };
-    struct holder hd = { NULL, 0 };
+    struct holder hd;
     struct digest_job job;
     pthread_t th, tj;
 
-    memset(&job, 0, sizeof(job));
-    job.c = C(e);
-    job.h = open_rw(e, slot, LOGIN_NONE);
-    CHECK_RV_FATAL(CKR_OK, engine_op_init(C(e), job.h, OP_DIGEST, &sha,
-                                          CK_INVALID_HANDLE));
-    CHECK_RV_FATAL(CKR_OK, session_get(C(e), job.h, &hd.s));
-    CU_ASSERT_FATAL(pthread_create(&th, NULL, hold_session, &hd) == 0);
-    while (!hd.held)
-        usleep(1000);
-    CU_ASSERT_FATAL(pthread_create(&tj, NULL, digest_thread, &job) == 0);
-    while (!job.started)
-        usleep(1000);
-    usleep(50000);
+    start_waiting_digest(e, "closing", &hd, &job, &th, &tj);
     CHECK_RV(CKR_OK, engine_session_close(C(e), job.h));
     pthread_join(th, NULL);
     pthread_join(tj, NULL);

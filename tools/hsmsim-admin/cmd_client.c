@@ -52,16 +52,12 @@ static int open_registry(const admin_ctx *ctx, registry **r)
     return 0;
 }
 
+/* `what` names the refusal; a database failure is said as such. */
 static int reg_error(enum registry_rc rc, const char *what)
 {
-    switch (rc) {
-    case REG_NOT_FOUND:
+    if (rc == REG_NOT_FOUND || rc == REG_EXISTS)
         return admin_error("%s", what);
-    case REG_EXISTS:
-        return admin_error("%s", what);
-    default:
-        return admin_error("the client registry failed");
-    }
+    return admin_error("the client registry failed");
 }
 
 static void print_client(const admin_ctx *ctx, const registry_client *c)
