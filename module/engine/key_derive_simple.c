@@ -73,7 +73,7 @@ typedef struct material {
     bool always, never; /* every input key was always so */
     bool with_trusted;  /* an input key is CKA_WRAP_WITH_TRUSTED */
     /* The caller's template under the other key's CKA_DERIVE_TEMPLATE. */
-    CK_ATTRIBUTE *t;
+    const CK_ATTRIBUTE *t;
     CK_ULONG n;
     CK_ATTRIBUTE *t_own, *t_imposed;
 } material;
@@ -182,8 +182,7 @@ CK_RV derive_simple(session *s, const mech_desc *d, const CK_MECHANISM *m,
                     CK_OBJECT_HANDLE *out)
 {
     derive_template dt = {NULL, NULL, 0};
-    material mat = {
-        .always = true, .never = true, .t = (CK_ATTRIBUTE *)t, .n = n};
+    material mat = {.always = true, .never = true, .t = t, .n = n};
     CK_KEY_TYPE sub = CK_UNAVAILABLE_INFORMATION;
     object *o = NULL;
     size_t len = 0;

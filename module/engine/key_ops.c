@@ -138,9 +138,9 @@ CK_RV engine_digest_key(engine_client *c, CK_SESSION_HANDLE h,
         (value = secret_buf_dup(v->value, v->len)) == NULL)
         rv = CKR_HOST_MEMORY;
     /* A refused key leaves the digest running (docs/conformance.md), but
-     * the digest's state is still checked first. */
-    if (rv == CKR_OK || (s != NULL && rv != CKR_SESSION_HANDLE_INVALID &&
-                         rv != CKR_HOST_MEMORY))
+     * the digest's state is still checked first: any session found is
+     * entered. */
+    if (s != NULL && rv != CKR_HOST_MEMORY)
         session_hold(s);
     else
         s = NULL;
