@@ -102,6 +102,15 @@ static int apply(settings *s, const char *key, const char *val, char *err,
             snprintf(err, errlen, "policy must be fips or legacy");
             return -1;
         }
+    } else if (strcmp(key, "mode") == 0) {
+        if (strcmp(val, "embedded") == 0) {
+            s->mode = MODE_EMBEDDED;
+        } else if (strcmp(val, "loopback") == 0) {
+            s->mode = MODE_LOOPBACK;
+        } else {
+            snprintf(err, errlen, "mode must be embedded or loopback");
+            return -1;
+        }
     } else if (strcmp(key, "log_level") == 0) {
         int level = log_level_parse(val);
 

@@ -22,12 +22,24 @@ enum partition_policy { POLICY_FIPS, POLICY_LEGACY };
 const char *policy_name(enum partition_policy p);
 int policy_parse(const char *name, enum partition_policy *out);
 
+/*
+ * Where the module's partitions live: in this process (embedded, the
+ * default), or in this process behind the link's whole encoding
+ * (loopback: every call framed, served and answered as the network
+ * carries it, with no socket; for testing the link).
+ */
+enum settings_mode {
+    MODE_EMBEDDED = 0,
+    MODE_LOOPBACK,
+};
+
 typedef struct settings {
     char store[PATH_MAX];              /* directory of partition databases */
     unsigned long pin_max_failures;    /* failed logins before lockout */
     unsigned long pin_kdf_iterations;  /* PBKDF2 work factor for new wraps */
     int log_level;                     /* enum log_level */
     enum partition_policy new_policy;  /* of partitions C_InitToken makes */
+    enum settings_mode mode;
 } settings;
 
 /* Fill `s` with the defaults (store = the build's default store dir). */

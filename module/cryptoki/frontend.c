@@ -98,7 +98,9 @@ CK_RV frontend_initialize(CK_VOID_PTR args)
     rv = load_settings(&cfg);
     if (rv != CKR_OK)
         goto out;
-    rv = device_local_open(&cfg, &fe.locks, &fe.dev);
+    rv = cfg.mode == MODE_LOOPBACK
+             ? device_loopback_open(&cfg, &fe.locks, &fe.dev)
+             : device_local_open(&cfg, &fe.locks, &fe.dev);
     if (rv != CKR_OK)
         goto out;
     fe.initialized = true;

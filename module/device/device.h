@@ -218,6 +218,14 @@ typedef struct device {
 CK_RV device_local_open(const settings *cfg, const lock_provider *locks,
                         device **out);
 
+/*
+ * Loopback (link_loopback.c): the same engine behind the link client,
+ * whole frames of bytes and the daemon's dispatcher, with no socket
+ * between, so `mode = loopback` runs any suite through the wire.
+ */
+CK_RV device_loopback_open(const settings *cfg, const lock_provider *locks,
+                           device **out);
+
 /* NULL is fine. */
 void device_close(device *d);
 /* After fork(): forget the device without touching the parent's state. */

@@ -96,7 +96,10 @@ CK_RV wire_reader_done(const wire_reader *r);
  */
 void wire_put_template(wire_writer *w, const CK_ATTRIBUTE *t, CK_ULONG n);
 /* An entry whose value is a template of its own (CKA_WRAP_TEMPLATE...),
- * travelling nested rather than as bytes. */
+ * travelling nested rather than as bytes.  Other values travel as the
+ * bytes PKCS#11 gives them (CK_ULONGs in the host's layout): client and
+ * appliance share CK_ULONG's size and byte order. */
+bool wire_attr_holds_template(CK_ATTRIBUTE_TYPE type);
 bool wire_attr_is_array(const CK_ATTRIBUTE *a);
 
 typedef struct wire_template {
@@ -180,8 +183,12 @@ CK_RV wire_get_out_response(wire_reader *r, void *out, CK_ULONG *out_len,
  * of the caller's buffer (or none), nested templates one level deep; the
  * server decodes it into zeroed buffers of those sizes (within a budget),
  * the engine fills them, and the response carries the call's
- * code, then every entry's own result: its length (a query,
- * CK_UNAVAILABLE_INFORMATION for an error on that entry) or its bytes.
+ * code, then every entry's own result: its type, then its length (a
+ * query, CK_UNAVAILABLE_INFORMATION for an error on that entry) or its
+ * bytes.  A template's entries come back with the types the engine gave
+ * them.  After a code other than CKR_OK, CKR_ATTRIBUTE_SENSITIVE,
+ * CKR_ATTRIBUTE_TYPE_INVALID and CKR_BUFFER_TOO_SMALL no entries come
+ * back, and the caller's template is left as it was.
  */
 struct wire_block {
     void *p;

@@ -129,6 +129,33 @@ static size_t struct_len(enum wire_param_kind k)
     }
 }
 
+/* Every byte field of the structure fits in a frame. */
+static bool struct_fits(enum wire_param_kind k, const void *p)
+{
+    const CK_GCM_PARAMS *g = p;
+    const CK_RSA_PKCS_OAEP_PARAMS *o = p;
+    const CK_ECDH1_DERIVE_PARAMS *e = p;
+    const CK_EDDSA_PARAMS *ed = p;
+    const CK_KEY_DERIVATION_STRING_DATA *d = p;
+
+    switch (k) {
+    case WIRE_PARAM_GCM:
+        return g->ulIvLen <= WIRE_PAYLOAD_MAX &&
+               g->ulAADLen <= WIRE_PAYLOAD_MAX;
+    case WIRE_PARAM_OAEP:
+        return o->ulSourceDataLen <= WIRE_PAYLOAD_MAX;
+    case WIRE_PARAM_ECDH1:
+        return e->ulSharedDataLen <= WIRE_PAYLOAD_MAX &&
+               e->ulPublicDataLen <= WIRE_PAYLOAD_MAX;
+    case WIRE_PARAM_EDDSA:
+        return ed->ulContextDataLen <= WIRE_PAYLOAD_MAX;
+    case WIRE_PARAM_DERIVE_DATA:
+        return d->ulLen <= WIRE_PAYLOAD_MAX;
+    default:
+        return true;
+    }
+}
+
 static void put_struct(wire_writer *w, enum wire_param_kind k, const void *p)
 {
     switch (k) {
@@ -203,15 +230,19 @@ void wire_put_mechanism(wire_writer *w, const CK_MECHANISM *m)
     size_t len = struct_len(k);
 
     wire_put_u64(w, m->mechanism);
-    if (m->pParameter == NULL) {
+    if (m->pParameter == NULL || m->ulParameterLen > WIRE_PAYLOAD_MAX) {
+        /* No parameter, or one longer than any frame: its length alone,
+         * which the engine refuses either way. */
         wire_put_u8(w, TAG_NULL);
         wire_put_u64(w, m->ulParameterLen);
-    } else if (len != 0 && m->ulParameterLen == len) {
+    } else if (len != 0 && m->ulParameterLen == len &&
+               struct_fits(k, m->pParameter)) {
         wire_put_u8(w, TAG_STRUCT);
         put_struct(w, k, m->pParameter);
     } else if (len != 0) {
-        /* The wrong size for its structure: its bytes may hold pointers,
-         * so only the length goes, for the engine to refuse. */
+        /* The wrong size for its structure (its bytes may hold
+         * pointers), or a field longer than a frame: only the length
+         * goes, for the engine to refuse. */
         wire_put_u8(w, TAG_NULL);
         wire_put_u64(w, m->ulParameterLen);
     } else {

@@ -138,7 +138,7 @@ static CK_ATTRIBUTE *get_get_entries(wire_reader *r, wire_get *g,
 
         a[i].type = wire_get_ulong(r);
         tag = wire_get_u8(r);
-        if (tag == 2 && depth == 0 && (a[i].type & CKF_ARRAY_ATTRIBUTE)) {
+        if (tag == 2 && depth == 0 && wire_attr_holds_template(a[i].type)) {
             a[i].pValue = get_get_entries(r, g, &inner, depth + 1);
             a[i].ulValueLen = inner * sizeof(CK_ATTRIBUTE);
             continue;
@@ -194,6 +194,8 @@ static void put_get_results(wire_writer *w, const CK_ATTRIBUTE *t, CK_ULONG n,
 {
     wire_put_u32(w, (uint32_t)n);
     for (CK_ULONG i = 0; i < n; i++) {
+        /* The type too: a template's entries come back with theirs. */
+        wire_put_u64(w, t[i].type);
         if (depth == 0 && wire_attr_is_array(&t[i])) {
             wire_put_u8(w, 2);
             put_get_results(w, t[i].pValue,
@@ -212,30 +214,56 @@ static void put_get_results(wire_writer *w, const CK_ATTRIBUTE *t, CK_ULONG n,
     }
 }
 
+/* The codes after which C_GetAttributeValue has set every entry (2.40
+ * section 5.7); after any other the caller's template is untouched. */
+static bool entries_set(CK_RV rv)
+{
+    return rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE ||
+           rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_BUFFER_TOO_SMALL;
+}
+
 void wire_put_get_response(wire_writer *w, CK_RV rv, const wire_get *g)
 {
     wire_put_u64(w, rv);
-    put_get_results(w, g->attrs, g->n, 0);
+    if (entries_set(rv))
+        put_get_results(w, g->attrs, g->n, 0);
+    else
+        wire_put_u32(w, 0);
 }
 
-/* Fill the caller's entries; nothing beyond what each buffer holds. */
-static void get_get_results(wire_reader *r, CK_ATTRIBUTE *t, CK_ULONG n,
-                            int depth)
+/*
+ * Fill the caller's entries; nothing beyond what each buffer holds.  A
+ * template comes back with as many entries as it has (at most the
+ * caller's), and the outer entry's length says how many.  Returns the
+ * count read.
+ */
+static CK_ULONG get_get_results(wire_reader *r, CK_ATTRIBUTE *t, CK_ULONG n,
+                                int depth)
 {
     uint32_t count = wire_get_u32(r);
 
-    if (r->err == CKR_OK && count != n) {
+    if (r->err == CKR_OK && (depth == 0 ? count != n : count > n)) {
         r->err = CKR_DEVICE_ERROR;
-        return;
+        return 0;
     }
-    for (CK_ULONG i = 0; i < n && r->err == CKR_OK; i++) {
+    for (CK_ULONG i = 0; i < count && r->err == CKR_OK; i++) {
+        CK_ATTRIBUTE_TYPE type = wire_get_ulong(r);
         uint8_t tag = wire_get_u8(r);
         const unsigned char *v = NULL;
         CK_ULONG len = 0;
 
+        /* The caller's types stay; a template's entries take theirs. */
+        if (r->err == CKR_OK && depth == 0 && type != t[i].type)
+            r->err = CKR_DEVICE_ERROR;
+        if (r->err != CKR_OK)
+            break;
+        if (depth == 1)
+            t[i].type = type;
         if (tag == 2 && depth == 0 && wire_attr_is_array(&t[i])) {
-            get_get_results(r, t[i].pValue,
-                            t[i].ulValueLen / sizeof(CK_ATTRIBUTE), 1);
+            CK_ULONG got = get_get_results(
+                r, t[i].pValue, t[i].ulValueLen / sizeof(CK_ATTRIBUTE), 1);
+
+            t[i].ulValueLen = got * sizeof(CK_ATTRIBUTE);
         } else if (tag == 0) {
             t[i].ulValueLen = wire_get_ulong(r);
         } else if (tag == 1 && t[i].pValue != NULL) {
@@ -251,12 +279,16 @@ static void get_get_results(wire_reader *r, CK_ATTRIBUTE *t, CK_ULONG n,
             r->err = CKR_DEVICE_ERROR;
         }
     }
+    return count;
 }
 
 CK_RV wire_get_get_response(wire_reader *r, CK_ATTRIBUTE *t, CK_ULONG n,
                             CK_RV *rv)
 {
     *rv = wire_get_ulong(r);
-    get_get_results(r, t, n, 0);
+    if (r->err == CKR_OK && entries_set(*rv))
+        (void)get_get_results(r, t, n, 0);
+    else if (wire_get_u32(r) != 0 && r->err == CKR_OK)
+        r->err = CKR_DEVICE_ERROR;
     return r->err;
 }

@@ -8,9 +8,17 @@
 
 enum { TAG_NULL = 0, TAG_BYTES = 1, TAG_NESTED = 2 };
 
+/* The attributes whose value is a template (CKF_ARRAY_ATTRIBUTE is also
+ * set on CKA_ALLOWED_MECHANISMS, whose value is a list of numbers). */
+bool wire_attr_holds_template(CK_ATTRIBUTE_TYPE type)
+{
+    return type == CKA_WRAP_TEMPLATE || type == CKA_UNWRAP_TEMPLATE ||
+           type == CKA_DERIVE_TEMPLATE;
+}
+
 bool wire_attr_is_array(const CK_ATTRIBUTE *a)
 {
-    return (a->type & CKF_ARRAY_ATTRIBUTE) && a->pValue != NULL &&
+    return wire_attr_holds_template(a->type) && a->pValue != NULL &&
            a->ulValueLen % sizeof(CK_ATTRIBUTE) == 0;
 }
 
@@ -27,9 +35,11 @@ static void put_entries(wire_writer *w, const CK_ATTRIBUTE *t, CK_ULONG n,
     for (CK_ULONG i = 0; i < n; i++) {
         wire_put_u64(w, t[i].type);
         /* A broken array travels as its length alone: its bytes would
-         * be this process's pointers, and the engine refuses either. */
-        if (t[i].pValue == NULL ||
-            ((t[i].type & CKF_ARRAY_ATTRIBUTE) && !wire_attr_is_array(&t[i]))) {
+         * be this process's pointers.  So does a value longer than any
+         * frame: the engine refuses that length either way. */
+        if (t[i].pValue == NULL || t[i].ulValueLen > WIRE_PAYLOAD_MAX ||
+            (wire_attr_holds_template(t[i].type) &&
+             !wire_attr_is_array(&t[i]))) {
             wire_put_u8(w, TAG_NULL);
             wire_put_u64(w, t[i].ulValueLen);
         } else if (wire_attr_is_array(&t[i])) {
@@ -104,7 +114,7 @@ static CK_ATTRIBUTE *get_entries(wire_reader *r, wire_template *t,
             a[i].ulValueLen = len;
             break;
         case TAG_NESTED:
-            if (!(a[i].type & CKF_ARRAY_ATTRIBUTE)) {
+            if (!wire_attr_holds_template(a[i].type)) {
                 r->err = CKR_DEVICE_ERROR;
                 break;
             }

@@ -186,7 +186,8 @@ int p11_conf_write(const char *text)
 int p11_tmp_make(const char *extra)
 {
     const char *root = getenv("HSMSIM_TEST_TMP");
-    char conf[PATH_MAX + 256];
+    const char *mode_conf = getenv("HSMSIM_TEST_MODE_CONF");
+    char conf[PATH_MAX + 1024];
 
     if (root == NULL || root[0] == '\0')
         root = "/tmp";
@@ -202,10 +203,13 @@ int p11_tmp_make(const char *extra)
     }
     snprintf(store_dir, sizeof(store_dir), "%s/store", tmp_dir);
     snprintf(conf_path, sizeof(conf_path), "%s/hsmsim.conf", tmp_dir);
+    /* $HSMSIM_TEST_MODE_CONF: the lines that put a whole suite in
+     * another mode (loopback, network), after the suite's own. */
     snprintf(conf, sizeof(conf),
              "# written by the integration tests\n"
-             "store = %s\npin_kdf_iterations = 1000\n%s", store_dir,
-             extra != NULL ? extra : "");
+             "store = %s\npin_kdf_iterations = 1000\n%s\n%s\n",
+             store_dir, extra != NULL ? extra : "",
+             mode_conf != NULL ? mode_conf : "");
     if (p11_conf_write(conf) != 0)
         return -1;
     return setenv("HSMSIM_CONF", conf_path, 1);

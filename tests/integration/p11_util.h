@@ -37,7 +37,8 @@ const char *p11_rv_name(CK_RV rv);
 /*
  * A unique scratch directory under $HSMSIM_TEST_TMP (or /tmp) holding a
  * configuration file with `store = <dir>/store`,
- * `pin_kdf_iterations = 1000` and the lines in `extra` (may be NULL);
+ * `pin_kdf_iterations = 1000`, the lines in `extra` (may be NULL) and
+ * those of $HSMSIM_TEST_MODE_CONF (the mode a whole run is in);
  * $HSMSIM_CONF is pointed at it.  Returns 0 or -1.
  */
 int p11_tmp_make(const char *extra);

@@ -92,6 +92,8 @@ interop_setup()
         for line in "$@"; do
             printf '%s\n' "$line"
         done
+        # The mode a whole run is in (loopback, network), when one is set.
+        printf '%s\n' "${HSMSIM_TEST_MODE_CONF:-}"
     } >"$HSMSIM_CONF"
     export HSMSIM_CONF
 }
