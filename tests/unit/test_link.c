@@ -522,7 +522,8 @@ static CK_RV canned_call(void *t, uint16_t call, const unsigned char *req,
     if (canned_rv != CKR_OK)
         return canned_rv;
     *resp = OPENSSL_malloc(canned.len + 1);
-    memcpy(*resp, canned.buf, canned.len);
+    if (canned.len > 0)
+        memcpy(*resp, canned.buf, canned.len);
     *resp_len = canned.len;
     return CKR_OK;
 }
