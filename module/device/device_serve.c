@@ -118,15 +118,14 @@ static void put_list(call_ctx *c, CK_RV rv, const wire_out *req,
 }
 
 /* The caller's buffer convention over a complete list. */
-static CK_RV list_answer(call_ctx *c, const wire_out *req, const CK_ULONG *all,
-                         CK_ULONG n)
+static void list_answer(call_ctx *c, const wire_out *req, const CK_ULONG *all,
+                        CK_ULONG n)
 {
     CK_RV rv = CKR_OK;
 
     if (req->has_buffer && req->len < n)
         rv = CKR_BUFFER_TOO_SMALL;
     put_list(c, rv, req, all, n);
-    return CKR_OK;
 }
 
 static CK_RV serve_slot_list(call_ctx *c)
@@ -164,9 +163,9 @@ static CK_RV serve_slot_list(call_ctx *c)
     for (CK_ULONG i = 0; i < n; i++)
         if (visible(c, ids[i]))
             ids[shown++] = ids[i];
-    rv = list_answer(c, &req, ids, shown);
+    list_answer(c, &req, ids, shown);
     free(ids);
-    return rv;
+    return CKR_OK;
 }
 
 static CK_RV serve_slot_info(call_ctx *c)
@@ -256,7 +255,7 @@ static CK_RV serve_mechanism_list(call_ctx *c)
                           : OPS->mechanism_list(IMPL, slot, list, &n);
     }
     if (rv == CKR_OK)
-        rv = list_answer(c, &req, list, n);
+        list_answer(c, &req, list, n);
     else
         put_list(c, rv, &req, NULL, 0);
     free(list);
