@@ -312,28 +312,6 @@ static CK_RV op_init(CK_SESSION_HANDLE h, device_op kind, CK_MECHANISM_PTR m,
     return rv;
 }
 
-/* The CKF_ flag C_SessionCancel names an operation kind by. */
-static CK_FLAGS kind_flag(device_op kind)
-{
-    /* clang-format off */
-    static const CK_FLAGS flags[DEVICE_OP_MAX + 1] = {
-        [DEVICE_OP_ENCRYPT] = CKF_ENCRYPT,
-        [DEVICE_OP_DECRYPT] = CKF_DECRYPT,
-        [DEVICE_OP_DIGEST] = CKF_DIGEST,
-        [DEVICE_OP_SIGN] = CKF_SIGN,
-        [DEVICE_OP_VERIFY] = CKF_VERIFY,
-        [DEVICE_OP_SIGN_RECOVER] = CKF_SIGN_RECOVER,
-        [DEVICE_OP_VERIFY_RECOVER] = CKF_VERIFY_RECOVER,
-        [DEVICE_OP_MSG_ENCRYPT] = CKF_MESSAGE_ENCRYPT,
-        [DEVICE_OP_MSG_DECRYPT] = CKF_MESSAGE_DECRYPT,
-        [DEVICE_OP_MSG_SIGN] = CKF_MESSAGE_SIGN,
-        [DEVICE_OP_MSG_VERIFY] = CKF_MESSAGE_VERIFY,
-    };
-    /* clang-format on */
-
-    return flags[kind];
-}
-
 /*
  * Bad arguments to a call that may end an operation (single-part, Update
  * and Final calls) end it, like any other error of those calls (2.40
@@ -351,7 +329,7 @@ static CK_RV end_operation(CK_SESSION_HANDLE h, device_op kind)
     CK_RV ignored;
 
     /* A bad session handle has no operation to end. */
-    FE_CALL(ignored, session_cancel, h, kind_flag(kind));
+    FE_CALL(ignored, session_cancel, h, device_op_flag(kind));
     (void)ignored;
     return CKR_ARGUMENTS_BAD;
 }

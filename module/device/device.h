@@ -43,6 +43,10 @@ enum device_op {
 #define DEVICE_OP_MAX DEVICE_OP_MSG_VERIFY
 typedef enum device_op device_op;
 
+/* The CKF_ flag C_SessionCancel names an operation by; 0 for no such
+ * operation. */
+CK_FLAGS device_op_flag(device_op op);
+
 /* Limits of what a message call returns: GCM IVs and tags. */
 #define DEVICE_MSG_IV_MAX 128
 #define DEVICE_MSG_TAG_MAX 16

@@ -149,26 +149,6 @@ static void put_in(wire_writer *w, const void *p, CK_ULONG len, CK_RV code)
     wire_put_bytes(w, p, len);
 }
 
-/* The operation a data call continues, as C_SessionCancel names it. */
-static CK_FLAGS op_flag(device_op op)
-{
-    static const CK_FLAGS flags[DEVICE_OP_MAX + 1] = {
-        [DEVICE_OP_ENCRYPT] = CKF_ENCRYPT,
-        [DEVICE_OP_DECRYPT] = CKF_DECRYPT,
-        [DEVICE_OP_DIGEST] = CKF_DIGEST,
-        [DEVICE_OP_SIGN] = CKF_SIGN,
-        [DEVICE_OP_VERIFY] = CKF_VERIFY,
-        [DEVICE_OP_SIGN_RECOVER] = CKF_SIGN_RECOVER,
-        [DEVICE_OP_VERIFY_RECOVER] = CKF_VERIFY_RECOVER,
-        [DEVICE_OP_MSG_ENCRYPT] = CKF_MESSAGE_ENCRYPT,
-        [DEVICE_OP_MSG_DECRYPT] = CKF_MESSAGE_DECRYPT,
-        [DEVICE_OP_MSG_SIGN] = CKF_MESSAGE_SIGN,
-        [DEVICE_OP_MSG_VERIFY] = CKF_MESSAGE_VERIFY,
-    };
-
-    return op >= DEVICE_OP_ENCRYPT && op <= DEVICE_OP_MAX ? flags[op] : 0;
-}
-
 static CK_RV link_session_cancel(void *impl, CK_SESSION_HANDLE h,
                                  CK_FLAGS flags);
 
@@ -179,7 +159,7 @@ static CK_RV link_session_cancel(void *impl, CK_SESSION_HANDLE h,
  */
 static CK_RV data_too_long(void *impl, CK_SESSION_HANDLE h, device_op op)
 {
-    CK_FLAGS flag = op_flag(op);
+    CK_FLAGS flag = device_op_flag(op);
 
     if (flag != 0)
         (void)link_session_cancel(impl, h, flag);

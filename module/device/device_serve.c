@@ -328,6 +328,42 @@ static CK_RV serve_one(call_ctx *c, CK_RV (*fn)(void *, CK_ULONG), bool slot)
     return CKR_OK;
 }
 
+/* Calls that take a handle and a number (an object, flags). */
+static CK_RV serve_two(call_ctx *c, CK_RV (*fn)(void *, CK_ULONG, CK_ULONG))
+{
+    CK_ULONG h = wire_get_ulong(c->r), v = wire_get_ulong(c->r);
+
+    if (!read_ok(c))
+        return CKR_DEVICE_ERROR;
+    put_rv(c, fn(IMPL, h, v));
+    return CKR_OK;
+}
+
+/* Calls that take a handle and one input (a PIN, a signature, a seed). */
+static CK_RV serve_bytes(call_ctx *c, CK_RV (*fn)(void *, CK_ULONG,
+                                                  const CK_BYTE *, CK_ULONG))
+{
+    CK_ULONG h = wire_get_ulong(c->r), len;
+    const unsigned char *p;
+
+    get_in(c, &p, &len);
+    if (!read_ok(c))
+        return CKR_DEVICE_ERROR;
+    put_rv(c, fn(IMPL, h, p, len));
+    return CKR_OK;
+}
+
+/* A template that ends the request: false, with nothing left to free,
+ * when the request was not read exactly. */
+static bool template_last(call_ctx *c, wire_template *t)
+{
+    wire_get_template(c->r, t);
+    if (read_ok(c))
+        return true;
+    wire_template_free(t);
+    return false;
+}
+
 static CK_RV serve_session_close(call_ctx *c)
 {
     return serve_one(c, OPS->session_close, false);
@@ -369,13 +405,7 @@ static CK_RV serve_session_info(call_ctx *c)
 
 static CK_RV serve_session_cancel(call_ctx *c)
 {
-    CK_SESSION_HANDLE h = wire_get_ulong(c->r);
-    CK_FLAGS flags = wire_get_ulong(c->r);
-
-    if (!read_ok(c))
-        return CKR_DEVICE_ERROR;
-    put_rv(c, OPS->session_cancel(IMPL, h, flags));
-    return CKR_OK;
+    return serve_two(c, OPS->session_cancel);
 }
 
 static CK_RV serve_login(call_ctx *c)
@@ -394,15 +424,7 @@ static CK_RV serve_login(call_ctx *c)
 
 static CK_RV serve_init_pin(call_ctx *c)
 {
-    CK_SESSION_HANDLE h = wire_get_ulong(c->r);
-    const unsigned char *pin;
-    CK_ULONG len;
-
-    get_in(c, &pin, &len);
-    if (!read_ok(c))
-        return CKR_DEVICE_ERROR;
-    put_rv(c, OPS->init_pin(IMPL, h, pin, len));
-    return CKR_OK;
+    return serve_bytes(c, OPS->init_pin);
 }
 
 static CK_RV serve_set_pin(call_ctx *c)
@@ -437,11 +459,8 @@ static CK_RV serve_object_create(call_ctx *c)
     CK_OBJECT_HANDLE o = 0;
     wire_template t;
 
-    wire_get_template(c->r, &t);
-    if (!read_ok(c)) {
-        wire_template_free(&t);
+    if (!template_last(c, &t))
         return CKR_DEVICE_ERROR;
-    }
     put_handle(c, OPS->object_create(IMPL, h, t.attrs, t.n, &o), &o);
     wire_template_free(&t);
     return CKR_OK;
@@ -453,11 +472,8 @@ static CK_RV serve_object_copy(call_ctx *c)
     CK_OBJECT_HANDLE src = wire_get_ulong(c->r), o = 0;
     wire_template t;
 
-    wire_get_template(c->r, &t);
-    if (!read_ok(c)) {
-        wire_template_free(&t);
+    if (!template_last(c, &t))
         return CKR_DEVICE_ERROR;
-    }
     put_handle(c, OPS->object_copy(IMPL, h, src, t.attrs, t.n, &o), &o);
     wire_template_free(&t);
     return CKR_OK;
@@ -465,13 +481,7 @@ static CK_RV serve_object_copy(call_ctx *c)
 
 static CK_RV serve_object_destroy(call_ctx *c)
 {
-    CK_SESSION_HANDLE h = wire_get_ulong(c->r);
-    CK_OBJECT_HANDLE o = wire_get_ulong(c->r);
-
-    if (!read_ok(c))
-        return CKR_DEVICE_ERROR;
-    put_rv(c, OPS->object_destroy(IMPL, h, o));
-    return CKR_OK;
+    return serve_two(c, OPS->object_destroy);
 }
 
 static CK_RV serve_object_size(call_ctx *c)
@@ -502,18 +512,14 @@ static CK_RV serve_attr_get(call_ctx *c)
     return CKR_OK;
 }
 
-/* C_SetAttributeValue and C_FindObjectsInit: a handle or not, a template. */
 static CK_RV serve_attr_set(call_ctx *c)
 {
     CK_SESSION_HANDLE h = wire_get_ulong(c->r);
     CK_OBJECT_HANDLE o = wire_get_ulong(c->r);
     wire_template t;
 
-    wire_get_template(c->r, &t);
-    if (!read_ok(c)) {
-        wire_template_free(&t);
+    if (!template_last(c, &t))
         return CKR_DEVICE_ERROR;
-    }
     put_rv(c, OPS->attr_set(IMPL, h, o, t.attrs, t.n));
     wire_template_free(&t);
     return CKR_OK;
@@ -524,11 +530,8 @@ static CK_RV serve_find_init(call_ctx *c)
     CK_SESSION_HANDLE h = wire_get_ulong(c->r);
     wire_template t;
 
-    wire_get_template(c->r, &t);
-    if (!read_ok(c)) {
-        wire_template_free(&t);
+    if (!template_last(c, &t))
         return CKR_DEVICE_ERROR;
-    }
     put_rv(c, OPS->find_init(IMPL, h, t.attrs, t.n));
     wire_template_free(&t);
     return CKR_OK;
@@ -638,26 +641,12 @@ static CK_RV serve_verify(call_ctx *c)
 
 static CK_RV serve_verify_final(call_ctx *c)
 {
-    CK_SESSION_HANDLE h = wire_get_ulong(c->r);
-    const unsigned char *sig;
-    CK_ULONG sig_len;
-
-    get_in(c, &sig, &sig_len);
-    if (!read_ok(c))
-        return CKR_DEVICE_ERROR;
-    put_rv(c, OPS->verify_final(IMPL, h, sig, sig_len));
-    return CKR_OK;
+    return serve_bytes(c, OPS->verify_final);
 }
 
 static CK_RV serve_digest_key(call_ctx *c)
 {
-    CK_SESSION_HANDLE h = wire_get_ulong(c->r);
-    CK_OBJECT_HANDLE k = wire_get_ulong(c->r);
-
-    if (!read_ok(c))
-        return CKR_DEVICE_ERROR;
-    put_rv(c, OPS->digest_key(IMPL, h, k));
-    return CKR_OK;
+    return serve_two(c, OPS->digest_key);
 }
 
 /* ---- the message-based API ----------------------------------------------- */
@@ -774,11 +763,8 @@ static CK_RV serve_generate_key(call_ctx *c)
     wire_template t;
 
     wire_get_mechanism(c->r, &m);
-    wire_get_template(c->r, &t);
-    if (!read_ok(c)) {
-        wire_template_free(&t);
+    if (!template_last(c, &t))
         return CKR_DEVICE_ERROR;
-    }
     put_handle(c, OPS->generate_key(IMPL, h, &m.m, t.attrs, t.n, &o), &o);
     wire_template_free(&t);
     return CKR_OK;
@@ -845,11 +831,8 @@ static CK_RV serve_unwrap_key(call_ctx *c)
     wire_get_mechanism(c->r, &m);
     unwrapping = wire_get_ulong(c->r);
     get_in(c, &in, &in_len);
-    wire_get_template(c->r, &t);
-    if (!read_ok(c)) {
-        wire_template_free(&t);
+    if (!template_last(c, &t))
         return CKR_DEVICE_ERROR;
-    }
     put_handle(c,
                OPS->unwrap_key(IMPL, h, &m.m, unwrapping, in, in_len, t.attrs,
                                t.n, &o),
@@ -867,11 +850,8 @@ static CK_RV serve_derive_key(call_ctx *c)
 
     wire_get_mechanism(c->r, &m);
     base = wire_get_ulong(c->r);
-    wire_get_template(c->r, &t);
-    if (!read_ok(c)) {
-        wire_template_free(&t);
+    if (!template_last(c, &t))
         return CKR_DEVICE_ERROR;
-    }
     put_handle(c, OPS->derive_key(IMPL, h, &m.m, base, t.attrs, t.n, &o), &o);
     wire_template_free(&t);
     return CKR_OK;
@@ -905,15 +885,7 @@ static CK_RV serve_random(call_ctx *c)
 
 static CK_RV serve_seed(call_ctx *c)
 {
-    CK_SESSION_HANDLE h = wire_get_ulong(c->r);
-    const unsigned char *seed;
-    CK_ULONG len;
-
-    get_in(c, &seed, &len);
-    if (!read_ok(c))
-        return CKR_DEVICE_ERROR;
-    put_rv(c, OPS->seed(IMPL, h, seed, len));
-    return CKR_OK;
+    return serve_bytes(c, OPS->seed);
 }
 
 static const handler handlers[WIRE_CALL_MAX + 1] = {
