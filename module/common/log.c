@@ -6,9 +6,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <openssl/err.h>
 
 static enum log_level current_level = LOG_WARN;
+static int to_syslog; /* hsmsimd's log = syslog */
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
 void log_set_level(enum log_level level)
@@ -29,6 +31,17 @@ int log_level_parse(const char *name)
     return -1;
 }
 
+void log_use_syslog(const char *ident)
+{
+    openlog(ident, LOG_PID, LOG_DAEMON);
+    to_syslog = 1;
+}
+
+/* By level; <syslog.h>'s LOG_INFO and LOG_DEBUG (its own numbers) shadow
+ * our enum's names in this file, so only this table uses them. */
+static const int syslog_priority[] = {LOG_ERR, LOG_WARNING, LOG_INFO,
+                                      LOG_DEBUG};
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
     va_list ap;
@@ -36,6 +49,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
     if (level > current_level)
         return;
     va_start(ap, fmt);
+    if (to_syslog) {
+        vsyslog(syslog_priority[level], fmt, ap);
+        va_end(ap);
+        return;
+    }
     flockfile(stderr);
     fprintf(stderr, "hsmsim: %s: ", level_names[level]);
     vfprintf(stderr, fmt, ap);
@@ -49,6 +67,11 @@ void log_audit(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
+    if (to_syslog) {
+        vsyslog(LOG_NOTICE, fmt, ap);
+        va_end(ap);
+        return;
+    }
     flockfile(stderr);
     fputs("hsmsim: audit: ", stderr);
     vfprintf(stderr, fmt, ap);

@@ -10,6 +10,9 @@ enum log_level log_get_level(void);
 /* Parse "error", "warn", "info" or "debug"; -1 if unknown. */
 int log_level_parse(const char *name);
 
+/* Send messages to syslog (LOG_DAEMON) from now on. */
+void log_use_syslog(const char *ident);
+
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

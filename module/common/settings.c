@@ -18,6 +18,7 @@ void settings_defaults(settings *s)
     s->pin_kdf_iterations = SETTINGS_DEFAULT_KDF_ITERATIONS;
     s->log_level = LOG_WARN;
     s->new_policy = POLICY_DEFAULT;
+    s->timeout_ms = SETTINGS_DEFAULT_TIMEOUT_MS;
 }
 
 const char *settings_default_path(void)
@@ -71,6 +72,31 @@ int policy_parse(const char *name, enum partition_policy *out)
     return 0;
 }
 
+int settings_parse_hostport(const char *v, char host[SETTINGS_HOST_MAX + 1],
+                            char port[6])
+{
+    const char *colon = strrchr(v, ':');
+    const char *h = v;
+    size_t hlen;
+    unsigned long n;
+
+    if (colon == NULL || parse_ulong(colon + 1, 0, 65535, &n) < 0)
+        return -1;
+    hlen = (size_t)(colon - v);
+    if (hlen >= 2 && v[0] == '[' && colon[-1] == ']') {
+        h = v + 1;
+        hlen -= 2;
+    } else if (memchr(v, ':', hlen) != NULL) {
+        return -1; /* an IPv6 address goes in brackets */
+    }
+    if (hlen == 0 || hlen > SETTINGS_HOST_MAX)
+        return -1;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    snprintf(port, 6, "%lu", n);
+    return 0;
+}
+
 static int apply(settings *s, const char *key, const char *val, char *err,
                  size_t errlen)
 {
@@ -107,8 +133,34 @@ static int apply(settings *s, const char *key, const char *val, char *err,
             s->mode = MODE_EMBEDDED;
         } else if (strcmp(val, "loopback") == 0) {
             s->mode = MODE_LOOPBACK;
+        } else if (strcmp(val, "network") == 0) {
+            s->mode = MODE_NETWORK;
         } else {
-            snprintf(err, errlen, "mode must be embedded or loopback");
+            snprintf(err, errlen, "mode must be embedded, loopback or network");
+            return -1;
+        }
+    } else if (strcmp(key, "server") == 0) {
+        if (settings_parse_hostport(val, s->server_host, s->server_port) < 0 ||
+            strcmp(s->server_port, "0") == 0) {
+            snprintf(err, errlen, "server must be HOST:PORT");
+            return -1;
+        }
+    } else if (strcmp(key, "server_cert") == 0 ||
+               strcmp(key, "client_cert") == 0 ||
+               strcmp(key, "client_key") == 0) {
+        char *dst = strcmp(key, "server_cert") == 0   ? s->server_cert
+                    : strcmp(key, "client_cert") == 0 ? s->client_cert
+                                                      : s->client_key;
+
+        if (val[0] != '/' || strlen(val) >= PATH_MAX) {
+            snprintf(err, errlen, "%s must be an absolute path", key);
+            return -1;
+        }
+        snprintf(dst, PATH_MAX, "%s", val);
+    } else if (strcmp(key, "timeout_ms") == 0) {
+        if (parse_ulong(val, 1, 600000, &s->timeout_ms) < 0) {
+            snprintf(err, errlen,
+                     "timeout_ms must be a number from 1 to 600000");
             return -1;
         }
     } else if (strcmp(key, "log_level") == 0) {
@@ -172,6 +224,15 @@ int settings_load_file(settings *s, const char *path, char *err,
             snprintf(err, errlen, "%s:%d: %s", path, lineno, reason);
             goto out;
         }
+    }
+    if (s->mode == MODE_NETWORK &&
+        (s->server_host[0] == '\0' || s->server_cert[0] == '\0' ||
+         s->client_cert[0] == '\0' || s->client_key[0] == '\0')) {
+        snprintf(err, errlen,
+                 "%s: mode = network needs server, server_cert, client_cert "
+                 "and client_key",
+                 path);
+        goto out;
     }
     rc = 0;
 out:

@@ -31,7 +31,11 @@ int policy_parse(const char *name, enum partition_policy *out);
 enum settings_mode {
     MODE_EMBEDDED = 0,
     MODE_LOOPBACK,
+    MODE_NETWORK, /* the partitions are hsmsimd's, over the trust link */
 };
+
+#define SETTINGS_DEFAULT_TIMEOUT_MS 5000UL
+#define SETTINGS_HOST_MAX 255
 
 typedef struct settings {
     char store[PATH_MAX];              /* directory of partition databases */
@@ -40,7 +44,20 @@ typedef struct settings {
     int log_level;                     /* enum log_level */
     enum partition_policy new_policy;  /* of partitions C_InitToken makes */
     enum settings_mode mode;
+    /* Network mode: the appliance, its pinned certificate, this client's
+     * certificate and key, and the bound on every call. */
+    char server_host[SETTINGS_HOST_MAX + 1];
+    char server_port[6];
+    char server_cert[PATH_MAX];
+    char client_cert[PATH_MAX];
+    char client_key[PATH_MAX];
+    unsigned long timeout_ms;
 } settings;
+
+/* "HOST:PORT" or "[V6]:PORT" (port 0 to 65535) into host and port; -1
+ * when malformed. */
+int settings_parse_hostport(const char *v, char host[SETTINGS_HOST_MAX + 1],
+                            char port[6]);
 
 /* Fill `s` with the defaults (store = the build's default store dir). */
 void settings_defaults(settings *s);

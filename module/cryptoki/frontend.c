@@ -98,9 +98,17 @@ CK_RV frontend_initialize(CK_VOID_PTR args)
     rv = load_settings(&cfg);
     if (rv != CKR_OK)
         goto out;
-    rv = cfg.mode == MODE_LOOPBACK
-             ? device_loopback_open(&cfg, &fe.locks, &fe.dev)
-             : device_local_open(&cfg, &fe.locks, &fe.dev);
+    switch (cfg.mode) {
+    case MODE_NETWORK:
+        rv = device_network_open(&cfg, &fe.locks, &fe.dev);
+        break;
+    case MODE_LOOPBACK:
+        rv = device_loopback_open(&cfg, &fe.locks, &fe.dev);
+        break;
+    default:
+        rv = device_local_open(&cfg, &fe.locks, &fe.dev);
+        break;
+    }
     if (rv != CKR_OK)
         goto out;
     fe.initialized = true;

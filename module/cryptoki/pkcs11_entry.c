@@ -33,13 +33,46 @@ CK_RV C_Finalize(CK_VOID_PTR reserved)
     return frontend_finalize(reserved);
 }
 
+/*
+ * The slots whose token is present.  Embedded slots always have one; a
+ * network slot's token is absent while the appliance cannot be reached,
+ * so the device's list is filtered through each slot's info.
+ */
+static CK_RV present_slots(CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
+{
+    CK_SLOT_ID all[64];
+    CK_ULONG n = sizeof(all) / sizeof(all[0]), kept = 0;
+    CK_RV rv;
+
+    FE_CALL(rv, slot_list, all, &n);
+    if (rv == CKR_BUFFER_TOO_SMALL) /* more slots than any appliance has */
+        rv = CKR_DEVICE_MEMORY;
+    for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
+        CK_SLOT_INFO info;
+        CK_RV irv;
+
+        FE_CALL(irv, slot_info, all[i], &info);
+        if (irv == CKR_OK && (info.flags & CKF_TOKEN_PRESENT))
+            all[kept++] = all[i];
+    }
+    if (rv != CKR_OK)
+        return rv;
+    if (list != NULL && *count < kept)
+        rv = CKR_BUFFER_TOO_SMALL;
+    else if (list != NULL)
+        memcpy(list, all, kept * sizeof(*list));
+    *count = kept;
+    return rv;
+}
+
 CK_RV C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
 {
     CK_RV rv;
 
     READY();
     ARG(count != NULL);
-    /* Every slot has a token, so `present` changes nothing. */
+    if (present)
+        return present_slots(list, count);
     FE_CALL(rv, slot_list, list, count);
     return rv;
 }

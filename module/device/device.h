@@ -223,12 +223,28 @@ CK_RV device_local_open(const settings *cfg, const lock_provider *locks,
                         device **out);
 
 /*
+ * The appliance: one more client of an engine that serves many (one
+ * per authenticated application), with its own sessions and login
+ * state.  Closing the device closes the client; the engine stays.
+ */
+struct engine;
+CK_RV device_local_client(struct engine *e, device **out);
+
+/*
  * Loopback (link_loopback.c): the same engine behind the link client,
  * whole frames of bytes and the daemon's dispatcher, with no socket
  * between, so `mode = loopback` runs any suite through the wire.
  */
 CK_RV device_loopback_open(const settings *cfg, const lock_provider *locks,
                            device **out);
+
+/*
+ * Network mode (link_tls.c): the link client over TLS 1.3 to the
+ * hsmsimd of `cfg`'s server, with its pinned certificate.  The appliance
+ * is first reached at the first call.
+ */
+CK_RV device_network_open(const settings *cfg, const lock_provider *locks,
+                          device **out);
 
 /* NULL is fine. */
 void device_close(device *d);

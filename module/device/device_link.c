@@ -16,9 +16,20 @@
  * CKR_DEVICE_ERROR, and nothing is written to the caller unless the
  * whole response decoded.
  */
+#define KNOWN_SLOTS_MAX 64
+
 typedef struct link_dev {
     const link_transport_ops *ops;
     void *t;
+    /* The slots last seen, shown with their tokens absent while the
+     * appliance cannot be reached (the transport says
+     * CKR_DEVICE_REMOVED): a slot's ID outlives a broken link. */
+    const lock_provider *locks; /* the application's, or the OS's */
+    void *mutex;
+    CK_SLOT_ID slots[KNOWN_SLOTS_MAX];
+    CK_SLOT_INFO infos[KNOWN_SLOTS_MAX];
+    bool has_info[KNOWN_SLOTS_MAX];
+    CK_ULONG nslots;
 } link_dev;
 
 typedef struct reply {
@@ -196,13 +207,103 @@ static void get_version(wire_reader *r, CK_VERSION *v)
 
 /* ---- slots and tokens ---------------------------------------------------- */
 
+/* Remember a slot list the appliance gave. */
+static void known_slots_set(link_dev *l, const CK_SLOT_ID *ids, CK_ULONG n)
+{
+    (void)l->locks->lock(l->mutex);
+    for (CK_ULONG i = 0; i < n && i < KNOWN_SLOTS_MAX; i++) {
+        if (i >= l->nslots || l->slots[i] != ids[i])
+            l->has_info[i] = false;
+        l->slots[i] = ids[i];
+    }
+    l->nslots = n < KNOWN_SLOTS_MAX ? n : KNOWN_SLOTS_MAX;
+    (void)l->locks->unlock(l->mutex);
+}
+
+/* The index of a known slot, or -1; under l->lock. */
+static int known_slot_inlock(const link_dev *l, CK_SLOT_ID slot)
+{
+    for (CK_ULONG i = 0; i < l->nslots; i++)
+        if (l->slots[i] == slot)
+            return (int)i;
+    return -1;
+}
+
+/* What a slot call answers while the appliance cannot be reached: the
+ * token of a known slot is not present. */
+static CK_RV slot_absent(link_dev *l, CK_SLOT_ID slot)
+{
+    int i;
+
+    (void)l->locks->lock(l->mutex);
+    i = known_slot_inlock(l, slot);
+    (void)l->locks->unlock(l->mutex);
+    return i >= 0 ? CKR_TOKEN_NOT_PRESENT : CKR_SLOT_ID_INVALID;
+}
+
 static CK_RV link_slot_list(void *impl, CK_SLOT_ID *ids, CK_ULONG *count)
 {
+    link_dev *l = impl;
     wire_writer w;
+    CK_RV rv;
 
     wire_writer_init(&w);
     wire_put_out_request(&w, ids, *count);
-    return with_list(impl, WIRE_CALL_SLOT_LIST, &w, ids, count);
+    rv = with_list(impl, WIRE_CALL_SLOT_LIST, &w, ids, count);
+    if (rv == CKR_OK && ids != NULL)
+        known_slots_set(l, ids, *count);
+    if (rv != CKR_DEVICE_REMOVED)
+        return rv;
+    /* Down: the slots last seen, by the same output convention. */
+    (void)l->locks->lock(l->mutex);
+    rv = CKR_OK;
+    if (ids != NULL && *count < l->nslots)
+        rv = CKR_BUFFER_TOO_SMALL;
+    else if (ids != NULL)
+        memcpy(ids, l->slots, l->nslots * sizeof(*ids));
+    *count = l->nslots;
+    (void)l->locks->unlock(l->mutex);
+    return rv;
+}
+
+static void slot_info_remember(link_dev *l, CK_SLOT_ID slot,
+                               const CK_SLOT_INFO *si)
+{
+    int i;
+
+    (void)l->locks->lock(l->mutex);
+    i = known_slot_inlock(l, slot);
+    if (i >= 0) {
+        l->infos[i] = *si;
+        l->has_info[i] = true;
+    }
+    (void)l->locks->unlock(l->mutex);
+}
+
+/* A known slot's last info with its token absent. */
+static CK_RV slot_info_absent(link_dev *l, CK_SLOT_ID slot, CK_SLOT_INFO *info)
+{
+    CK_RV rv = CKR_SLOT_ID_INVALID;
+    int i;
+
+    (void)l->locks->lock(l->mutex);
+    i = known_slot_inlock(l, slot);
+    if (i >= 0) {
+        if (l->has_info[i]) {
+            *info = l->infos[i];
+        } else {
+            memset(info, ' ', sizeof(*info));
+            memcpy(info->slotDescription, "hsmsim appliance (unreachable)", 30);
+            memcpy(info->manufacturerID, "hsmsim", 6);
+            info->flags = CKF_HW_SLOT;
+            info->hardwareVersion = (CK_VERSION){0, 0};
+            info->firmwareVersion = (CK_VERSION){0, 0};
+        }
+        info->flags &= ~(CK_FLAGS)CKF_TOKEN_PRESENT;
+        rv = CKR_OK;
+    }
+    (void)l->locks->unlock(l->mutex);
+    return rv;
 }
 
 static CK_RV link_slot_info(void *impl, CK_SLOT_ID slot, CK_SLOT_INFO *info)
@@ -214,6 +315,8 @@ static CK_RV link_slot_info(void *impl, CK_SLOT_ID slot, CK_SLOT_INFO *info)
 
     begin(&w, slot);
     rv = ask(impl, WIRE_CALL_SLOT_INFO, &w, &rp);
+    if (rv == CKR_DEVICE_REMOVED)
+        return slot_info_absent(impl, slot, info);
     if (rv != CKR_OK)
         return rv;
     rv = reply_rv(&rp);
@@ -225,8 +328,10 @@ static CK_RV link_slot_info(void *impl, CK_SLOT_ID slot, CK_SLOT_INFO *info)
         get_version(&rp.r, &si.firmwareVersion);
     }
     rv = reply_end(&rp, rv);
-    if (rv == CKR_OK)
+    if (rv == CKR_OK) {
         *info = si;
+        slot_info_remember(impl, slot, &si);
+    }
     return rv;
 }
 
@@ -252,6 +357,8 @@ static CK_RV link_token_info(void *impl, CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 
     begin(&w, slot);
     rv = ask(impl, WIRE_CALL_TOKEN_INFO, &w, &rp);
+    if (rv == CKR_DEVICE_REMOVED)
+        return slot_absent(impl, slot);
     if (rv != CKR_OK)
         return rv;
     rv = reply_rv(&rp);
@@ -277,9 +384,12 @@ static CK_RV link_mechanism_list(void *impl, CK_SLOT_ID slot,
 {
     wire_writer w;
 
+    CK_RV rv;
+
     begin(&w, slot);
     wire_put_out_request(&w, list, *count);
-    return with_list(impl, WIRE_CALL_MECHANISM_LIST, &w, list, count);
+    rv = with_list(impl, WIRE_CALL_MECHANISM_LIST, &w, list, count);
+    return rv == CKR_DEVICE_REMOVED ? slot_absent(impl, slot) : rv;
 }
 
 static CK_RV link_mechanism_info(void *impl, CK_SLOT_ID slot,
@@ -294,6 +404,8 @@ static CK_RV link_mechanism_info(void *impl, CK_SLOT_ID slot,
     begin(&w, slot);
     wire_put_u64(&w, type);
     rv = ask(impl, WIRE_CALL_MECHANISM_INFO, &w, &rp);
+    if (rv == CKR_DEVICE_REMOVED)
+        return slot_absent(impl, slot);
     if (rv != CKR_OK)
         return rv;
     rv = reply_rv(&rp);
@@ -314,10 +426,13 @@ static CK_RV link_init_token(void *impl, CK_SLOT_ID slot,
 {
     wire_writer w;
 
+    CK_RV rv;
+
     begin(&w, slot);
     put_in(&w, pin, len, CKR_PIN_LEN_RANGE);
     wire_put_bytes(&w, label32, 32);
-    return simple(impl, WIRE_CALL_INIT_TOKEN, &w);
+    rv = simple(impl, WIRE_CALL_INIT_TOKEN, &w);
+    return rv == CKR_DEVICE_REMOVED ? slot_absent(impl, slot) : rv;
 }
 
 /* ---- sessions and login -------------------------------------------------- */
@@ -327,9 +442,12 @@ static CK_RV link_session_open(void *impl, CK_SLOT_ID slot, CK_FLAGS flags,
 {
     wire_writer w;
 
+    CK_RV rv;
+
     begin(&w, slot);
     wire_put_u64(&w, flags);
-    return with_ulong(impl, WIRE_CALL_SESSION_OPEN, &w, out);
+    rv = with_ulong(impl, WIRE_CALL_SESSION_OPEN, &w, out);
+    return rv == CKR_DEVICE_REMOVED ? slot_absent(impl, slot) : rv;
 }
 
 static CK_RV link_session_close(void *impl, CK_SESSION_HANDLE h)
@@ -858,6 +976,7 @@ static void link_close(void *impl)
     link_dev *l = impl;
 
     l->ops->close(l->t);
+    (void)l->locks->destroy(l->mutex);
     free(l);
 }
 
@@ -916,19 +1035,24 @@ static const device_ops link_ops = {
     .seed = link_seed,
 };
 
-CK_RV device_link_open(const link_transport_ops *ops, void *t, device **out)
+CK_RV device_link_open(const link_transport_ops *ops, void *t,
+                       const lock_provider *locks, device **out)
 {
     device *d = calloc(1, sizeof(*d));
     link_dev *l = calloc(1, sizeof(*l));
+    CK_RV rv = d == NULL || l == NULL ? CKR_HOST_MEMORY : CKR_OK;
 
-    if (d == NULL || l == NULL) {
+    if (rv == CKR_OK)
+        rv = locks->create(&l->mutex);
+    if (rv != CKR_OK) {
         free(d);
         free(l);
         ops->close(t);
-        return CKR_HOST_MEMORY;
+        return rv;
     }
     l->ops = ops;
     l->t = t;
+    l->locks = locks;
     d->ops = &link_ops;
     d->impl = l;
     *out = d;

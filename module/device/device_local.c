@@ -4,9 +4,9 @@
 #include "device.h"
 #include "engine/engine.h"
 
-#include <string.h>
-
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 /*
  * Each call is the engine call of the same name (engine/engine.h), which
@@ -477,6 +477,42 @@ static const device_ops local_ops = {
     .random = local_random,
     .seed = local_seed,
 };
+
+/* A client of a shared engine closes itself, not the engine. */
+static void client_close(void *impl)
+{
+    engine_client_close(impl);
+}
+
+static device_ops client_ops;
+static pthread_once_t client_ops_once = PTHREAD_ONCE_INIT;
+
+static void client_ops_make(void)
+{
+    client_ops = local_ops;
+    client_ops.close = client_close;
+    client_ops.abandon = client_close;
+}
+
+CK_RV device_local_client(struct engine *e, device **out)
+{
+    device *d = calloc(1, sizeof(*d));
+    engine_client *c = NULL;
+    CK_RV rv;
+
+    if (d == NULL)
+        return CKR_HOST_MEMORY;
+    rv = engine_client_open(e, &c);
+    if (rv != CKR_OK) {
+        free(d);
+        return rv;
+    }
+    pthread_once(&client_ops_once, client_ops_make);
+    d->ops = &client_ops;
+    d->impl = c;
+    *out = d;
+    return CKR_OK;
+}
 
 CK_RV device_local_open(const settings *cfg, const lock_provider *locks,
                         device **out)

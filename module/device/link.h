@@ -30,9 +30,11 @@ typedef struct link_transport_ops {
 } link_transport_ops;
 /* clang-format on */
 
-/* A device whose every call is a request over `ops` (device_link.c).
- * The device owns `t` from here on, on success and on failure. */
-CK_RV device_link_open(const link_transport_ops *ops, void *t, device **out);
+/* A device whose every call is a request over `ops` (device_link.c),
+ * locking with `locks`.  The device owns `t` from here on, on success
+ * and on failure. */
+CK_RV device_link_open(const link_transport_ops *ops, void *t,
+                       const lock_provider *locks, device **out);
 
 /*
  * The server's side (device_serve.c): decode one request for `call`,
@@ -48,5 +50,10 @@ typedef struct serve_view {
 
 CK_RV device_serve(const device *d, const serve_view *view, uint16_t call,
                    const unsigned char *req, size_t req_len, wire_writer *resp);
+
+/* Network mode's first steps alone, for `hsmsim-admin verify`: connect,
+ * check the pinned certificate, present this client's, and say hello.
+ * CKR_OK, or the reason in `why`. */
+CK_RV link_tls_probe(const settings *cfg, char *why, size_t why_len);
 
 #endif

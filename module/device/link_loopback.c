@@ -117,5 +117,5 @@ CK_RV device_loopback_open(const settings *cfg, const lock_provider *locks,
         free(lb);
         return rv;
     }
-    return device_link_open(&loop_ops, lb, out);
+    return device_link_open(&loop_ops, lb, locks, out);
 }

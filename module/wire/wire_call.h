@@ -24,6 +24,27 @@
  * the connection.  An id this side does not know is answered with u
  * CKR_FUNCTION_NOT_SUPPORTED alone.
  */
+/*
+ * Call 0 is the hello that begins every connection, before any other
+ * call: u32 WIRE_HELLO_VERSION, b context token (WIRE_TOKEN_LEN bytes)
+ * -> u32 status, b message, u8 fresh.  The token names the application
+ * (one module instance): the appliance serves every connection that
+ * presents the same token under the same certificate from one client
+ * context, so a pool of connections shares its sessions.  `fresh` is 1
+ * when the context was made for this connection.
+ */
+#define WIRE_CALL_HELLO 0
+#define WIRE_HELLO_VERSION 1
+#define WIRE_TOKEN_LEN 16
+#define WIRE_HELLO_MESSAGE_MAX 512
+enum wire_hello_status {
+    WIRE_HELLO_OK = 0,
+    WIRE_HELLO_UNREGISTERED = 1, /* no client has this certificate */
+    WIRE_HELLO_EXPIRED = 2,      /* the certificate is out of its dates */
+    WIRE_HELLO_BUSY = 3,         /* the appliance serves its maximum */
+    WIRE_HELLO_BAD = 4,          /* a hello that did not decode */
+};
+
 enum wire_call {
     WIRE_CALL_SLOT_LIST = 1,     /* out                -> u n, u8, n*u   */
     WIRE_CALL_SLOT_INFO,         /* u slot             -> u, slot info   */

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "config.h"
 #include "p11_util.h"
+#include "p11_appliance.h"
 
 #include <ctype.h>
 #include <dlfcn.h>
@@ -187,7 +188,7 @@ int p11_tmp_make(const char *extra)
 {
     const char *root = getenv("HSMSIM_TEST_TMP");
     const char *mode_conf = getenv("HSMSIM_TEST_MODE_CONF");
-    char conf[PATH_MAX + 1024];
+    char conf[6 * PATH_MAX], net_conf[4 * PATH_MAX];
 
     if (root == NULL || root[0] == '\0')
         root = "/tmp";
@@ -203,6 +204,16 @@ int p11_tmp_make(const char *extra)
     }
     snprintf(store_dir, sizeof(store_dir), "%s/store", tmp_dir);
     snprintf(conf_path, sizeof(conf_path), "%s/hsmsim.conf", tmp_dir);
+    /* Network mode: the store is an appliance's, and the module its
+     * client (p11_appliance.h). */
+    if (p11_appliance_wanted()) {
+        if (p11_appliance_start(tmp_dir, store_dir, extra, net_conf,
+                                sizeof(net_conf)) != 0) {
+            fprintf(stderr, "cannot start the appliance for %s\n", tmp_dir);
+            return -1;
+        }
+        mode_conf = net_conf;
+    }
     /* $HSMSIM_TEST_MODE_CONF: the lines that put a whole suite in
      * another mode (loopback, network), after the suite's own. */
     snprintf(conf, sizeof(conf),
@@ -223,6 +234,7 @@ static int remove_one(const char *path, const struct stat *st, int flag,
 
 void p11_tmp_remove(void)
 {
+    p11_appliance_stop();
     if (tmp_dir[0] != '\0')
         nftw(tmp_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
     tmp_dir[0] = '\0';

@@ -86,6 +86,11 @@ interop_setup()
     OUT=$TEST_DIR/last.out
 
     HSMSIM_CONF=$TEST_DIR/hsmsim.conf
+    mode_conf=${HSMSIM_TEST_MODE_CONF:-}
+    if [ -n "${HSMSIM_TEST_APPLIANCE:-}" ]; then
+        interop_appliance_start "$@"
+        mode_conf=$interop_network_conf
+    fi
     {
         printf 'store = %s/store\n' "$TEST_DIR"
         printf 'pin_kdf_iterations = 1000\n'
@@ -93,9 +98,74 @@ interop_setup()
             printf '%s\n' "$line"
         done
         # The mode a whole run is in (loopback, network), when one is set.
-        printf '%s\n' "${HSMSIM_TEST_MODE_CONF:-}"
+        printf '%s\n' "$mode_conf"
     } >"$HSMSIM_CONF"
     export HSMSIM_CONF
+}
+
+# interop_appliance_run: start hsmsimd on $TEST_DIR/hsmsimd.conf; sets
+# ia_pid and ia_port.
+interop_appliance_run()
+{
+    rm -f "$TEST_DIR/port"
+    "$HSMSIM_TEST_APPLIANCE" --conf "$TEST_DIR/hsmsimd.conf" \
+        --port-file "$TEST_DIR/port" 2>>"$TEST_DIR/hsmsimd.log" &
+    ia_pid=$!
+    on_exit "kill $ia_pid 2>/dev/null; wait $ia_pid 2>/dev/null"
+    ia_tries=0
+    while [ ! -s "$TEST_DIR/port" ]; do
+        ia_tries=$((ia_tries + 1))
+        [ "$ia_tries" -le 100 ] && kill -0 "$ia_pid" 2>/dev/null ||
+            bail_out "hsmsimd did not start: $(cat "$TEST_DIR/hsmsimd.log")"
+        sleep 0.05
+    done
+    ia_port=$(cat "$TEST_DIR/port")
+}
+
+# interop_appliance_restart: after its hsmsimd.conf changed, stop the
+# appliance (SIGTERM) and start it again; the module's server line
+# follows the new port.
+interop_appliance_restart()
+{
+    kill "$ia_pid" 2>/dev/null
+    wait "$ia_pid" 2>/dev/null
+    interop_appliance_run
+    sed -i "s/^server = .*/server = 127.0.0.1:$ia_port/" "$HSMSIM_CONF"
+}
+
+# interop_appliance_start [ENGINE_CONF_LINE...]
+# Network mode ($HSMSIM_TEST_APPLIANCE names an hsmsimd): the scratch
+# store becomes an appliance's, with an identity and a registered client
+# made by $HSMSIM_ADMIN, served on a loopback port hsmsimd picks, with
+# free_slot = yes so that the suite makes its partitions as in embedded
+# mode.  Sets interop_network_conf to the module's lines.
+interop_appliance_start()
+{
+    [ -n "${HSMSIM_ADMIN:-}" ] || bail_out "network mode needs HSMSIM_ADMIN"
+    ia_store=$TEST_DIR/store
+    ia_kit=$TEST_DIR/kit
+    mkdir -p "$ia_store" "$ia_kit"
+    printf 'store = %s\n' "$ia_store" >"$TEST_DIR/admin.conf"
+    HSMSIM_CONF=$TEST_DIR/admin.conf "$HSMSIM_ADMIN" appliance init \
+        --dir "$ia_store" >/dev/null &&
+        HSMSIM_CONF=$TEST_DIR/admin.conf "$HSMSIM_ADMIN" client cert create \
+            --cn interop --out "$ia_kit" >/dev/null &&
+        HSMSIM_CONF=$TEST_DIR/admin.conf "$HSMSIM_ADMIN" client register \
+            interop --cert "$ia_kit/interop.pem" >/dev/null ||
+        bail_out "cannot make the appliance's identity and client"
+    {
+        printf 'listen = 127.0.0.1:0\ndir = %s\nfree_slot = yes\n' "$ia_store"
+        printf 'pin_kdf_iterations = 1000\nlog_level = warn\n'
+        for line in "$@"; do
+            printf '%s\n' "$line"
+        done
+    } >"$TEST_DIR/hsmsimd.conf"
+    interop_appliance_run
+    interop_network_conf="mode = network
+server = 127.0.0.1:$ia_port
+server_cert = $ia_store/server.pem
+client_cert = $ia_kit/interop.pem
+client_key = $ia_kit/interop.key"
 }
 
 # run CMD...: run with a time limit; output in $OUT, exit status in $STATUS.

@@ -156,6 +156,11 @@ check_output "openssl verifies the MD5-RSA-PKCS signature" 0 \
 
 # Drop the policy line: new partitions get fips; the legacy one keeps its own.
 prepare sed -i '/^policy = /d' "$HSMSIM_CONF"
+# In network mode the policy is the appliance's (hsmsimd.conf).
+if [ -n "${HSMSIM_TEST_APPLIANCE:-}" ]; then
+    prepare sed -i '/^policy = /d' "$TEST_DIR/hsmsimd.conf"
+    interop_appliance_restart
+fi
 new_partition "$FIPS"
 
 check_output "the legacy partition still lists MD5-HMAC" 0 '^  MD5-HMAC, ' \

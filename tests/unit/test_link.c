@@ -357,7 +357,8 @@ static void test_same_answers(void)
 
     memset(&rec, 0, sizeof(rec));
     rec.server = local_device("link-b", &dir_b);
-    CU_ASSERT_EQUAL_FATAL(device_link_open(&rec_ops, &rec, &link), CKR_OK);
+    CU_ASSERT_EQUAL_FATAL(
+        device_link_open(&rec_ops, &rec, &lock_provider_os, &link), CKR_OK);
     scenario(local, &a);
     scenario(link, &b);
     CU_ASSERT_EQUAL(a.n, b.n);
@@ -546,7 +547,8 @@ static void test_hostile_responses(void)
     CK_ULONG out_len = sizeof(out);
     CK_ATTRIBUTE a = { CKA_LABEL, out, sizeof(out) };
 
-    CU_ASSERT_EQUAL_FATAL(device_link_open(&canned_ops, NULL, &d), CKR_OK);
+    CU_ASSERT_EQUAL_FATAL(
+        device_link_open(&canned_ops, NULL, &lock_provider_os, &d), CKR_OK);
     /* Five slots into an array of two. */
     wire_writer_init(&canned);
     wire_put_u64(&canned, CKR_OK);

@@ -2,7 +2,7 @@
 /* cmd_cert.c - "client cert create", "appliance init", "appliance cert". */
 #include "config.h"
 #include "admin.h"
-#include "cert_make.h"
+#include "appliance/cert_make.h"
 
 #include <errno.h>
 #include <limits.h>

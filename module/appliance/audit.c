@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/* audit.c - the appliance's audit log: one JSON object per line. */
+#include "config.h"
+#include "audit.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+struct audit_log {
+    char path[PATH_MAX];
+    pthread_rwlock_t lock; /* writers share it; a reopen takes it alone */
+    int fd;
+};
+
+static int open_file(const char *path)
+{
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+}
+
+int audit_open(const char *path, audit_log **out, char *err, size_t err_len)
+{
+    audit_log *a;
+
+    *out = NULL;
+    if (path == NULL || path[0] == '\0')
+        return 0;
+    a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    snprintf(a->path, sizeof(a->path), "%s", path);
+    a->fd = open_file(path);
+    if (a->fd < 0) {
+        snprintf(err, err_len, "audit %s: %s", path, strerror(errno));
+        free(a);
+        return -1;
+    }
+    pthread_rwlock_init(&a->lock, NULL);
+    *out = a;
+    return 0;
+}
+
+void audit_reopen(audit_log *a)
+{
+    int fd;
+
+    if (a == NULL)
+        return;
+    fd = open_file(a->path);
+    if (fd < 0) {
+        log_error("audit %s: cannot reopen: %s", a->path, strerror(errno));
+        return;
+    }
+    pthread_rwlock_wrlock(&a->lock);
+    close(a->fd);
+    a->fd = fd;
+    pthread_rwlock_unlock(&a->lock);
+}
+
+void audit_close(audit_log *a)
+{
+    if (a == NULL)
+        return;
+    close(a->fd);
+    pthread_rwlock_destroy(&a->lock);
+    free(a);
+}
+
+/* A JSON string member, escaped; left out when empty. */
+static void member(char *buf, size_t cap, size_t *len, const char *key,
+                   const char *v)
+{
+    if (v == NULL || v[0] == '\0' || *len >= cap)
+        return;
+    *len += (size_t)snprintf(buf + *len, cap - *len, ",\"%s\":\"", key);
+    for (const unsigned char *p = (const unsigned char *)v;
+         *p != '\0' && *len + 8 < cap; p++) {
+        if (*p == '"' || *p == '\\')
+            *len += (size_t)snprintf(buf + *len, cap - *len, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            *len += (size_t)snprintf(buf + *len, cap - *len, "\\u%04x", *p);
+        else
+            buf[(*len)++] = (char)*p;
+    }
+    if (*len + 2 < cap)
+        buf[(*len)++] = '"';
+}
+
+void audit_write(audit_log *a, const audit_event *e)
+{
+    char buf[2048], when[40];
+    size_t len = 0;
+    struct timeval tv;
+    struct tm tm;
+
+    if (a == NULL)
+        return;
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    len = (size_t)snprintf(buf, sizeof(buf), "{\"time\":\"%s.%03ldZ\"", when,
+                           (long)(tv.tv_usec / 1000));
+    member(buf, sizeof(buf) - 64, &len, "event", e->event);
+    member(buf, sizeof(buf) - 64, &len, "client", e->client);
+    member(buf, sizeof(buf) - 64, &len, "fingerprint", e->fingerprint);
+    member(buf, sizeof(buf) - 64, &len, "peer", e->peer);
+    member(buf, sizeof(buf) - 64, &len, "partition", e->partition);
+    member(buf, sizeof(buf) - 64, &len, "call", e->call);
+    if (e->session != 0)
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+                                ",\"session\":%lu", e->session);
+    if (e->object != 0)
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len, ",\"object\":%lu",
+                                e->object);
+    member(buf, sizeof(buf) - 64, &len, "label", e->label);
+    member(buf, sizeof(buf) - 64, &len, "id", e->id_hex);
+    if (e->has_rv)
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+                                ",\"rv\":\"0x%08lX\"", (unsigned long)e->rv);
+    member(buf, sizeof(buf) - 64, &len, "detail", e->detail);
+    len += (size_t)snprintf(buf + len, sizeof(buf) - len, "}\n");
+    pthread_rwlock_rdlock(&a->lock);
+    if (write(a->fd, buf, len) != (ssize_t)len)
+        log_error("audit %s: write failed", a->path);
+    pthread_rwlock_unlock(&a->lock);
+}
