@@ -47,6 +47,9 @@ int cmd_client_unassign(admin_ctx *ctx, int argc, char **argv);
 int cmd_client_list(admin_ctx *ctx, int argc, char **argv);
 int cmd_client_show(admin_ctx *ctx, int argc, char **argv);
 int cmd_client_delete(admin_ctx *ctx, int argc, char **argv);
+int cmd_partition_replicate(admin_ctx *ctx, int argc, char **argv);
+int cmd_audit(admin_ctx *ctx, int argc, char **argv);
+int cmd_verify(admin_ctx *ctx, int argc, char **argv);
 
 /* An option of a subcommand that takes a value ("--pin"). */
 typedef struct admin_opt {

@@ -29,6 +29,10 @@ static const admin_command commands[] = {
     {"partition policy", cmd_partition_policy,
      "NAME fips|legacy [--so-pin PIN]",
      "change which mechanisms a partition offers (the SO's PIN is asked)"},
+    {"partition replicate", cmd_partition_replicate,
+     "SRC DST [--label L | --id HEX] [--so-pin PIN]",
+     "copy objects between partitions of one cloning domain, inside the "
+     "appliance"},
     {"client cert create", cmd_client_cert_create,
      "--cn NAME --out DIR [--days N]",
      "make a client key pair and self-signed certificate (NAME.key, 0600, "
@@ -50,6 +54,12 @@ static const admin_command commands[] = {
     {"appliance cert", cmd_appliance_cert, "--dir DIR",
      "print the appliance's certificate and its SHA-256 fingerprint, for "
      "clients to pin"},
+    {"verify", cmd_verify, "",
+     "on a client: connect to the appliance with hsmsim.conf and list the "
+     "partitions this client reaches, or say why it cannot"},
+    {"audit", cmd_audit,
+     "[--file FILE] [--follow] [--client NAME] [--partition NAME]",
+     "read the appliance's audit log"},
     {"help", cmd_help, "", "show this help"},
 };
 

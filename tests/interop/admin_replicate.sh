@@ -1,0 +1,4 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# admin_replicate.sh - placeholder until its suite lands.
+echo "0 passed, 0 failed"
