@@ -153,6 +153,7 @@ int appliance_start(const appliance_conf *c, appliance **out, char *err,
         snprintf(err, err_len, "%s: cannot open the partitions", c->dir);
         return -1;
     }
+    engine_handles_randomize(a->eng);
     if (registry_open(c->dir, &a->reg, why, sizeof(why)) != REG_OK) {
         snprintf(err, err_len, "%s", why);
         return -1;
@@ -242,7 +243,7 @@ static bool conn_admit(conn *c)
     unsigned char *payload = NULL;
     const unsigned char *token = NULL;
     CK_ULONG token_len = 0;
-    char why[320] = "";
+    char why[320] = "", fingerprint[CERT_FINGERPRINT_LEN];
     wire_header h;
     wire_reader r;
     uint32_t status = WIRE_HELLO_OK, version;
@@ -268,7 +269,8 @@ static bool conn_admit(conn *c)
     cert = SSL_get0_peer_certificate(c->ssl);
     if (cert == NULL)
         return false; /* SSL_VERIFY_FAIL_IF_NO_PEER_CERT makes this rare */
-    cert_fingerprint(cert, c->who.fingerprint);
+    cert_fingerprint(cert, fingerprint);
+    snprintf(c->who.fingerprint, sizeof(c->who.fingerprint), "%s", fingerprint);
     io = link_io_recv(c->ssl, c->fd, &h, &payload, deadline);
     if (io != LINK_IO_OK) {
         conn_audit(c, "hello-failed", link_io_describe(io));
@@ -284,13 +286,15 @@ static bool conn_admit(conn *c)
         snprintf(why, sizeof(why), "the hello did not decode");
     } else if (!cert_current(cert, why, sizeof(why))) {
         status = WIRE_HELLO_EXPIRED;
-    } else if (clients_lookup(c->a->cs, c->who.fingerprint, &c->who) !=
-               REG_OK) {
+    } else if (clients_lookup(c->a->cs, fingerprint, &c->who) != REG_OK) {
         status = WIRE_HELLO_UNREGISTERED;
         snprintf(why, sizeof(why),
-                 "no client with certificate SHA256 %s is registered on this "
-                 "appliance",
-                 c->who.fingerprint);
+                 "this client's certificate (SHA256 %s) is not registered on "
+                 "this appliance",
+                 fingerprint);
+        /* The lookup cleared it: keep the fingerprint for the audit. */
+        snprintf(c->who.fingerprint, sizeof(c->who.fingerprint), "%s",
+                 fingerprint);
     } else if (clients_attach(c->a->cs, &c->who, token, &c->ctx, &fresh) !=
                CKR_OK) {
         status = WIRE_HELLO_BUSY;

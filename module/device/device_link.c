@@ -220,6 +220,21 @@ static void known_slots_set(link_dev *l, const CK_SLOT_ID *ids, CK_ULONG n)
     (void)l->locks->unlock(l->mutex);
 }
 
+/* A slot the appliance answered for joins the known ones. */
+static void known_slot_add(link_dev *l, CK_SLOT_ID slot)
+{
+    bool known = false;
+
+    (void)l->locks->lock(l->mutex);
+    for (CK_ULONG i = 0; i < l->nslots && !known; i++)
+        known = l->slots[i] == slot;
+    if (!known && l->nslots < KNOWN_SLOTS_MAX) {
+        l->has_info[l->nslots] = false;
+        l->slots[l->nslots++] = slot;
+    }
+    (void)l->locks->unlock(l->mutex);
+}
+
 /* The index of a known slot, or -1; under l->lock. */
 static int known_slot_inlock(const link_dev *l, CK_SLOT_ID slot)
 {
@@ -273,6 +288,10 @@ static void slot_info_remember(link_dev *l, CK_SLOT_ID slot,
 
     (void)l->locks->lock(l->mutex);
     i = known_slot_inlock(l, slot);
+    if (i < 0 && l->nslots < KNOWN_SLOTS_MAX) {
+        i = (int)l->nslots++;
+        l->slots[i] = slot;
+    }
     if (i >= 0) {
         l->infos[i] = *si;
         l->has_info[i] = true;
@@ -447,6 +466,8 @@ static CK_RV link_session_open(void *impl, CK_SLOT_ID slot, CK_FLAGS flags,
     begin(&w, slot);
     wire_put_u64(&w, flags);
     rv = with_ulong(impl, WIRE_CALL_SESSION_OPEN, &w, out);
+    if (rv == CKR_OK)
+        known_slot_add(impl, slot);
     return rv == CKR_DEVICE_REMOVED ? slot_absent(impl, slot) : rv;
 }
 

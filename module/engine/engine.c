@@ -467,6 +467,19 @@ bool session_is_rw(const session *s)
     return (s->flags & CKF_RW_SESSION) != 0;
 }
 
+void engine_handles_randomize(engine *e)
+{
+    uint32_t r[2] = {0, 0};
+
+    if (RAND_bytes((unsigned char *)r, sizeof(r)) != 1)
+        return; /* then from 1, as in embedded mode */
+    if (engine_lock(e) != CKR_OK)
+        return;
+    e->next_session = 1 + (r[0] & 0x3fffffffU);
+    e->next_session_object = SESSION_OBJECT_BASE + (r[1] & 0x3fffffffU);
+    engine_unlock(e);
+}
+
 /* A handle no live session has: handles are not reused while open. */
 static CK_SESSION_HANDLE next_session_handle(engine *e)
 {

@@ -66,6 +66,14 @@ void engine_close(engine *e);
  */
 void engine_abandon(engine *e);
 
+/*
+ * The appliance: session and session-object handles begin at random
+ * points instead of 1 and 2^31, so that a handle a client kept from
+ * before a restart of the appliance is not one of after it (it answers
+ * CKR_SESSION_HANDLE_INVALID, not another application's session).
+ */
+void engine_handles_randomize(engine *e);
+
 /* A new client with no sessions. */
 CK_RV engine_client_open(engine *e, engine_client **out);
 /* Close its sessions (and so its session objects) and log it out of every
