@@ -188,6 +188,77 @@ echo "- make a key that may both wrap and decrypt (the wrap-then-decrypt attack)
 refused CKR_TEMPLATE_INCONSISTENT --keygen --key-type AES:32 --label evil \
     --usage-wrap --usage-decrypt
 
+step "An appliance on loopback, a client registered, a partition assigned"
+hsmsimd="$prefix/sbin/hsmsimd"
+appl="$work/appliance"
+aconf="$work/appliance-admin.conf"
+printf 'store = %s\n' "$appl" > "$aconf"
+adm() { HSMSIM_CONF="$aconf" "$admin" "$@"; }
+"$hsmsimd" --init --dir "$appl"
+adm partition create cluster1 --so-pin "$so_pin" --pin "$pin" >/dev/null
+adm client cert create --cn app1 --out "$work/client" | tail -n 2
+adm client register app1 --cert "$work/client/app1.pem"
+adm client assign app1 cluster1
+adm client show app1
+cat > "$work/hsmsimd.conf" <<EOF
+listen = 127.0.0.1:0
+dir = $appl
+audit = $work/audit.log
+EOF
+"$hsmsimd" --conf "$work/hsmsimd.conf" --port-file "$work/port" \
+    2> "$work/hsmsimd.log" &
+daemon=$!
+trap 'kill $daemon 2>/dev/null; rm -rf "$work"' EXIT
+tries=0
+while [ ! -s "$work/port" ] && [ "$tries" -lt 100 ]; do
+    tries=$((tries + 1)); sleep 0.1
+done
+port=$(cat "$work/port")
+adm appliance cert --dir "$appl" | sed -n '/BEGIN/,/END/p' > "$work/pinned.pem"
+cat > "$work/client.conf" <<EOF
+mode = network
+server = 127.0.0.1:$port
+server_cert = $work/pinned.pem
+client_cert = $work/client/app1.pem
+client_key = $work/client/app1.key
+store = $work/client-has-no-store
+EOF
+echo "hsmsimd serves $appl on 127.0.0.1:$port; the client pins its certificate"
+HSMSIM_CONF="$work/client.conf" "$admin" verify
+
+step "The CEK/DEK steps over the trust link (mutual TLS 1.3)"
+net() {
+    HSMSIM_CONF="$work/client.conf" pkcs11-tool --module "$module" \
+        --token-label cluster1 --login --pin "$pin" "$@"
+}
+net --keygen --key-type AES:32 --label cek --id c0 --sensitive --usage-wrap
+net --keygen --key-type AES:32 --label dek --id d0 --extractable
+net --wrap -m AES-KEY-WRAP --id c0 --application-id d0 -o "$work/net.wrapped"
+net --unwrap -m AES-KEY-WRAP --id c0 -i "$work/net.wrapped" --key-type AES: \
+    --application-id d1 --application-label dek-unwrapped --extractable
+net --read-object --type secrkey --id d0 -o "$work/net.dek"
+net --read-object --type secrkey --id d1 -o "$work/net.dek.unwrapped"
+if cmp -s "$work/net.dek" "$work/net.dek.unwrapped"; then
+    echo "over the link the unwrapped DEK equals the original"
+else
+    echo "ROUND TRIP OVER THE LINK MISMATCH"; fails=$((fails + 1))
+fi
+if net --read-object --type secrkey --id c0 -o "$work/net.cek" 2>&1 |
+        grep -q CKR_ATTRIBUTE_SENSITIVE; then
+    echo "the CEK stays in the appliance: CKR_ATTRIBUTE_SENSITIVE"
+else
+    echo "CEK READ OVER THE LINK"; fails=$((fails + 1))
+fi
+if [ -e "$work/client-has-no-store" ]; then
+    echo "THE CLIENT MADE A STORE"; fails=$((fails + 1))
+else
+    echo "the client process kept no store file: every key lives in hsmsimd"
+fi
+echo "the appliance's audit log, last lines:"
+tail -n 4 "$work/audit.log" | cut -c1-160
+kill -TERM "$daemon"
+wait "$daemon" && echo "hsmsimd stopped on SIGTERM, exit 0"
+
 step "Result"
 if [ "$fails" -ne 0 ]; then
     echo "main job: $fails step(s) went wrong"
