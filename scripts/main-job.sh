@@ -208,7 +208,7 @@ EOF
 "$hsmsimd" --conf "$work/hsmsimd.conf" --port-file "$work/port" \
     2> "$work/hsmsimd.log" &
 daemon=$!
-trap 'kill $daemon 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $daemon 2>/dev/null || true; rm -rf "$work"' EXIT
 tries=0
 while [ ! -s "$work/port" ] && [ "$tries" -lt 100 ]; do
     tries=$((tries + 1)); sleep 0.1

@@ -86,7 +86,7 @@ log_level = info
 EOF
 "$HSMSIMD" --conf "$T/hsmsimd.conf" --port-file "$T/port" 2>"$T/daemon.log" &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill $pid 2>/dev/null || true; rm -rf "$T"' EXIT
 tries=0
 while [ ! -s "$T/port" ] && [ "$tries" -lt 100 ]; do
     tries=$((tries + 1))
