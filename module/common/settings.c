@@ -40,8 +40,8 @@ static char *trim(char *p)
     return p;
 }
 
-static int parse_ulong(const char *v, unsigned long min, unsigned long max,
-                       unsigned long *out)
+int settings_parse_ulong(const char *v, unsigned long min, unsigned long max,
+                         unsigned long *out)
 {
     char *end;
     unsigned long n;
@@ -80,7 +80,7 @@ int settings_parse_hostport(const char *v, char host[SETTINGS_HOST_MAX + 1],
     size_t hlen;
     unsigned long n;
 
-    if (colon == NULL || parse_ulong(colon + 1, 0, 65535, &n) < 0)
+    if (colon == NULL || settings_parse_ulong(colon + 1, 0, 65535, &n) < 0)
         return -1;
     hlen = (size_t)(colon - v);
     if (hlen >= 2 && v[0] == '[' && colon[-1] == ']') {
@@ -108,15 +108,15 @@ static int apply(settings *s, const char *key, const char *val, char *err,
         }
         snprintf(s->store, sizeof(s->store), "%s", val);
     } else if (strcmp(key, "pin_max_failures") == 0) {
-        if (parse_ulong(val, 1, 1000, &s->pin_max_failures) < 0) {
+        if (settings_parse_ulong(val, 1, 1000, &s->pin_max_failures) < 0) {
             snprintf(err, errlen,
                      "pin_max_failures must be a number from 1 to 1000");
             return -1;
         }
     } else if (strcmp(key, "pin_kdf_iterations") == 0) {
-        if (parse_ulong(val, SETTINGS_MIN_KDF_ITERATIONS,
-                        SETTINGS_MAX_KDF_ITERATIONS,
-                        &s->pin_kdf_iterations) < 0) {
+        if (settings_parse_ulong(val, SETTINGS_MIN_KDF_ITERATIONS,
+                                 SETTINGS_MAX_KDF_ITERATIONS,
+                                 &s->pin_kdf_iterations) < 0) {
             snprintf(err, errlen,
                      "pin_kdf_iterations must be a number from %lu to %lu",
                      SETTINGS_MIN_KDF_ITERATIONS,
@@ -158,7 +158,7 @@ static int apply(settings *s, const char *key, const char *val, char *err,
         }
         snprintf(dst, PATH_MAX, "%s", val);
     } else if (strcmp(key, "timeout_ms") == 0) {
-        if (parse_ulong(val, 1, 600000, &s->timeout_ms) < 0) {
+        if (settings_parse_ulong(val, 1, 600000, &s->timeout_ms) < 0) {
             snprintf(err, errlen,
                      "timeout_ms must be a number from 1 to 600000");
             return -1;
@@ -179,8 +179,8 @@ static int apply(settings *s, const char *key, const char *val, char *err,
     return 0;
 }
 
-int settings_load_file(settings *s, const char *path, char *err,
-                       size_t errlen)
+int settings_read_lines(const char *path, settings_line_fn fn, void *ctx,
+                        char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     char line[PATH_MAX + 64];
@@ -220,11 +220,27 @@ int settings_load_file(settings *s, const char *path, char *err,
                      key);
             goto out;
         }
-        if (apply(s, key, val, reason, sizeof(reason)) < 0) {
+        if (fn(ctx, key, val, reason, sizeof(reason)) < 0) {
             snprintf(err, errlen, "%s:%d: %s", path, lineno, reason);
             goto out;
         }
     }
+    rc = 0;
+out:
+    fclose(f);
+    return rc;
+}
+
+static int apply_line(void *ctx, const char *key, const char *val, char *err,
+                      size_t errlen)
+{
+    return apply(ctx, key, val, err, errlen);
+}
+
+int settings_load_file(settings *s, const char *path, char *err, size_t errlen)
+{
+    if (settings_read_lines(path, apply_line, s, err, errlen) != 0)
+        return -1;
     if (s->mode == MODE_NETWORK &&
         (s->server_host[0] == '\0' || s->server_cert[0] == '\0' ||
          s->client_cert[0] == '\0' || s->client_key[0] == '\0')) {
@@ -232,10 +248,20 @@ int settings_load_file(settings *s, const char *path, char *err,
                  "%s: mode = network needs server, server_cert, client_cert "
                  "and client_key",
                  path);
-        goto out;
+        return -1;
     }
-    rc = 0;
-out:
-    fclose(f);
-    return rc;
+    return 0;
+}
+
+int settings_apply_engine_key(settings *s, const char *key, const char *val,
+                              char *err, size_t errlen)
+{
+    static const char *const engine_keys[] = {
+        "pin_max_failures", "pin_kdf_iterations", "policy", "log_level"};
+
+    for (size_t i = 0; i < sizeof(engine_keys) / sizeof(engine_keys[0]); i++)
+        if (strcmp(key, engine_keys[i]) == 0)
+            return apply(s, key, val, err, errlen);
+    snprintf(err, errlen, "unknown key '%s'", key);
+    return -1;
 }

@@ -70,6 +70,26 @@ void settings_defaults(settings *s);
 int settings_load_file(settings *s, const char *path, char *err,
                        size_t errlen);
 
+/*
+ * The "key = value" reader both hsmsim.conf and hsmsimd.conf use: '#'
+ * comments, blank lines, trimmed keys and values; `fn` applies one pair
+ * (0, or -1 with a reason in its `err`).  A missing '=', an empty value,
+ * a line too long or a refused pair is -1 with "PATH:LINE: reason".
+ */
+typedef int (*settings_line_fn)(void *ctx, const char *key, const char *val,
+                                char *err, size_t errlen);
+int settings_read_lines(const char *path, settings_line_fn fn, void *ctx,
+                        char *err, size_t errlen);
+
+/* The engine's keys alone (pin_max_failures, pin_kdf_iterations, policy,
+ * log_level), for hsmsimd.conf; any other is an unknown key. */
+int settings_apply_engine_key(settings *s, const char *key, const char *val,
+                              char *err, size_t errlen);
+
+/* A decimal number from `min` to `max`; -1 for anything else. */
+int settings_parse_ulong(const char *v, unsigned long min, unsigned long max,
+                         unsigned long *out);
+
 /* The file named by $HSMSIM_CONF, or the build's default path. */
 const char *settings_default_path(void);
 
