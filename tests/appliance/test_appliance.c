@@ -12,6 +12,7 @@
 #include "wire/wire_call.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -987,13 +988,54 @@ static void test_fork_child(void)
 
 /* ---- the module in network mode keeps no store --------------------------- */
 
+/* How many of this process's descriptors are database files. */
+static int open_db_files(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    int n = 0;
+
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        char link[320], target[1024];
+        ssize_t len;
+
+        snprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
+        len = readlink(link, target, sizeof(target) - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        if (strstr(target, ".db") != NULL || strstr(target, dir) != NULL)
+            n++;
+    }
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
 static void test_no_store_file(void)
 {
     device *d = client_open("good");
     CK_SESSION_HANDLE h;
+    CK_OBJECT_HANDLE key;
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_ULONG len = 32;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_VALUE_LEN, &len, sizeof(len)},
+        {CKA_TOKEN, &yes, sizeof(yes)},
+    };
+    CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
     struct stat st;
 
+    /* A token key made and used with the session open: the partition's
+     * database is the appliance's, never this process's. */
     CU_ASSERT_EQUAL(login_session(d, slot_alpha, &h), CKR_OK);
+    CU_ASSERT_EQUAL(OPS(d)->generate_key(IMPL(d), h, &gen, t, 4, &key),
+                    CKR_OK);
+    CU_ASSERT_EQUAL(open_db_files(), 0);
     device_close(d);
     CU_ASSERT_EQUAL(stat("/nonexistent/hsmsim-network-has-no-store", &st), -1);
 }
