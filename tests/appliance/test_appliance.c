@@ -1022,19 +1022,18 @@ static void test_no_store_file(void)
     CK_ULONG len = 32;
     CK_BBOOL yes = CK_TRUE;
     CK_ATTRIBUTE t[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_KEY_TYPE, &kt, sizeof(kt)},
-        {CKA_VALUE_LEN, &len, sizeof(len)},
-        {CKA_TOKEN, &yes, sizeof(yes)},
+        { CKA_CLASS, &cls, sizeof(cls) },
+        { CKA_KEY_TYPE, &kt, sizeof(kt) },
+        { CKA_VALUE_LEN, &len, sizeof(len) },
+        { CKA_TOKEN, &yes, sizeof(yes) },
     };
-    CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
+    CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
     struct stat st;
 
     /* A token key made and used with the session open: the partition's
      * database is the appliance's, never this process's. */
     CU_ASSERT_EQUAL(login_session(d, slot_alpha, &h), CKR_OK);
-    CU_ASSERT_EQUAL(OPS(d)->generate_key(IMPL(d), h, &gen, t, 4, &key),
-                    CKR_OK);
+    CU_ASSERT_EQUAL(OPS(d)->generate_key(IMPL(d), h, &gen, t, 4, &key), CKR_OK);
     CU_ASSERT_EQUAL(open_db_files(), 0);
     device_close(d);
     CU_ASSERT_EQUAL(stat("/nonexistent/hsmsim-network-has-no-store", &st), -1);
