@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,29 +77,53 @@ void audit_close(audit_log *a)
     free(a);
 }
 
-/* A JSON string member, escaped; left out when empty. */
+/* Append to buf (cap bytes, len used): a piece that does not fit whole is
+ * left out, and len never passes what was written. */
+static void add(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void add(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (*len >= cap)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap - *len)
+        buf[*len] = '\0';
+    else
+        *len += (size_t)n;
+}
+
+/* A JSON string member, escaped (cut short when the line is full); left
+ * out when empty or when not even its name fits. */
 static void member(char *buf, size_t cap, size_t *len, const char *key,
                    const char *v)
 {
-    if (v == NULL || v[0] == '\0' || *len >= cap)
+    if (v == NULL || v[0] == '\0' || *len + strlen(key) + 8 >= cap)
         return;
-    *len += (size_t)snprintf(buf + *len, cap - *len, ",\"%s\":\"", key);
+    add(buf, cap, len, ",\"%s\":\"", key);
+    /* Room is kept for the longest escape (6) and the closing quote. */
     for (const unsigned char *p = (const unsigned char *)v;
-         *p != '\0' && *len + 8 < cap; p++) {
+         *p != '\0' && *len + 7 < cap; p++) {
         if (*p == '"' || *p == '\\')
-            *len += (size_t)snprintf(buf + *len, cap - *len, "\\%c", *p);
+            add(buf, cap, len, "\\%c", *p);
         else if (*p < 0x20 || *p == 0x7f)
-            *len += (size_t)snprintf(buf + *len, cap - *len, "\\u%04x", *p);
+            add(buf, cap, len, "\\u%04x", *p);
         else
             buf[(*len)++] = (char)*p;
     }
-    if (*len + 2 < cap)
-        buf[(*len)++] = '"';
+    buf[(*len)++] = '"';
 }
 
 void audit_write(audit_log *a, const audit_event *e)
 {
     char buf[2048], when[40];
+    /* Strings stop short of `cap`; the numbers (81 bytes at most) and
+     * "}\n" always fit after them. */
+    const size_t cap = sizeof(buf) - 96;
     size_t len = 0;
     struct timeval tv;
     struct tm tm;
@@ -108,27 +133,25 @@ void audit_write(audit_log *a, const audit_event *e)
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-    len = (size_t)snprintf(buf, sizeof(buf), "{\"time\":\"%s.%03ldZ\"", when,
-                           (long)(tv.tv_usec / 1000));
-    member(buf, sizeof(buf) - 64, &len, "event", e->event);
-    member(buf, sizeof(buf) - 64, &len, "client", e->client);
-    member(buf, sizeof(buf) - 64, &len, "fingerprint", e->fingerprint);
-    member(buf, sizeof(buf) - 64, &len, "peer", e->peer);
-    member(buf, sizeof(buf) - 64, &len, "partition", e->partition);
-    member(buf, sizeof(buf) - 64, &len, "call", e->call);
+    add(buf, cap, &len, "{\"time\":\"%s.%03ldZ\"", when,
+        (long)(tv.tv_usec / 1000));
+    member(buf, cap, &len, "event", e->event);
+    member(buf, cap, &len, "client", e->client);
+    member(buf, cap, &len, "fingerprint", e->fingerprint);
+    member(buf, cap, &len, "peer", e->peer);
+    member(buf, cap, &len, "partition", e->partition);
+    member(buf, cap, &len, "call", e->call);
     if (e->session != 0)
-        len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-                                ",\"session\":%lu", e->session);
+        add(buf, sizeof(buf) - 3, &len, ",\"session\":%lu", e->session);
     if (e->object != 0)
-        len += (size_t)snprintf(buf + len, sizeof(buf) - len, ",\"object\":%lu",
-                                e->object);
-    member(buf, sizeof(buf) - 64, &len, "label", e->label);
-    member(buf, sizeof(buf) - 64, &len, "id", e->id_hex);
+        add(buf, sizeof(buf) - 3, &len, ",\"object\":%lu", e->object);
+    member(buf, cap, &len, "label", e->label);
+    member(buf, cap, &len, "id", e->id_hex);
     if (e->has_rv)
-        len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-                                ",\"rv\":\"0x%08lX\"", (unsigned long)e->rv);
-    member(buf, sizeof(buf) - 64, &len, "detail", e->detail);
-    len += (size_t)snprintf(buf + len, sizeof(buf) - len, "}\n");
+        add(buf, sizeof(buf) - 3, &len, ",\"rv\":\"0x%08lX\"",
+            (unsigned long)e->rv);
+    member(buf, cap, &len, "detail", e->detail);
+    add(buf, sizeof(buf), &len, "}\n");
     pthread_rwlock_rdlock(&a->lock);
     if (write(a->fd, buf, len) != (ssize_t)len)
         log_error("audit %s: write failed", a->path);

@@ -47,23 +47,42 @@ static const audited *audited_of(uint16_t call)
     return NULL;
 }
 
-/* The object's label and ID (hex), when this session may read them. */
+/* The object's label and ID (hex, the first 64 bytes), each when this
+ * session may read it. */
 static void describe(const device *d, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o,
-                     char label[65], char id_hex[65])
+                     char label[129], char id_hex[129])
 {
-    CK_BYTE id[32];
-    char lab[64];
-    CK_ATTRIBUTE t[] = {
-        {CKA_LABEL, lab, sizeof(lab)},
-        {CKA_ID, id, sizeof(id)},
-    };
+    CK_BYTE id[64];
+    char lab[128];
+    CK_ATTRIBUTE tl = {CKA_LABEL, lab, sizeof(lab)};
+    CK_ATTRIBUTE ti = {CKA_ID, id, sizeof(id)};
 
     label[0] = id_hex[0] = '\0';
-    if (d->ops->attr_get(d->impl, h, o, t, 2) != CKR_OK)
-        return;
-    snprintf(label, 65, "%.*s", (int)t[0].ulValueLen, lab);
-    for (CK_ULONG i = 0; i < t[1].ulValueLen && i < 32; i++)
-        snprintf(id_hex + 2 * i, 3, "%02x", id[i]);
+    if (d->ops->attr_get(d->impl, h, o, &tl, 1) == CKR_OK)
+        snprintf(label, 129, "%.*s", (int)tl.ulValueLen, lab);
+    if (d->ops->attr_get(d->impl, h, o, &ti, 1) == CKR_OK)
+        for (CK_ULONG i = 0; i < ti.ulValueLen; i++)
+            snprintf(id_hex + 2 * i, 3, "%02x", id[i]);
+}
+
+/* What an operation's start begins, for the audit line. */
+static const char *op_name(CK_ULONG op)
+{
+    static const char *const names[] = {
+        [DEVICE_OP_ENCRYPT] = "encrypt",
+        [DEVICE_OP_DECRYPT] = "decrypt",
+        [DEVICE_OP_DIGEST] = "digest",
+        [DEVICE_OP_SIGN] = "sign",
+        [DEVICE_OP_VERIFY] = "verify",
+        [DEVICE_OP_SIGN_RECOVER] = "sign-recover",
+        [DEVICE_OP_VERIFY_RECOVER] = "verify-recover",
+        [DEVICE_OP_MSG_ENCRYPT] = "message-encrypt",
+        [DEVICE_OP_MSG_DECRYPT] = "message-decrypt",
+        [DEVICE_OP_MSG_SIGN] = "message-sign",
+        [DEVICE_OP_MSG_VERIFY] = "message-verify",
+    };
+
+    return op >= 1 && op <= DEVICE_OP_MAX ? names[op] : NULL;
 }
 
 void audit_call(audit_log *a, clients *cs, client_ctx *ctx, uint16_t call,
@@ -72,7 +91,8 @@ void audit_call(audit_log *a, clients *cs, client_ctx *ctx, uint16_t call,
 {
     const audited *what = a != NULL ? audited_of(call) : NULL;
     const device *d = client_device(ctx);
-    char partition[33] = "", label[65] = "", id_hex[65] = "";
+    char partition[33] = "", label[129] = "", id_hex[129] = "";
+    const char *detail = NULL;
     CK_SESSION_INFO si;
     wire_reader r, q;
     wire_mechanism m;
@@ -88,7 +108,7 @@ void audit_call(audit_log *a, clients *cs, client_ctx *ctx, uint16_t call,
         o = wire_get_ulong(&q);
     } else if (what->obj == OBJ_AFTER_MECH) {
         if (what->has_op)
-            (void)wire_get_ulong(&q);
+            detail = op_name(wire_get_ulong(&q));
         wire_get_mechanism(&q, &m);
         o = wire_get_ulong(&q);
         if (call == WIRE_CALL_WRAP_KEY)
@@ -130,5 +150,6 @@ void audit_call(audit_log *a, clients *cs, client_ctx *ctx, uint16_t call,
     e.id_hex = id_hex;
     e.has_rv = 1;
     e.rv = rv;
+    e.detail = detail;
     audit_write(a, &e);
 }
