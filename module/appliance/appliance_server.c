@@ -99,7 +99,7 @@ static int tls_make(appliance *a, char *err, size_t err_len)
 static int listen_make(appliance *a, char *err, size_t err_len)
 {
     struct addrinfo hints = {0}, *res = NULL;
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t sl = sizeof(ss);
     int one = 1, gai;
 
@@ -437,7 +437,7 @@ static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len)
 
 static void accept_one(appliance *a)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t sl = sizeof(ss);
     int fd = accept4(a->listen_fd, (struct sockaddr *)&ss, &sl,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
