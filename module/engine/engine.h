@@ -225,6 +225,14 @@ CK_RV engine_partition_create(engine *e, const char *name, const char *so_pin,
                               const char *user_pin,
                               enum partition_policy policy, CK_SLOT_ID *slot);
 /*
+ * The same in cloning domain `domain` (partition_domain_ok, else
+ * CKR_ARGUMENTS_BAD); NULL puts it in a domain of its own.
+ */
+CK_RV engine_partition_create_in(engine *e, const char *name,
+                                 const char *so_pin, const char *user_pin,
+                                 enum partition_policy policy,
+                                 const char *domain, CK_SLOT_ID *slot);
+/*
  * Change a partition's policy: the SO's PIN must be given (a wrong one
  * counts toward lockout: CKR_PIN_INCORRECT, CKR_PIN_LOCKED).  The change
  * is logged; processes using the partition see it at their next call.
@@ -234,5 +242,25 @@ CK_RV engine_partition_set_policy(engine *e, CK_SLOT_ID slot,
                                   enum partition_policy policy);
 /* Delete the partition and its database; refused while sessions are open. */
 CK_RV engine_partition_delete(engine *e, CK_SLOT_ID slot);
+/*
+ * Clone token objects between two partitions of one cloning domain, inside
+ * the engine (partition.h, partition_replication): every attribute is
+ * kept (CKA_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_LOCAL...) but
+ * CKA_UNIQUE_ID, which the destination gives afresh.  Values are opened
+ * with the source's storage key and sealed with the destination's, in
+ * memory only; the user PIN of each partition opens its key and counts
+ * toward its lockout.  An object the destination already has (same
+ * class, CKA_ID and CKA_LABEL) is not copied again, nor one whose
+ * CKA_COPYABLE is false; the copies are made in one transaction, all or
+ * none.  [out] *out (malloc'd) gets an entry per matching object, *n
+ * their number (0 when none matches), and after a PIN error
+ * (CKR_PIN_INCORRECT, CKR_PIN_LOCKED, CKR_USER_PIN_NOT_INITIALIZED)
+ * *pin_slot the partition it is about.  Partitions of different domains:
+ * CKR_ACTION_PROHIBITED, before any PIN is tried; src == dst:
+ * CKR_ARGUMENTS_BAD.  The copies are logged.
+ */
+CK_RV engine_partition_replicate(engine *e, const partition_replication *r,
+                                 partition_copy **out, size_t *n,
+                                 CK_SLOT_ID *pin_slot);
 
 #endif

@@ -141,6 +141,13 @@ CK_RV token_create(engine *e, CK_SLOT_ID slot, const CK_UTF8CHAR *so_pin,
 CK_RV token_load_policy(token *t);
 /* Write a new policy; the caller has checked the SO's right to. */
 CK_RV token_set_policy(token *t, enum partition_policy p);
+/*
+ * The partition's cloning domain (partition.h); a re-initialized partition
+ * keeps it, as it keeps its policy.
+ */
+CK_RV token_domain(token *t, char out[PARTITION_DOMAIN_MAX + 1]);
+/* Write a new domain; the caller has checked the name. */
+CK_RV token_set_domain(token *t, const char *domain);
 CK_RV token_reinit(token *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_len,
                    const CK_UTF8CHAR *label32);
 CK_RV token_fill_info(token *t, CK_TOKEN_INFO *info);
@@ -180,8 +187,21 @@ void token_cache_sync(token *t);
 void token_cache_clear(token *t);
 /* A borrowed pointer, valid until the next token_object_* call. */
 CK_RV token_object_get(token *t, CK_OBJECT_HANDLE h, object **out);
+/*
+ * A fresh copy of token object `h`, the caller's to free, read past the
+ * cache: its secrets opened with `skey` (the partition's storage key, from
+ * a PIN), or left sealed when `skey` is NULL.
+ */
+CK_RV token_object_read(token *t, const secret_buf *skey, CK_OBJECT_HANDLE h,
+                        object **out);
 /* Persist a new token object; sets o->handle.  `o` stays the caller's. */
 CK_RV token_object_insert(token *t, object *o);
+/*
+ * Persist new token objects in one transaction, all or none, their
+ * secrets sealed under `skey`; sets each handle.  They stay the caller's.
+ */
+CK_RV token_object_insert_all(token *t, const secret_buf *skey,
+                              object *const *objs, size_t n);
 /* Persist changed attributes of an existing token object. */
 CK_RV token_object_update(token *t, const object *o);
 CK_RV token_object_remove(token *t, CK_OBJECT_HANDLE h);

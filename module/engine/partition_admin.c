@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* partition_admin.c - the administrator's view: list, create, delete. */
+/* partition_admin.c - the administrator's view: list, create, delete,
+ * policy, and replication within a cloning domain. */
 #include "config.h"
 #include "engine_internal.h"
 #include "common/log.h"
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <openssl/rand.h>
 
 static void trim_label(const CK_UTF8CHAR *label, char out[33])
 {
@@ -49,6 +51,8 @@ static CK_RV summarize(engine *e, CK_SLOT_ID slot, partition_summary *p)
     p->user_failures = fails;
     if (rv == CKR_OK)
         rv = store_object_count(t->db, &p->objects);
+    if (rv == CKR_OK)
+        rv = token_domain(t, p->domain);
     return rv;
 }
 
@@ -88,6 +92,23 @@ CK_RV engine_partition_create(engine *e, const char *name, const char *so_pin,
                               const char *user_pin,
                               enum partition_policy policy, CK_SLOT_ID *slot)
 {
+    return engine_partition_create_in(e, name, so_pin, user_pin, policy, NULL,
+                                      slot);
+}
+
+static CK_RV set_domain_inlock(engine *e, CK_SLOT_ID slot, const char *domain)
+{
+    token *t = NULL;
+    CK_RV rv = token_get(e, slot, &t);
+
+    return rv == CKR_OK ? token_set_domain(t, domain) : rv;
+}
+
+CK_RV engine_partition_create_in(engine *e, const char *name,
+                                 const char *so_pin, const char *user_pin,
+                                 enum partition_policy policy,
+                                 const char *domain, CK_SLOT_ID *slot)
+{
     CK_SLOT_ID *ids = NULL;
     size_t count = 0;
     CK_UTF8CHAR label[32];
@@ -97,7 +118,8 @@ CK_RV engine_partition_create(engine *e, const char *name, const char *so_pin,
     CK_RV rv;
     size_t len = strlen(name);
 
-    if (len == 0 || len > 32)
+    if (len == 0 || len > 32 ||
+        (domain != NULL && !partition_domain_ok(domain)))
         return CKR_ARGUMENTS_BAD;
     /* Both PINs are checked first, so a refusal leaves nothing behind. */
     if (strlen(so_pin) < PIN_MIN_LEN || strlen(so_pin) > PIN_MAX_LEN ||
@@ -115,10 +137,14 @@ CK_RV engine_partition_create(engine *e, const char *name, const char *so_pin,
         *slot = count > 0 ? ids[count - 1] + 1 : 0;
         rv = init_token_policy_inlock(e, *slot, (const CK_UTF8CHAR *)so_pin,
                                       strlen(so_pin), label, policy);
+        created = rv == CKR_OK;
+        /* It has no user PIN yet, so nothing can replicate to it before
+         * its domain is set. */
+        if (created && domain != NULL)
+            rv = set_domain_inlock(e, *slot, domain);
     }
     engine_unlock(e);
     free(ids);
-    created = rv == CKR_OK;
     /* The administrator acts as a client of its own, for this call. */
     if (rv == CKR_OK)
         rv = engine_client_open(e, &admin);
@@ -217,4 +243,249 @@ static CK_RV partition_delete_pinned(engine *e, CK_SLOT_ID slot)
         unlink(side);
     }
     return CKR_OK;
+}
+
+/* ---- replication --------------------------------------------------------- */
+
+/* A copy is a new object of the destination: it gets an identity of its
+ * own there, as C_CopyObject gives one (3.0 section 4.4.1). */
+static CK_RV fresh_unique_id(object *o)
+{
+    unsigned char id[16];
+    char hex[33];
+
+    if (RAND_bytes(id, sizeof(id)) != 1)
+        return CKR_FUNCTION_FAILED;
+    for (size_t i = 0; i < sizeof(id); i++)
+        snprintf(hex + 2 * i, 3, "%02x", id[i]);
+    return object_set(o, CKA_UNIQUE_ID, hex, 32, 0);
+}
+
+/* What the administrator is told of `o`: class, label and id, no value. */
+static void describe(const object *o, partition_copy *c)
+{
+    const attr *label = object_find(o, CKA_LABEL);
+    const attr *id = object_find(o, CKA_ID);
+
+    memset(c, 0, sizeof(*c));
+    c->src = o->handle;
+    c->dst = CK_INVALID_HANDLE;
+    c->cls = object_ulong(o, CKA_CLASS);
+    if (label != NULL) {
+        size_t n = label->len;
+
+        if (n > PARTITION_COPY_LABEL_MAX)
+            n = PARTITION_COPY_LABEL_MAX;
+        if (n > 0)
+            memcpy(c->label, label->value, n);
+        c->label_len = label->len;
+    }
+    if (id != NULL) {
+        size_t n = id->len;
+
+        if (n > PARTITION_COPY_ID_MAX)
+            n = PARTITION_COPY_ID_MAX;
+        if (n > 0)
+            memcpy(c->id, id->value, n);
+        c->id_len = id->len;
+    }
+}
+
+/*
+ * What makes two objects the same one for replication: class, CKA_LABEL
+ * and CKA_ID (which data objects do not have); `t` points into `o`.
+ */
+static CK_ULONG identity(const object *o, CK_ATTRIBUTE t[3])
+{
+    static const CK_ATTRIBUTE_TYPE types[] = {CKA_CLASS, CKA_ID, CKA_LABEL};
+    CK_ULONG n = 0;
+
+    for (size_t i = 0; i < 3; i++) {
+        const attr *a = object_find(o, types[i]);
+
+        if (a == NULL)
+            continue;
+        t[n].type = a->type;
+        t[n].pValue = a->value;
+        t[n].ulValueLen = a->len;
+        n++;
+    }
+    return n;
+}
+
+/* Whether `dst`, or a copy already chosen, is the same object as `o`. */
+static CK_RV already_there(token *dst, object *const *chosen, size_t k,
+                           const object *o, bool *present)
+{
+    CK_ATTRIBUTE t[3];
+    CK_ULONG n = identity(o, t);
+    CK_OBJECT_HANDLE *ids = NULL;
+    size_t count = 0;
+    CK_RV rv;
+
+    *present = false;
+    for (size_t i = 0; i < k && !*present; i++)
+        *present = object_matches(chosen[i], t, n);
+    if (*present)
+        return CKR_OK;
+    rv = token_object_find(dst, t, n, true, &ids, &count);
+    free(ids);
+    *present = rv == CKR_OK && count > 0;
+    return rv;
+}
+
+/*
+ * Choose what to copy: the source's objects matching the filter, their
+ * secrets opened with `skey`; chosen[] gets the copies to make (fresh
+ * identities) and list[] an entry for every object looked at.
+ */
+static CK_RV choose(token *src, const secret_buf *skey, token *dst,
+                    const partition_replication *r, partition_copy **list,
+                    size_t *n, object ***chosen, size_t *k)
+{
+    CK_ATTRIBUTE filter[2];
+    CK_ULONG nf = 0;
+    CK_OBJECT_HANDLE *ids = NULL;
+    size_t count = 0;
+    CK_RV rv;
+
+    if (r->label != NULL) {
+        filter[nf].type = CKA_LABEL;
+        filter[nf].pValue = (void *)r->label;
+        filter[nf++].ulValueLen = strlen(r->label);
+    }
+    if (r->id != NULL) {
+        filter[nf].type = CKA_ID;
+        filter[nf].pValue = (void *)r->id;
+        filter[nf++].ulValueLen = r->id_len;
+    }
+    rv = token_object_find(src, filter, nf, true, &ids, &count);
+    if (rv != CKR_OK)
+        return rv;
+    *list = calloc(count ? count : 1, sizeof(**list));
+    *chosen = calloc(count ? count : 1, sizeof(**chosen));
+    if (*list == NULL || *chosen == NULL)
+        rv = CKR_HOST_MEMORY;
+    for (size_t i = 0; i < count && rv == CKR_OK; i++) {
+        object *o = NULL;
+        partition_copy *c = &(*list)[*n];
+        bool present = false;
+
+        rv = token_object_read(src, skey, ids[i], &o);
+        if (rv == CKR_OBJECT_HANDLE_INVALID) {
+            rv = CKR_OK; /* destroyed by another process meanwhile */
+            continue;
+        }
+        if (rv == CKR_OK) {
+            describe(o, c);
+            (*n)++;
+            rv = already_there(dst, *chosen, *k, o, &present);
+        }
+        if (rv == CKR_OK && present) {
+            c->status = COPY_PRESENT;
+        } else if (rv == CKR_OK && !object_bool(o, CKA_COPYABLE, true)) {
+            /* 3.0 section 4.4: CKA_COPYABLE FALSE forbids copies. */
+            c->status = COPY_NOT_COPYABLE;
+        } else if (rv == CKR_OK) {
+            c->status = COPY_DONE;
+            rv = fresh_unique_id(o);
+            if (rv == CKR_OK) {
+                (*chosen)[(*k)++] = o;
+                o = NULL;
+            }
+        }
+        object_free(o); /* scrubs what was opened */
+    }
+    free(ids);
+    return rv;
+}
+
+/*
+ * Under the PIN lock and the engine lock.  The PINs open both storage
+ * keys; values are opened with the source's and sealed with the
+ * destination's in this process's memory only, and every copy is scrubbed
+ * when freed.
+ */
+static CK_RV replicate_pinned(engine *e, const partition_replication *r,
+                              partition_copy **out, size_t *n,
+                              CK_SLOT_ID *pin_slot)
+{
+    char src_domain[PARTITION_DOMAIN_MAX + 1] = "";
+    char dst_domain[PARTITION_DOMAIN_MAX + 1] = "";
+    secret_buf *src_key = NULL, *dst_key = NULL;
+    token *src = NULL, *dst = NULL;
+    partition_copy *list = NULL;
+    object **chosen = NULL;
+    size_t count = 0, k = 0;
+    CK_RV rv = CKR_ARGUMENTS_BAD;
+
+    if (r->src == r->dst || r->src_pin == NULL || r->dst_pin == NULL)
+        goto out;
+    rv = token_get(e, r->src, &src);
+    if (rv == CKR_OK)
+        rv = token_get(e, r->dst, &dst);
+    if (rv == CKR_OK)
+        rv = token_domain(src, src_domain);
+    if (rv == CKR_OK)
+        rv = token_domain(dst, dst_domain);
+    if (rv != CKR_OK)
+        goto out;
+    /* Checked before any PIN, so a refusal costs no attempt. */
+    if (strcmp(src_domain, dst_domain) != 0) {
+        rv = CKR_ACTION_PROHIBITED;
+        goto out;
+    }
+    *pin_slot = r->src;
+    rv = token_check_pin(src, CKU_USER, (const CK_UTF8CHAR *)r->src_pin,
+                         strlen(r->src_pin), &src_key);
+    if (rv != CKR_OK)
+        goto out;
+    *pin_slot = r->dst;
+    rv = token_check_pin(dst, CKU_USER, (const CK_UTF8CHAR *)r->dst_pin,
+                         strlen(r->dst_pin), &dst_key);
+    if (rv != CKR_OK)
+        goto out;
+    *pin_slot = CK_UNAVAILABLE_INFORMATION;
+    rv = choose(src, src_key, dst, r, &list, &count, &chosen, &k);
+    if (rv == CKR_OK && k > 0)
+        rv = token_object_insert_all(dst, dst_key, chosen, k);
+    if (rv != CKR_OK)
+        goto out;
+    for (size_t i = 0, j = 0; i < count; i++)
+        if (list[i].status == COPY_DONE)
+            list[i].dst = chosen[j++]->handle;
+    if (k > 0)
+        log_audit("partition %lu -> %lu: %zu object%s replicated "
+                  "(cloning domain %s)",
+                  r->src, r->dst, k, k == 1 ? "" : "s", src_domain);
+    *out = list;
+    *n = count;
+    list = NULL;
+out:
+    for (size_t i = 0; i < k; i++)
+        object_free(chosen[i]);
+    free(chosen);
+    free(list);
+    secret_buf_free(dst_key);
+    secret_buf_free(src_key);
+    return rv;
+}
+
+/* Under the PIN lock, as a login: PIN attempts stay in order. */
+CK_RV engine_partition_replicate(engine *e, const partition_replication *r,
+                                 partition_copy **out, size_t *n,
+                                 CK_SLOT_ID *pin_slot)
+{
+    CK_RV rv = e->locks.lock(e->pin_mutex);
+
+    *pin_slot = CK_UNAVAILABLE_INFORMATION;
+    if (rv != CKR_OK)
+        return rv;
+    rv = engine_lock(e);
+    if (rv == CKR_OK) {
+        rv = replicate_pinned(e, r, out, n, pin_slot);
+        engine_unlock(e);
+    }
+    e->locks.unlock(e->pin_mutex);
+    return rv;
 }

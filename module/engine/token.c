@@ -42,6 +42,41 @@ CK_RV token_set_policy(token *t, enum partition_policy p)
     return rv;
 }
 
+/* The domain of its own a partition starts in: "unique:" and its uuid. */
+static void unique_domain(const unsigned char uuid[16],
+                          char out[PARTITION_DOMAIN_MAX + 1])
+{
+    size_t n = strlen(PARTITION_DOMAIN_UNIQUE);
+
+    memcpy(out, PARTITION_DOMAIN_UNIQUE, n);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + n + 2 * i, 3, "%02x", uuid[i]);
+}
+
+/* Partitions made before cloning domains existed are in one of their own. */
+CK_RV token_domain(token *t, char out[PARTITION_DOMAIN_MAX + 1])
+{
+    unsigned char *v = NULL;
+    size_t len = 0;
+    CK_RV rv = store_meta_get(t->db, "domain", &v, &len);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (v != NULL && len > 0 && len <= PARTITION_DOMAIN_MAX) {
+        memcpy(out, v, len);
+        out[len] = '\0';
+    } else {
+        unique_domain(t->uuid, out);
+    }
+    free(v);
+    return CKR_OK;
+}
+
+CK_RV token_set_domain(token *t, const char *domain)
+{
+    return store_meta_put(t->db, "domain", domain, strlen(domain));
+}
+
 static void token_file(const engine *e, CK_SLOT_ID slot, char *buf,
                        size_t len)
 {
@@ -355,6 +390,7 @@ CK_RV token_create(engine *e, CK_SLOT_ID slot, const CK_UTF8CHAR *so_pin,
     char final[PATH_MAX + 32], tmp[PATH_MAX + 64];
     token scratch = { .eng = e, .slot = slot };
     unsigned char uuid[16];
+    char domain[PARTITION_DOMAIN_MAX + 1];
     store *db = NULL;
     CK_RV rv;
 
@@ -363,6 +399,7 @@ CK_RV token_create(engine *e, CK_SLOT_ID slot, const CK_UTF8CHAR *so_pin,
     unlink(tmp);
     if (RAND_bytes(uuid, sizeof(uuid)) != 1)
         return CKR_FUNCTION_FAILED;
+    unique_domain(uuid, domain);
     rv = store_open(tmp, true, &db);
     if (rv != CKR_OK)
         return rv;
@@ -374,6 +411,8 @@ CK_RV token_create(engine *e, CK_SLOT_ID slot, const CK_UTF8CHAR *so_pin,
     if (rv == CKR_OK)
         rv = store_meta_put(db, "policy", policy_name(policy),
                             strlen(policy_name(policy)));
+    if (rv == CKR_OK)
+        rv = store_meta_put(db, "domain", domain, strlen(domain));
     if (rv == CKR_OK)
         rv = write_identity(&scratch, db, so_pin, so_len, label32);
     if (rv == CKR_OK)

@@ -53,6 +53,7 @@ static object **cache_slot(token *t, CK_OBJECT_HANDLE h)
 
 struct load_ctx {
     token *t;
+    const secret_buf *skey; /* NULL: secrets stay sealed */
     object *o;
     CK_OBJECT_HANDLE id;
 };
@@ -68,14 +69,13 @@ static CK_RV load_attr(void *ctx, CK_ATTRIBUTE_TYPE type, bool sealed,
 
     if (!sealed)
         return object_set(c->o, type, value, len, 0);
-    if (c->t->skey == NULL) {
+    if (c->skey == NULL) {
         /* Nobody is logged in: the value stays sealed on disk. */
         c->o->sealed = true;
         return object_set(c->o, type, NULL, 0, ATTR_SECRET);
     }
     make_aad(c->t, c->id, type, aad);
-    rv = value_open(c->t->skey, aad, sizeof(aad), value, len, &clear,
-                    &clear_len);
+    rv = value_open(c->skey, aad, sizeof(aad), value, len, &clear, &clear_len);
     if (rv != CKR_OK)
         return rv;
     rv = object_set(c->o, type, clear, clear_len, ATTR_SECRET);
@@ -83,17 +83,14 @@ static CK_RV load_attr(void *ctx, CK_ATTRIBUTE_TYPE type, bool sealed,
     return rv;
 }
 
-CK_RV token_object_get(token *t, CK_OBJECT_HANDLE h, object **out)
+/* Object `h` from the store, its secrets opened with `skey` if given. */
+static CK_RV load_object(token *t, const secret_buf *skey, CK_OBJECT_HANDLE h,
+                         object **out)
 {
-    object **slot = cache_slot(t, h);
-    struct load_ctx c = { .t = t, .id = h };
+    struct load_ctx c = {.t = t, .skey = skey, .id = h};
     bool is_private = false;
     CK_RV rv;
 
-    if (*slot != NULL && (*slot)->handle == h) {
-        *out = *slot;
-        return CKR_OK;
-    }
     c.o = object_new();
     if (c.o == NULL)
         return CKR_HOST_MEMORY;
@@ -104,14 +101,39 @@ CK_RV token_object_get(token *t, CK_OBJECT_HANDLE h, object **out)
     }
     c.o->handle = h;
     c.o->is_token = true;
-    object_free(*slot);
-    *slot = c.o;
     *out = c.o;
     return CKR_OK;
 }
 
-/* Write every attribute of `o` under id `id`; caller holds a transaction. */
-static CK_RV write_attrs(token *t, CK_OBJECT_HANDLE id, const object *o)
+CK_RV token_object_get(token *t, CK_OBJECT_HANDLE h, object **out)
+{
+    object **slot = cache_slot(t, h);
+    object *o = NULL;
+    CK_RV rv;
+
+    if (*slot != NULL && (*slot)->handle == h) {
+        *out = *slot;
+        return CKR_OK;
+    }
+    rv = load_object(t, t->skey, h, &o);
+    if (rv != CKR_OK)
+        return rv;
+    object_free(*slot);
+    *slot = o;
+    *out = o;
+    return CKR_OK;
+}
+
+CK_RV token_object_read(token *t, const secret_buf *skey, CK_OBJECT_HANDLE h,
+                        object **out)
+{
+    return load_object(t, skey, h, out);
+}
+
+/* Write every attribute of `o` under id `id`, secrets sealed under `skey`;
+ * caller holds a transaction. */
+static CK_RV write_attrs(token *t, const secret_buf *skey, CK_OBJECT_HANDLE id,
+                         const object *o)
 {
     CK_RV rv = CKR_OK;
 
@@ -125,11 +147,11 @@ static CK_RV write_attrs(token *t, CK_OBJECT_HANDLE id, const object *o)
             rv = store_attr_put(t->db, id, a->type, false, a->value, a->len);
             continue;
         }
-        if (t->skey == NULL || o->sealed)
+        if (skey == NULL || o->sealed)
             return CKR_USER_NOT_LOGGED_IN;
         make_aad(t, id, a->type, aad);
-        rv = value_seal(t->skey, aad, sizeof(aad), a->value, a->len,
-                        &sealed, &sealed_len);
+        rv = value_seal(skey, aad, sizeof(aad), a->value, a->len, &sealed,
+                        &sealed_len);
         if (rv == CKR_OK)
             rv = store_attr_put(t->db, id, a->type, true, sealed, sealed_len);
         free(sealed);
@@ -145,7 +167,7 @@ CK_RV token_object_insert(token *t, object *o)
     if (rv == CKR_OK)
         rv = store_object_add(t->db, object_bool(o, CKA_PRIVATE, true), &id);
     if (rv == CKR_OK)
-        rv = write_attrs(t, id, o);
+        rv = write_attrs(t, t->skey, id, o);
     if (rv == CKR_OK)
         rv = store_commit(t->db);
     if (rv != CKR_OK) {
@@ -154,6 +176,33 @@ CK_RV token_object_insert(token *t, object *o)
     }
     o->handle = id;
     o->is_token = true;
+    return CKR_OK;
+}
+
+CK_RV token_object_insert_all(token *t, const secret_buf *skey,
+                              object *const *objs, size_t n)
+{
+    CK_OBJECT_HANDLE *ids = calloc(n ? n : 1, sizeof(*ids));
+    CK_RV rv = ids ? store_begin(t->db) : CKR_HOST_MEMORY;
+
+    for (size_t i = 0; i < n && rv == CKR_OK; i++) {
+        rv = store_object_add(t->db, object_bool(objs[i], CKA_PRIVATE, true),
+                              &ids[i]);
+        if (rv == CKR_OK)
+            rv = write_attrs(t, skey, ids[i], objs[i]);
+    }
+    if (rv == CKR_OK)
+        rv = store_commit(t->db);
+    if (rv != CKR_OK) {
+        store_rollback(t->db);
+        free(ids);
+        return rv;
+    }
+    for (size_t i = 0; i < n; i++) {
+        objs[i]->handle = ids[i];
+        objs[i]->is_token = true;
+    }
+    free(ids);
     return CKR_OK;
 }
 
@@ -169,7 +218,7 @@ CK_RV token_object_update(token *t, const object *o)
         rv = store_object_set_private(t->db, o->handle,
                                       object_bool(o, CKA_PRIVATE, true));
     if (rv == CKR_OK)
-        rv = write_attrs(t, o->handle, o);
+        rv = write_attrs(t, t->skey, o->handle, o);
     if (rv == CKR_OK)
         rv = store_commit(t->db);
     if (rv != CKR_OK) {

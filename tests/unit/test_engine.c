@@ -2324,6 +2324,230 @@ static void test_busy_session_closed(void)
     eng_close(e);
 }
 
+/* ---- partition replication ---------------------------------------------- */
+
+/* A partition of cloning domain `domain` (NULL: one of its own). */
+static CK_SLOT_ID make_in_domain(engine *e, const char *name,
+                                 const char *domain)
+{
+    CK_SLOT_ID slot = CK_UNAVAILABLE_INFORMATION;
+
+    CHECK_RV_FATAL(CKR_OK,
+                   engine_partition_create_in(e, name, SO_PIN, USER_PIN,
+                                              POLICY_DEFAULT, domain, &slot));
+    return slot;
+}
+
+/* A token AES key the partition makes: sensitive, never extractable. */
+static CK_OBJECT_HANDLE token_gen_aes(engine *e, CK_SESSION_HANDLE h,
+                                      const char *label, CK_BYTE id,
+                                      CK_BBOOL copyable)
+{
+    CK_MECHANISM m = { CKM_AES_KEY_GEN, NULL, 0 };
+    CK_ULONG len = 32;
+    CK_ATTRIBUTE t[] = { ATTR(CKA_VALUE_LEN, len), ATTR(CKA_TOKEN, yes),
+                         ATTRS(CKA_LABEL, label), ATTR(CKA_ID, id),
+                         ATTR(CKA_COPYABLE, copyable) };
+    CK_OBJECT_HANDLE k = CK_INVALID_HANDLE;
+
+    CHECK_RV_FATAL(CKR_OK, engine_generate_key(C(e), h, &m, t, COUNT(t), &k));
+    return k;
+}
+
+/* AES-ECB of 16 fixed bytes under `k`. */
+static void ecb16(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k,
+                  unsigned char out[16])
+{
+    CK_MECHANISM ecb = { CKM_AES_ECB, NULL, 0 };
+    CK_ULONG len = 16;
+
+    CHECK_RV_FATAL(CKR_OK, engine_op_init(C(e), h, OP_ENCRYPT, &ecb, k));
+    CHECK_RV_FATAL(
+        CKR_OK, engine_op_oneshot(C(e), h, OP_ENCRYPT, key32, 16, out, &len));
+    CU_ASSERT_EQUAL(len, 16);
+}
+
+static bool attr_is(engine *e, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k,
+                    CK_ATTRIBUTE_TYPE type, CK_BBOOL want)
+{
+    CK_BBOOL v = 2;
+    CK_ATTRIBUTE a = { type, &v, sizeof(v) };
+
+    return engine_attr_get(C(e), h, k, &a, 1) == CKR_OK && v == want;
+}
+
+static const partition_summary *summary_of(const partition_summary *list,
+                                           size_t n, CK_SLOT_ID slot)
+{
+    for (size_t i = 0; i < n; i++)
+        if (list[i].slot == slot)
+            return &list[i];
+    CU_FAIL_FATAL("no such partition in the list");
+    return NULL;
+}
+
+/*
+ * A never-extractable key is cloned into a partition of its domain with
+ * its attributes, and a second engine (another process: hsmsimd), logged
+ * in on the destination all along, finds it and gets the same ciphertext.
+ */
+static void test_replicate_clone(void)
+{
+    engine *e = eng_open(), *d = eng_open();
+    CK_SLOT_ID a = make_in_domain(e, "src", "blue");
+    CK_SLOT_ID b = make_in_domain(e, "dst", "blue");
+    CK_SESSION_HANDLE ha = open_rw(e, a, CKU_USER);
+    CK_SESSION_HANDLE hd = open_rw(d, b, CKU_USER);
+    CK_OBJECT_HANDLE k = token_gen_aes(e, ha, "k1", 0x01, CK_TRUE), copy = 0;
+    CK_ATTRIBUTE by_label = ATTRS(CKA_LABEL, "k1");
+    partition_replication r = {
+        .src = a, .dst = b, .src_pin = USER_PIN, .dst_pin = USER_PIN
+    };
+    partition_copy *list = NULL;
+    size_t n = 0;
+    CK_SLOT_ID pin_slot = 0;
+    unsigned char c1[16], c2[16];
+    char u1[32], u2[32];
+    CK_ATTRIBUTE uid1 = { CKA_UNIQUE_ID, u1, sizeof(u1) };
+    CK_ATTRIBUTE uid2 = { CKA_UNIQUE_ID, u2, sizeof(u2) };
+    static const CK_ATTRIBUTE_TYPE kept_true[] = {
+        CKA_NEVER_EXTRACTABLE, CKA_LOCAL, CKA_SENSITIVE,
+        CKA_ALWAYS_SENSITIVE,  CKA_TOKEN, CKA_PRIVATE
+    };
+
+    CU_ASSERT_EQUAL(find_count(d, hd, &by_label, 1, NULL), 0);
+    CHECK_RV_FATAL(CKR_OK,
+                   engine_partition_replicate(e, &r, &list, &n, &pin_slot));
+    CU_ASSERT_EQUAL(pin_slot, CK_UNAVAILABLE_INFORMATION);
+    CU_ASSERT_EQUAL_FATAL(n, 1);
+    CU_ASSERT_TRUE(list[0].status == COPY_DONE && list[0].src == k &&
+                   list[0].cls == CKO_SECRET_KEY);
+    CU_ASSERT_TRUE(list[0].label_len == 2 && strcmp(list[0].label, "k1") == 0);
+    CU_ASSERT_TRUE(list[0].id_len == 1 && list[0].id[0] == 0x01);
+    CU_ASSERT_EQUAL(find_count(d, hd, &by_label, 1, &copy), 1);
+    CU_ASSERT_EQUAL(copy, list[0].dst);
+    free(list);
+    for (size_t i = 0; i < COUNT(kept_true); i++)
+        CU_ASSERT_TRUE(attr_is(d, hd, copy, kept_true[i], CK_TRUE));
+    CU_ASSERT_TRUE(attr_is(d, hd, copy, CKA_EXTRACTABLE, CK_FALSE));
+    ecb16(e, ha, k, c1);
+    ecb16(d, hd, copy, c2);
+    CU_ASSERT_EQUAL(memcmp(c1, c2, 16), 0);
+    /* A new object of its partition: an identity of its own there. */
+    CHECK_RV(CKR_OK, engine_attr_get(C(e), ha, k, &uid1, 1));
+    CHECK_RV(CKR_OK, engine_attr_get(C(d), hd, copy, &uid2, 1));
+    CU_ASSERT_NOT_EQUAL(memcmp(u1, u2, sizeof(u1)), 0);
+    /* Again: it is there, so nothing is copied. */
+    CHECK_RV_FATAL(CKR_OK,
+                   engine_partition_replicate(e, &r, &list, &n, &pin_slot));
+    CU_ASSERT_EQUAL_FATAL(n, 1);
+    CU_ASSERT_TRUE(list[0].status == COPY_PRESENT &&
+                   list[0].dst == CK_INVALID_HANDLE);
+    free(list);
+    CU_ASSERT_EQUAL(find_count(d, hd, &by_label, 1, NULL), 1);
+    eng_close(e);
+    eng_close(d);
+}
+
+/* Domains, PINs, filters and CKA_COPYABLE. */
+static void test_replicate_refusals(void)
+{
+    engine *e = eng_open();
+    CK_SLOT_ID a = make_in_domain(e, "src", "blue");
+    CK_SLOT_ID b = make_in_domain(e, "dst", "blue");
+    CK_SLOT_ID c = make_partition(e, "own"), x = 99;
+    CK_SESSION_HANDLE ha = open_rw(e, a, CKU_USER);
+    CK_UTF8CHAR label[32];
+    CK_BYTE id2 = 0x02;
+    partition_replication r = {
+        .src = a, .dst = c, .src_pin = "wrong-pin", .dst_pin = USER_PIN
+    };
+    partition_summary *pl = NULL;
+    partition_copy *list = NULL;
+    size_t n = 0, pn = 0;
+    CK_SLOT_ID pin_slot = 0;
+    const partition_summary *p;
+
+    token_gen_aes(e, ha, "k1", 0x01, CK_TRUE);
+    token_gen_aes(e, ha, "fixed", 0x02, CK_FALSE);
+    CHECK_RV(CKR_OK, engine_session_close(C(e), ha));
+    /* Another domain: refused before any PIN is tried. */
+    CHECK_RV(CKR_ACTION_PROHIBITED,
+             engine_partition_replicate(e, &r, &list, &n, &pin_slot));
+    /* So is a partition C_InitToken made: a domain of its own too. */
+    memset(label, ' ', sizeof(label));
+    memcpy(label, "inittoken", 9);
+    CHECK_RV_FATAL(CKR_OK, engine_init_token(e, 3, PIN(SO_PIN), label));
+    CHECK_RV_FATAL(CKR_OK, engine_partition_list(e, &pl, &pn));
+    CU_ASSERT_STRING_EQUAL(summary_of(pl, pn, a)->domain, "blue");
+    CU_ASSERT_EQUAL(summary_of(pl, pn, a)->user_failures, 0);
+    p = summary_of(pl, pn, c);
+    CU_ASSERT_TRUE(strncmp(p->domain, "unique:", 7) == 0 &&
+                   strlen(p->domain) == 39);
+    CU_ASSERT_TRUE(strncmp(summary_of(pl, pn, 3)->domain, "unique:", 7) == 0);
+    CU_ASSERT_STRING_NOT_EQUAL(summary_of(pl, pn, 3)->domain, p->domain);
+    free(pl);
+    /* A wrong PIN is counted on its partition, and nothing is copied. */
+    r.dst = b;
+    CHECK_RV(CKR_PIN_INCORRECT,
+             engine_partition_replicate(e, &r, &list, &n, &pin_slot));
+    CU_ASSERT_EQUAL(pin_slot, a);
+    r.src_pin = USER_PIN;
+    r.dst_pin = "wrong-pin";
+    CHECK_RV(CKR_PIN_INCORRECT,
+             engine_partition_replicate(e, &r, &list, &n, &pin_slot));
+    CU_ASSERT_EQUAL(pin_slot, b);
+    CHECK_RV_FATAL(CKR_OK, engine_partition_list(e, &pl, &pn));
+    CU_ASSERT_EQUAL(summary_of(pl, pn, a)->user_failures, 0);
+    CU_ASSERT_EQUAL(summary_of(pl, pn, b)->user_failures, 1);
+    CU_ASSERT_EQUAL(summary_of(pl, pn, b)->objects, 0);
+    free(pl);
+    r.dst_pin = USER_PIN;
+    r.dst = a;
+    CHECK_RV(CKR_ARGUMENTS_BAD,
+             engine_partition_replicate(e, &r, &list, &n, &pin_slot));
+    r.dst = b;
+    /* CKA_COPYABLE FALSE keeps a key where it is. */
+    r.id = &id2;
+    r.id_len = 1;
+    CHECK_RV_FATAL(CKR_OK,
+                   engine_partition_replicate(e, &r, &list, &n, &pin_slot));
+    CU_ASSERT_TRUE(n == 1 && list[0].status == COPY_NOT_COPYABLE &&
+                   strcmp(list[0].label, "fixed") == 0);
+    free(list);
+    r.id = NULL;
+    r.label = "nothing";
+    CHECK_RV_FATAL(CKR_OK,
+                   engine_partition_replicate(e, &r, &list, &n, &pin_slot));
+    CU_ASSERT_EQUAL(n, 0);
+    free(list);
+    r.label = "k1";
+    CHECK_RV_FATAL(CKR_OK,
+                   engine_partition_replicate(e, &r, &list, &n, &pin_slot));
+    CU_ASSERT_TRUE(n == 1 && list[0].status == COPY_DONE);
+    free(list);
+    /* Domain names a person may give; "unique:" is the engine's own. */
+    CHECK_RV(CKR_ARGUMENTS_BAD,
+             engine_partition_create_in(e, "bad", SO_PIN, USER_PIN,
+                                        POLICY_DEFAULT, "unique:00", &x));
+    CHECK_RV(CKR_ARGUMENTS_BAD,
+             engine_partition_create_in(e, "bad", SO_PIN, USER_PIN,
+                                        POLICY_DEFAULT, "", &x));
+    CHECK_RV(CKR_ARGUMENTS_BAD, engine_partition_create_in(
+                                    e, "bad", SO_PIN, USER_PIN, POLICY_DEFAULT,
+                                    "a23456789012345678901234567890123", &x));
+    CU_ASSERT_TRUE(partition_domain_ok("a2345678901234567890123456789012"));
+    CU_ASSERT_FALSE(partition_domain_ok("has space"));
+    /* Re-initialization keeps the domain, as it keeps the policy. */
+    CHECK_RV_FATAL(CKR_OK, engine_init_token(e, b, PIN(SO_PIN), label));
+    CHECK_RV_FATAL(CKR_OK, engine_partition_list(e, &pl, &pn));
+    CU_ASSERT_EQUAL(pn, 4);
+    p = summary_of(pl, pn, b);
+    CU_ASSERT_TRUE(strcmp(p->domain, "blue") == 0 && p->objects == 0);
+    free(pl);
+    eng_close(e);
+}
+
 static const ut_test rules_tests[] = {
     { "/rules/build-data", test_rules_data },
     { "/rules/build-x509-cert", test_rules_cert },
@@ -2386,6 +2610,12 @@ static const ut_test engine_tests[] = {
     { NULL, NULL }
 };
 
+static const ut_test replicate_tests[] = {
+    { "/replicate/clone-within-domain", test_replicate_clone },
+    { "/replicate/refusals-and-filters", test_replicate_refusals },
+    { NULL, NULL }
+};
+
 int main(void)
 {
     log_set_level(getenv("HSMSIM_TEST_VERBOSE") ? LOG_DEBUG : LOG_ERROR);
@@ -2395,6 +2625,8 @@ int main(void)
         ut_add_suite("array", setup, teardown, array_tests) != 0 ||
         ut_add_suite("object", setup, teardown, object_tests) != 0 ||
         ut_add_suite("policy", setup, teardown, policy_tests) != 0 ||
+        ut_add_suite("replicate", setup, teardown, replicate_tests) != 0 ||
+        /* Last: see its last test. */
         ut_add_suite("engine", setup, teardown, engine_tests) != 0) {
         CU_cleanup_registry();
         return 2;

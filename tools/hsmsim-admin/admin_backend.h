@@ -19,16 +19,23 @@
 typedef struct admin_backend_ops {
     /* [out] *out (malloc'd, the caller frees it), [out] n */
     CK_RV (*partition_list)(void *impl, partition_summary **out, size_t *n);
-    /* Both PINs set; [out] slot */
+    /* Both PINs set, in cloning domain `domain` (NULL: one of its own);
+     * [out] slot */
     CK_RV (*partition_create)(void *impl, const char *name,
                               const char *so_pin, const char *user_pin,
-                              enum partition_policy policy, CK_SLOT_ID *slot);
+                              enum partition_policy policy,
+                              const char *domain, CK_SLOT_ID *slot);
     /* Refused while sessions are open (CKR_SESSION_EXISTS). */
     CK_RV (*partition_delete)(void *impl, CK_SLOT_ID slot);
     /* The SO's PIN is checked and counts toward lockout. */
     CK_RV (*partition_set_policy)(void *impl, CK_SLOT_ID slot,
                                   const char *so_pin,
                                   enum partition_policy policy);
+    /* Clone objects within a cloning domain (engine_partition_replicate):
+     * [out] *out (malloc'd), n, and *pin_slot after a PIN error. */
+    CK_RV (*partition_replicate)(void *impl, const partition_replication *r,
+                                 partition_copy **out, size_t *n,
+                                 CK_SLOT_ID *pin_slot);
     void (*close)(void *impl);
 } admin_backend_ops;
 /* clang-format on */

@@ -24,10 +24,10 @@ static CK_RV local_list(void *impl, partition_summary **out, size_t *n)
 
 static CK_RV local_create(void *impl, const char *name, const char *so_pin,
                           const char *user_pin, enum partition_policy policy,
-                          CK_SLOT_ID *slot)
+                          const char *domain, CK_SLOT_ID *slot)
 {
-    return engine_partition_create(((local *)impl)->e, name, so_pin, user_pin,
-                                   policy, slot);
+    return engine_partition_create_in(((local *)impl)->e, name, so_pin,
+                                      user_pin, policy, domain, slot);
 }
 
 /* The partition goes, and with it every client's assignment of it. */
@@ -62,6 +62,14 @@ static CK_RV local_set_policy(void *impl, CK_SLOT_ID slot, const char *so_pin,
                                        policy);
 }
 
+/* In this process's engine: the values never leave it. */
+static CK_RV local_replicate(void *impl, const partition_replication *r,
+                             partition_copy **out, size_t *n,
+                             CK_SLOT_ID *pin_slot)
+{
+    return engine_partition_replicate(((local *)impl)->e, r, out, n, pin_slot);
+}
+
 static void local_close(void *impl)
 {
     local *l = impl;
@@ -75,6 +83,7 @@ static const admin_backend_ops local_ops = {
     .partition_create = local_create,
     .partition_delete = local_delete,
     .partition_set_policy = local_set_policy,
+    .partition_replicate = local_replicate,
     .close = local_close,
 };
 

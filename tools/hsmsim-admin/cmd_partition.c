@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd_partition.c - hsmsim-admin partition create, list, show and delete. */
+/* cmd_partition.c - hsmsim-admin partition create, list, show, delete and
+ * policy, and the PIN and name helpers they share with replicate. */
 #include "config.h"
 #include "admin.h"
+#include "admin_partition.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -11,10 +13,9 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 
-#define PIN_MIN 4
-#define PIN_MAX 255
-/* Room for the longest PIN, one byte to notice a longer one, and NUL. */
-#define PIN_BUF (PIN_MAX + 2)
+#define PIN_MIN ADMIN_PIN_MIN
+#define PIN_MAX ADMIN_PIN_MAX
+#define PIN_BUF ADMIN_PIN_BUF
 #define NAME_MAX_LEN 32
 
 /* ---- names ------------------------------------------------------------- */
@@ -44,12 +45,8 @@ static const char *printable(const char *s, char *buf, size_t cap)
     return buf;
 }
 
-/*
- * The index of the partition called `name`; prints the error and returns
- * -1 when there is none or more than one (C_InitToken allows that).
- */
-static long find_partition(const partition_summary *list, size_t n,
-                           const char *name)
+long admin_find_partition(const partition_summary *list, size_t n,
+                          const char *name)
 {
     char shown[256], slots[256] = "";
     size_t used = 0, found = 0;
@@ -153,9 +150,8 @@ static int check_pin(const char *what, const char *pin, size_t len)
     return 0;
 }
 
-/* A PIN given as an option: copied, then wiped from argv. */
-static int pin_from_option(const char *what, char *opt, char buf[PIN_BUF],
-                           size_t *len)
+int admin_pin_from_option(const char *what, char *opt, char buf[PIN_BUF],
+                          size_t *len)
 {
     size_t n = strlen(opt);
     int rc = check_pin(what, opt, n);
@@ -196,10 +192,9 @@ static int prompt_once(const char *prompt, char buf[PIN_BUF], size_t *len)
     return 0;
 }
 
-/* A PIN asked for on the terminal (twice) or read as a line of stdin. */
 /* A new PIN is asked twice on a terminal (`confirm`), an existing once. */
-static int pin_from_input(const char *what, const char *name, char buf[PIN_BUF],
-                          size_t *len, bool confirm)
+int admin_pin_from_input(const char *what, const char *name, char buf[PIN_BUF],
+                         size_t *len, bool confirm)
 {
     char again[PIN_BUF], prompt[96];
     size_t again_len = 0;
@@ -231,7 +226,12 @@ static int pin_from_input(const char *what, const char *name, char buf[PIN_BUF],
 
 /* ---- output ------------------------------------------------------------ */
 
-static void json_summary(FILE *f, const partition_summary *p)
+/*
+ * `with_domain`: partition show --json leaves the cloning domain out for
+ * now (its keys are compared exactly by admin_cli.sh); list and create
+ * give it.
+ */
+static void json_summary(FILE *f, const partition_summary *p, bool with_domain)
 {
     fprintf(f, "{\"slot\": %lu, \"name\": ", (unsigned long)p->slot);
     admin_json_string(f, p->name);
@@ -240,6 +240,10 @@ static void json_summary(FILE *f, const partition_summary *p)
     fputs(", \"path\": ", f);
     admin_json_string(f, p->path);
     fprintf(f, ", \"policy\": \"%s\"", policy_name(p->policy));
+    if (with_domain) {
+        fputs(", \"domain\": ", f);
+        admin_json_string(f, p->domain);
+    }
     fprintf(f,
             ", \"user_pin_set\": %s, \"so_failures\": %lu, "
             "\"so_locked\": %s, \"user_failures\": %lu, "
@@ -272,18 +276,18 @@ static void text_summary(FILE *f, const partition_summary *p)
     fprintf(f,
             "\nserial:        %s\npath:          %s\npolicy:        %s\n"
             "user PIN set:  %s\nSO failures:   %lu\nSO locked:     %s\n"
-            "user failures: %lu\nuser locked:   %s\nobjects:       %lu\n",
+            "user failures: %lu\nuser locked:   %s\nobjects:       %lu\n"
+            "domain:        %s\n",
             p->serial, p->path, policy_name(p->policy),
             p->user_pin_set ? "yes" : "no", p->so_failures,
             p->so_locked ? "yes" : "no", p->user_failures,
-            p->user_locked ? "yes" : "no", p->objects);
+            p->user_locked ? "yes" : "no", p->objects, p->domain);
 }
 
 /* ---- commands ---------------------------------------------------------- */
 
-/* Open the backend and list its partitions; returns an exit status. */
-static int load(const admin_ctx *ctx, admin_backend **b,
-                partition_summary **list, size_t *n)
+int admin_load_partitions(const admin_ctx *ctx, admin_backend **b,
+                          partition_summary **list, size_t *n)
 {
     char name[32];
     int rc = admin_open_backend(ctx, b);
@@ -329,11 +333,10 @@ static void undo_create(admin_backend *b, CK_SLOT_ID slot, const char *name)
 int cmd_partition_create(admin_ctx *ctx, int argc, char **argv)
 {
     char *so_opt = NULL, *user_opt = NULL, *name = NULL, *policy_opt = NULL;
+    char *domain = NULL;
     const admin_opt opts[] = {
-        {"--so-pin", &so_opt},
-        {"--pin", &user_opt},
-        {"--policy", &policy_opt},
-        {NULL, NULL},
+        {"--so-pin", &so_opt}, {"--pin", &user_opt}, {"--policy", &policy_opt},
+        {"--domain", &domain}, {NULL, NULL},
     };
     enum partition_policy policy = POLICY_DEFAULT;
     char so_pin[PIN_BUF], user_pin[PIN_BUF], rvname[32];
@@ -364,14 +367,20 @@ int cmd_partition_create(admin_ctx *ctx, int argc, char **argv)
         admin_usage_error("%s: --policy must be fips or legacy", ctx->command);
         goto out;
     }
+    if (domain != NULL && !partition_domain_ok(domain)) {
+        admin_usage_error("%s: --domain must be 1 to %d characters of "
+                          "A-Z a-z 0-9 . _ -",
+                          ctx->command, PARTITION_DOMAIN_NAME_MAX);
+        goto out;
+    }
     if (so_opt != NULL &&
-        pin_from_option("SO PIN", so_opt, so_pin, &so_len) != 0)
+        admin_pin_from_option("SO PIN", so_opt, so_pin, &so_len) != 0)
         goto out;
     if (user_opt != NULL &&
-        pin_from_option("user PIN", user_opt, user_pin, &user_len) != 0)
+        admin_pin_from_option("user PIN", user_opt, user_pin, &user_len) != 0)
         goto out;
 
-    rc = load(ctx, &b, &list, &n);
+    rc = admin_load_partitions(ctx, &b, &list, &n);
     if (rc != 0)
         goto out;
     rc = ADMIN_EXIT_FAILURE;
@@ -381,18 +390,18 @@ int cmd_partition_create(admin_ctx *ctx, int argc, char **argv)
             goto out;
         }
     if (so_opt == NULL) {
-        rc = pin_from_input("SO PIN", name, so_pin, &so_len, true);
+        rc = admin_pin_from_input("SO PIN", name, so_pin, &so_len, true);
         if (rc != 0)
             goto out;
     }
     if (user_opt == NULL) {
-        rc = pin_from_input("user PIN", name, user_pin, &user_len, true);
+        rc = admin_pin_from_input("user PIN", name, user_pin, &user_len, true);
         if (rc != 0)
             goto out;
     }
     rc = ADMIN_EXIT_FAILURE;
     rv = b->ops->partition_create(b->impl, name, so_pin, user_pin, policy,
-                                  &slot);
+                                  domain, &slot);
     if (rv != CKR_OK) {
         undo_create(b, slot, name);
         admin_error("cannot create partition %s: %s", name,
@@ -405,7 +414,7 @@ int cmd_partition_create(admin_ctx *ctx, int argc, char **argv)
         rv = b->ops->partition_list(b->impl, &list, &n);
         for (size_t i = 0; rv == CKR_OK && i < n; i++)
             if (list[i].slot == slot) {
-                json_summary(stdout, &list[i]);
+                json_summary(stdout, &list[i], true);
                 fputc('\n', stdout);
             }
     } else {
@@ -430,7 +439,7 @@ int cmd_partition_list(admin_ctx *ctx, int argc, char **argv)
 
     if (rc != 0)
         return rc == ADMIN_DONE ? ADMIN_EXIT_OK : rc;
-    rc = load(ctx, &b, &list, &n);
+    rc = admin_load_partitions(ctx, &b, &list, &n);
     if (rc != 0)
         goto out;
     if (ctx->json)
@@ -440,7 +449,7 @@ int cmd_partition_list(admin_ctx *ctx, int argc, char **argv)
 
         if (ctx->json) {
             fputs("  ", stdout);
-            json_summary(stdout, p);
+            json_summary(stdout, p, true);
             fputs(i + 1 < n ? ",\n" : "\n", stdout);
             continue;
         }
@@ -473,10 +482,10 @@ static int load_named(admin_ctx *ctx, int argc, char **argv, admin_backend **b,
 
     if (rc != 0)
         return rc;
-    rc = load(ctx, b, list, &n);
+    rc = admin_load_partitions(ctx, b, list, &n);
     if (rc != 0)
         return rc;
-    *i = find_partition(*list, n, name);
+    *i = admin_find_partition(*list, n, name);
     return *i < 0 ? ADMIN_EXIT_FAILURE : 0;
 }
 
@@ -492,7 +501,7 @@ int cmd_partition_show(admin_ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (ctx->json) {
-        json_summary(stdout, &list[i]);
+        json_summary(stdout, &list[i], false);
         fputc('\n', stdout);
     } else {
         text_summary(stdout, &list[i]);
@@ -571,18 +580,18 @@ int cmd_partition_policy(admin_ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (so_opt != NULL &&
-        pin_from_option("SO PIN", so_opt, so_pin, &so_len) != 0)
+        admin_pin_from_option("SO PIN", so_opt, so_pin, &so_len) != 0)
         goto out;
-    rc = load(ctx, &b, &list, &n);
+    rc = admin_load_partitions(ctx, &b, &list, &n);
     if (rc != 0)
         goto out;
     rc = ADMIN_EXIT_FAILURE;
-    i = find_partition(list, n, pos[0]);
+    i = admin_find_partition(list, n, pos[0]);
     if (i < 0)
         goto out;
     /* Only the partition's SO may change what it offers. */
     if (so_opt == NULL) {
-        rc = pin_from_input("SO PIN", pos[0], so_pin, &so_len, false);
+        rc = admin_pin_from_input("SO PIN", pos[0], so_pin, &so_len, false);
         if (rc != 0)
             goto out;
         rc = ADMIN_EXIT_FAILURE;

@@ -18,7 +18,8 @@ static int cmd_help(admin_ctx *ctx, int argc, char **argv);
 
 static const admin_command commands[] = {
     {"partition create", cmd_partition_create,
-     "NAME [--so-pin PIN] [--pin PIN] [--policy fips|legacy]",
+     "NAME [--so-pin PIN] [--pin PIN] [--policy fips|legacy] "
+     "[--domain NAME]",
      "create a partition (policy fips unless asked); missing PINs are "
      "asked for or read from stdin"},
     {"partition list", cmd_partition_list, "", "list every partition"},
@@ -30,7 +31,7 @@ static const admin_command commands[] = {
      "NAME fips|legacy [--so-pin PIN]",
      "change which mechanisms a partition offers (the SO's PIN is asked)"},
     {"partition replicate", cmd_partition_replicate,
-     "SRC DST [--label L | --id HEX] [--so-pin PIN]",
+     "SRC DST [--label L | --id HEX] [--pin PIN] [--dst-pin PIN]",
      "copy objects between partitions of one cloning domain, inside the "
      "appliance"},
     {"client cert create", cmd_client_cert_create,
