@@ -109,6 +109,11 @@ static CK_ATTRIBUTE *get_entries(wire_reader *r, wire_template *t,
             wire_get_bytes(r, &v, &len);
             if (v == NULL && r->err == CKR_OK)
                 r->err = CKR_DEVICE_ERROR; /* NULL travels as TAG_NULL */
+            /* A template value travels nested, never as bytes: the
+             * engine would read the bytes as CK_ATTRIBUTEs, pointers
+             * and all (found by tests/fuzz/fuzz_serve.c). */
+            if (wire_attr_holds_template(a[i].type))
+                r->err = CKR_DEVICE_ERROR;
             /* Values are read, never written, through a template. */
             a[i].pValue = (void *)v;
             a[i].ulValueLen = len;
