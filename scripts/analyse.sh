@@ -76,6 +76,50 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 echo "fuzz: $(grep -o 'stat::number_of_executed_units: *[0-9]*' \
     _build-fuzz/fuzz.log | grep -o '[0-9]*$') runs, no finding"
 
+echo "== libFuzzer: the daemon's dispatcher, ${HSMSIM_FUZZ_SECONDS:-20} s from tests/fuzz/serve"
+# Whole request frames into device_serve, over a fake device that checks
+# the device API's contract (fuzz_serve.c).  First the seeds: one per
+# call id, remade through the link client on the real engine and
+# compared with the tree, so a call without a seed, or a stale seed,
+# fails here.
+serve_cc() {
+    serve_o=$1 serve_m=$2
+    shift 2
+    # shellcheck disable=SC2046 # pkg-config's flags are words
+    clang -g -O1 -fno-sanitize-recover=all "$@" \
+        -I "$top/module" -I "$top/_build-clang" \
+        $(pkg-config --cflags p11-kit-1) \
+        -DHSMSIM_DEFAULT_STORE='"/nonexistent"' \
+        -DHSMSIM_DEFAULT_CONF='"/nonexistent/hsmsim.conf"' \
+        "$serve_m" "$top"/module/wire/wire*.c \
+        "$top"/module/device/device_local.c "$top"/module/device/device_link.c \
+        "$top"/module/device/device_serve.c "$top"/module/device/device_op.c \
+        "$top"/module/engine/*.c "$top"/module/common/*.c \
+        -o "$serve_o" -lcrypto -lsqlite3 -lpthread
+}
+rm -rf _build-fuzz/serve && mkdir -p _build-fuzz/serve/corpus \
+    _build-fuzz/serve/seeds
+{ serve_cc _build-fuzz/serve/make_serve_seeds \
+      "$top/tests/fuzz/make_serve_seeds.c" -fsanitize=address,undefined &&
+  serve_cc _build-fuzz/serve/fuzz_serve "$top/tests/fuzz/fuzz_serve.c" \
+      -fsanitize=fuzzer,address,undefined; } ||
+    { echo "fuzz_serve: build failed"; exit 1; }
+_build-fuzz/serve/make_serve_seeds _build-fuzz/serve/seeds >/dev/null ||
+    { echo "fuzz_serve: the seeds cannot be made"; exit 1; }
+diff -r _build-fuzz/serve/seeds "$top/tests/fuzz/serve" ||
+    { echo "fuzz_serve: tests/fuzz/serve is not what make_serve_seeds" \
+           "makes: remake it (tests/fuzz/make_serve_seeds.c)"; exit 1; }
+echo "fuzz_serve: $(find "$top/tests/fuzz/serve" -type f | wc -l) seeds," \
+    "one per call"
+(cd _build-fuzz/serve &&
+ ./fuzz_serve -max_total_time="${HSMSIM_FUZZ_SECONDS:-20}" \
+     -rss_limit_mb=1024 -print_final_stats=1 \
+     corpus "$top/tests/fuzz/serve" > fuzz.log 2>&1) ||
+    { tail -n 40 _build-fuzz/serve/fuzz.log; echo "fuzz_serve: failed"
+      exit 1; }
+echo "fuzz_serve: $(grep -o 'stat::number_of_executed_units: *[0-9]*' \
+    _build-fuzz/serve/fuzz.log | grep -o '[0-9]*$') runs, no finding"
+
 echo "== valgrind over the integration suites"
 # Invalid reads and writes, uses of uninitialised values and bad frees
 # fail; leaks are LeakSanitizer's job (.ci/run), since forked children

@@ -209,6 +209,33 @@ static void test_template_limits(void)
     wire_template_free(&got);
 }
 
+/* A template-valued attribute arriving as bytes (tag 1) would be read
+ * as CK_ATTRIBUTEs, pointers and all: refused, whatever the length.
+ * (The fuzz_serve finding: 24 bytes claiming a pointer.) */
+static void test_template_as_bytes(void)
+{
+    const CK_ATTRIBUTE_TYPE types[] = { CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE,
+                                        CKA_DERIVE_TEMPLATE };
+    CK_ATTRIBUTE fake = { CKA_CLASS, (void *)0x100000000000UL, 8 };
+
+    for (size_t i = 0; i < COUNT(types); i++) {
+        wire_writer w;
+        wire_reader r;
+        wire_template got;
+
+        wire_writer_init(&w);
+        wire_put_u32(&w, 1);
+        wire_put_u64(&w, types[i]);
+        wire_put_u8(&w, 1); /* bytes */
+        wire_put_bytes(&w, &fake, sizeof(fake));
+        wire_reader_init(&r, w.buf, w.len);
+        wire_get_template(&r, &got);
+        CU_ASSERT_EQUAL(wire_reader_done(&r), CKR_DEVICE_ERROR);
+        wire_template_free(&got);
+        wire_writer_free(&w);
+    }
+}
+
 /* ---- mechanisms -------------------------------------------------------- */
 
 /* Every mechanism the engine offers can cross the link. */
@@ -683,6 +710,7 @@ static const ut_test wire_tests[] = {
     { "/wire/writer-limit", test_writer_limit },
     { "/wire/template-round-trip", test_template_round_trip },
     { "/wire/template-limits", test_template_limits },
+    { "/wire/template-as-bytes", test_template_as_bytes },
     { "/wire/every-mechanism-has-a-shape", test_every_mechanism_has_a_shape },
     { "/wire/mechanism-round-trips", test_mechanism_round_trips },
     { "/wire/mechanism-wrong-size", test_mechanism_wrong_size },
