@@ -73,6 +73,10 @@ int admin_usage_error(const char *fmt, ...)
 /* Print "hsmsim-admin: <message>" on stderr; return ADMIN_EXIT_FAILURE. */
 int admin_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Length of the valid UTF-8 sequence at `s` (RFC 3629 section 4), of at
+ * most `left` bytes, or 0. */
+size_t admin_utf8_len(const unsigned char *s, size_t left);
+
 /* The name of a CK_RV ("CKR_DEVICE_ERROR"), or its number in hex. */
 const char *admin_rv_name(CK_RV rv, char buf[32]);
 

@@ -102,39 +102,6 @@ static void on_stop(int sig)
 
 /* ---- a strict reader of flat JSON objects (RFC 8259) ------------------- */
 
-/* Length of the valid UTF-8 sequence at `s` (RFC 3629 section 4), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t left)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t n;
-
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4;
-    else
-        return 0;
-    if (left < n)
-        return 0;
-    /* No overlong forms, no surrogates, nothing above U+10FFFF. */
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return n;
-}
-
 static bool fail(parser *p, const char *why)
 {
     p->why = why;
@@ -261,7 +228,7 @@ static bool string(parser *p, str *out)
                 return false;
             continue;
         }
-        n = c < 0x80 ? 1 : utf8_len(p->s + p->pos, p->len - p->pos);
+        n = c < 0x80 ? 1 : admin_utf8_len(p->s + p->pos, p->len - p->pos);
         if (n == 0) {
             p->bad_utf8 = true; /* kept; shown escaped */
             n = 1;
@@ -459,7 +426,7 @@ static size_t ob_text(outbuf *o, const str *s, bool quoted)
         cols++;
     }
     while (i < s->n) {
-        size_t n = p[i] < 0x80 ? 1 : utf8_len(p + i, s->n - i);
+        size_t n = p[i] < 0x80 ? 1 : admin_utf8_len(p + i, s->n - i);
 
         if (n == 1 && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\' &&
             !(quoted && p[i] == '"')) {
@@ -618,7 +585,7 @@ static void ob_json(outbuf *o, const str *s)
 
     ob_add(o, "\"", 1);
     for (size_t i = 0; i < s->n;) {
-        size_t n = p[i] < 0x80 ? 1 : utf8_len(p + i, s->n - i);
+        size_t n = p[i] < 0x80 ? 1 : admin_utf8_len(p + i, s->n - i);
 
         if (n == 0) {
             ob_str(o, "\\ufffd");

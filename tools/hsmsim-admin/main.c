@@ -144,12 +144,10 @@ const char *admin_rv_name(CK_RV rv, char buf[32])
     return buf;
 }
 
-/* Length of the valid UTF-8 sequence at `s`, or 0 (RFC 3629 section 4). */
-static size_t utf8_len(const unsigned char *s)
+size_t admin_utf8_len(const unsigned char *s, size_t left)
 {
-    unsigned char c = s[0];
+    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
     size_t n;
-    unsigned char lo = 0x80, hi = 0xbf;
 
     if (c >= 0xc2 && c <= 0xdf)
         n = 2;
@@ -158,6 +156,8 @@ static size_t utf8_len(const unsigned char *s)
     else if (c >= 0xf0 && c <= 0xf4)
         n = 4;
     else
+        return 0;
+    if (left < n)
         return 0;
     /* No overlong forms, no surrogates, nothing above U+10FFFF. */
     if (c == 0xe0)
@@ -205,7 +205,7 @@ void admin_json_string(FILE *f, const char *s)
                 fprintf(f, "\\u%04x", *p);
             } else if (*p < 0x80) {
                 fputc(*p, f);
-            } else if ((n = utf8_len(p)) > 0) {
+            } else if ((n = admin_utf8_len(p, strlen((const char *)p))) > 0) {
                 fwrite(p, 1, n, f);
                 p += n;
                 continue;
