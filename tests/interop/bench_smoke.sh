@@ -11,7 +11,12 @@
 # target's first signature must verify (the tool checks it), the JSON must
 # hold every round (ratios: the median of the per-round ratios; rounds in
 # a rotating order), and a failing PKCS#11 call must make the tool exit 1
-# naming the call and its CK_RV.  No check compares speeds.
+# naming the call and its CK_RV.  The network rows run libhsmsim.so
+# embedded and, in two more processes, as a client of two hsmsimd on
+# loopback (audit log off and on), side by side with SoftHSMv2 and
+# OpenSSL: each small-call and gcm-32 row needs a rate (and small-call a
+# time per call) above 0 for every target, and the ratios asked for.  No
+# check compares speeds.
 
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -21,6 +26,10 @@ require_tool python3
 : "${HSMSIM_BENCH:=./hsmsim-bench}"
 [ -x "$HSMSIM_BENCH" ] ||
     bail_out "HSMSIM_BENCH ($HSMSIM_BENCH) is not an executable"
+[ -n "${HSMSIM_ADMIN:-}" ] || bail_out "HSMSIM_ADMIN is not set"
+: "${HSMSIM_DAEMON:=$(dirname "$HSMSIM_ADMIN")/hsmsimd}"
+[ -x "$HSMSIM_DAEMON" ] ||
+    bail_out "hsmsimd ($HSMSIM_DAEMON) is not built (set HSMSIM_DAEMON)"
 : "${SOFTHSM2_MODULE:=/usr/lib/softhsm/libsofthsm2.so}"
 [ -f "$SOFTHSM2_MODULE" ] ||
     bail_out "SoftHSMv2 ($SOFTHSM2_MODULE) is not installed"
@@ -90,6 +99,7 @@ expect_row()
         fi
     done
 }
+expect_row 'C_GetSessionInfo (small call)' no
 expect_row 'AES-256 keygen, session' yes
 expect_row 'AES-256 keygen, token' no
 expect_row 'AES key wrap (RFC 3394)' yes
@@ -109,13 +119,26 @@ check_last_output "the header names both ratio columns" \
 floor='RSA-2048 key pair gen, session: a run goes on past 0\.20 s'
 check_last_output "the header tells the key-pair runs' floor" \
     "^  $floor until 2 key pairs are made\$"
+# 26 rates, then the time per call of the two small-call rows.
 rows=$(grep -E -c "^[A-Za-z].* +[12] +$NUM " "$TEST_DIR/report")
-if [ "$rows" -eq 24 ]; then
-    interop_pass "24 operation rows"
+if [ "$rows" -eq 28 ]; then
+    interop_pass "26 operation rows and 2 call-time rows"
 else
     STATUS=0
     interop_cmd="count of rows"
-    interop_fail "24 operation rows" "found $rows"
+    interop_fail "26 operation rows and 2 call-time rows" "found $rows"
+fi
+check_last_output "the call times have their own table" \
+    '^Time of one call, in microseconds'
+calls=$(sed -n '/^Time of one call/,/^notes/p' "$TEST_DIR/report" |
+    grep -E -c "^C_GetSessionInfo \(small call\) +[12] +$NUM +$NUM +- ")
+if [ "$calls" -eq 2 ]; then
+    interop_pass "a time per call for both modules, 1 and 2 threads"
+else
+    STATUS=0
+    interop_cmd="count of call-time rows"
+    interop_fail "a time per call for both modules, 1 and 2 threads" \
+        "found $calls"
 fi
 check_last_output "the notes tell how long the population took" \
     'find: created 900 token data objects \(100 to 1000\)'
@@ -192,6 +215,107 @@ d = json.load(open(sys.argv[1]))
 assert len(r["runs_ops_per_second"]["OpenSSL"]) == 3, r
 assert r["round_order"] == [["OpenSSL"]] * 3, r
 print("ok")' "$TEST_DIR/rounds3.json"
+
+check_output "--module-conf must name a module" '!0' \
+    'invalid --module-conf \(no --module of that name\)' \
+    "$B" --module "$HS" --module-conf "other=$HSMSIM_CONF" --ops session
+check_output "--ratio must name two targets" '!0' \
+    'invalid --ratio \(two different target names\)' \
+    "$B" --module "$HS" --openssl --ratio hsmsim/nobody --ops gcm-32
+
+# appliance NAME [LINE...]: an appliance $TEST_DIR/NAME with the client
+# "bench", served by hsmsimd on a loopback port (free_slot = yes, so
+# --init makes the partition through the network); $TEST_DIR/NAME.conf
+# is the module's configuration for it.
+appliance()
+{
+    ap=$TEST_DIR/$1
+    shift
+    mkdir "$ap" "$ap/store" "$ap/kit"
+    printf 'store = %s/store\n' "$ap" >"$ap/admin.conf"
+    {
+        HSMSIM_CONF=$ap/admin.conf "$HSMSIM_ADMIN" appliance init \
+            --dir "$ap/store" &&
+            HSMSIM_CONF=$ap/admin.conf "$HSMSIM_ADMIN" client cert create \
+                --cn bench --out "$ap/kit" &&
+            HSMSIM_CONF=$ap/admin.conf "$HSMSIM_ADMIN" client register \
+                bench --cert "$ap/kit/bench.pem"
+    } >"$ap/admin.log" 2>&1 ||
+        bail_out "hsmsim-admin failed: $(cat "$ap/admin.log")"
+    {
+        printf 'listen = 127.0.0.1:0\ndir = %s/store\nfree_slot = yes\n' "$ap"
+        printf 'pin_kdf_iterations = 1000\nlog_level = warn\n'
+        for line in "$@"; do
+            printf '%s\n' "$line"
+        done
+    } >"$ap/hsmsimd.conf"
+    "$HSMSIM_DAEMON" --conf "$ap/hsmsimd.conf" --port-file "$ap/port" \
+        2>"$ap/hsmsimd.log" &
+    ap_pid=$!
+    on_exit "kill $ap_pid 2>/dev/null; wait $ap_pid 2>/dev/null"
+    ap_tries=0
+    while [ ! -s "$ap/port" ]; do
+        ap_tries=$((ap_tries + 1))
+        if [ "$ap_tries" -gt 100 ] || ! kill -0 "$ap_pid" 2>/dev/null; then
+            bail_out "hsmsimd did not start: $(cat "$ap/hsmsimd.log")"
+        fi
+        sleep 0.05
+    done
+    {
+        printf 'mode = network\nserver = 127.0.0.1:%s\n' "$(cat "$ap/port")"
+        printf 'server_cert = %s/store/server.pem\n' "$ap"
+        printf 'client_cert = %s/kit/bench.pem\nclient_key = %s/kit/bench.key\n' \
+            "$ap" "$ap"
+    } >"$ap.conf"
+}
+appliance net
+appliance audit "audit = $TEST_DIR/audit.log"
+
+# Embedded, network, network with audit, SoftHSMv2 and OpenSSL in one run,
+# briefly: 3 rounds of 0.1 s per row.
+check_output "network mode runs beside embedded mode and SoftHSMv2" 0 \
+    '"hsmsim-net/hsmsim": ' \
+    "$B" --module "$HS" --module "hsmsim-net=$HSMSIM_MODULE" \
+    --module-conf "hsmsim-net=$TEST_DIR/net.conf" \
+    --module "net+audit=$HSMSIM_MODULE" \
+    --module-conf "net+audit=$TEST_DIR/audit.conf" --module "$SH" --openssl \
+    --slot-label bench-net --init --seconds 0.1 --rounds 3 \
+    --ops small-call,gcm-32 --ratio hsmsim-net/hsmsim \
+    --ratio hsmsim-net/SoftHSMv2 --ratio net+audit/hsmsim-net --json
+cp "$OUT" "$TEST_DIR/net.json"
+check_output "every target has a rate, small-call a time per call" 0 '^ok$' \
+    python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+T = d["targets"]
+assert T == ["hsmsim", "hsmsim-net", "net+audit", "SoftHSMv2", "OpenSSL"], T
+ops = [(r["operation"], r["threads"]) for r in d["results"]]
+assert ops == [("small-call", 1), ("small-call", 2), ("gcm-32", 1),
+               ("gcm-32", 2)], ops
+ratios = ["hsmsim-net/hsmsim", "hsmsim-net/SoftHSMv2", "net+audit/hsmsim-net"]
+for r in d["results"]:
+    small = r["operation"] == "small-call"
+    for t in T:
+        if t == "OpenSSL" and small:
+            assert r["ops_per_second"][t] is None, r
+            continue
+        assert r["ops_per_second"][t] > 0, (t, r)
+        assert len(r["runs_ops_per_second"][t]) == 3, (t, r)
+        if small:
+            assert r["call_us"][t] > 0, (t, r)
+            assert all(v > 0 for v in r["runs_call_us"][t]), (t, r)
+    assert sorted(r["ratios"]) == sorted(ratios), r
+    assert all(r["ratios"][n] > 0 for n in ratios), r
+    if small:
+        assert all(r["call_us_ratios"][n] > 0 for n in ratios), r
+    else:
+        assert "call_us" not in r, r
+print("ok")' "$TEST_DIR/net.json"
+check_true "the network target made its partition on its appliance" \
+    test -f "$TEST_DIR/net/store/partition-0.db"
+check_output "the audit log has the key uses of the gcm-32 rows" 0 \
+    '"call":"C_\*Init".*"client":"bench"|"client":"bench".*"call":"C_\*Init"' \
+    cat "$TEST_DIR/audit.log"
 
 # A failing call is reported with its function and CK_RV, exit status 1.
 check_output "a wrong PIN fails loudly" 1 \

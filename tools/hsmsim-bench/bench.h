@@ -11,6 +11,7 @@
 #define BENCH_MAX_ROUNDS 100 /* each round runs every target once */
 #define BENCH_MAX_CASES 128
 #define BENCH_MAX_TARGETS 8 /* modules plus the OpenSSL floor */
+#define BENCH_MAX_RATIOS 8  /* ratio columns (--ratio) */
 #define BENCH_MAX_THREADS 64
 #define BENCH_MAX_FIND 4 /* object counts for the find rows */
 #define BENCH_NOTES 4096
@@ -29,9 +30,17 @@
  * time budget until at least this many key pairs are made (--min-keypairs).
  */
 #define BENCH_MIN_KEYPAIRS 16
+/*
+ * Rows that time each call (BOP_SMALL_CALL) keep at most this many call
+ * times per thread and run: past it, every other one is dropped and only
+ * every 2nd (4th, ...) call is kept from then on, so the sample spans the
+ * whole run.
+ */
+#define BENCH_CALL_SAMPLES (1u << 18)
 
 /* The measured operations, in the order they run and are reported. */
 enum bench_op {
+    BOP_SMALL_CALL, /* C_GetSessionInfo: a round trip and little else */
     BOP_KEYGEN_SESSION,
     BOP_KEYGEN_TOKEN,
     BOP_WRAP,

@@ -25,6 +25,7 @@ static const struct {
     const char *name;
     const char *label;
 } op_names[BOP_COUNT] = {
+    [BOP_SMALL_CALL] = {"small-call", "C_GetSessionInfo (small call)"},
     [BOP_KEYGEN_SESSION] = {"keygen-session", "AES-256 keygen, session"},
     [BOP_KEYGEN_TOKEN] = {"keygen-token", "AES-256 keygen, token"},
     [BOP_WRAP] = {"wrap", "AES key wrap (RFC 3394)"},
@@ -43,13 +44,23 @@ typedef struct bench_result {
     bool measured[BENCH_MAX_CASES];
     double runs[BENCH_MAX_CASES][BENCH_MAX_ROUNDS]; /* by round */
     double median[BENCH_MAX_CASES];
+    /* Rows that time each call: the median call of each run, in µs. */
+    double call_runs[BENCH_MAX_CASES][BENCH_MAX_ROUNDS];
+    double call_median[BENCH_MAX_CASES];
     char notes[BENCH_NOTES];
 } bench_result;
 
 typedef struct target_spec {
     const char *name;
     const char *path; /* NULL: the OpenSSL floor */
+    const char *conf; /* HSMSIM_CONF for its process, or NULL */
 } target_spec;
+
+/* A ratio column: the figure of one target over another's. */
+struct ratio {
+    unsigned num, den; /* target indexes */
+    char title[80];
+};
 
 struct config {
     bench_opts o;
@@ -61,6 +72,12 @@ struct config {
     unsigned long find[BENCH_MAX_FIND];
     unsigned n_find;
     unsigned rounds;
+    char *ratio_args[BENCH_MAX_RATIOS]; /* --ratio NUM/DEN, as given */
+    unsigned n_ratio_args;
+    char *conf_args[BENCH_MAX_TARGETS]; /* --module-conf NAME=FILE */
+    unsigned n_conf_args;
+    struct ratio ratios[BENCH_MAX_RATIOS];
+    unsigned n_ratios;
     bool ops[BOP_COUNT];
     bool json;
     bool verbose;
@@ -137,13 +154,19 @@ static void usage(FILE *f)
           "           [--openssl] [--slot-label L] [--pin P] [--so-pin P]\n"
           "           [--init] [--threads N[,N...]] [--seconds S] [--quick]\n"
           "           [--rounds N] [--find-objects N[,N...]] [--ops LIST]\n"
-          "           [--min-keypairs N] [--json] [-v]\n"
+          "           [--min-keypairs N] [--module-conf NAME=FILE...]\n"
+          "           [--ratio NUM/DEN...] [--json] [-v]\n"
           "Measures operations per second of PKCS#11 modules side by side.\n"
           "Each row takes N rounds (default 5); a round runs every target\n"
           "once for S seconds (default 2; --quick: 0.2), starting with a\n"
           "different target each round.  Shown: the median per target and\n"
           "the median of the ratios within each round.\n"
           "  --module NAME=PATH  a PKCS#11 module to measure (up to 7)\n"
+          "  --module-conf NAME=FILE\n"
+          "                      HSMSIM_CONF=FILE in module NAME's process\n"
+          "                      (each target runs in a process of its own,\n"
+          "                      so one module can be measured with two\n"
+          "                      configurations, e.g. embedded and network)\n"
           "  --openssl           also measure the same crypto with EVP\n"
           "  --slot-label L      token to use (default hsmsim-bench)\n"
           "  --pin P, --so-pin P user and SO PIN (defaults bench-user-pin,\n"
@@ -155,12 +178,16 @@ static void usage(FILE *f)
           "                      has its own session, totals are reported\n"
           "  --find-objects LIST token object counts for the find rows\n"
           "                      (default 1000,100000)\n"
-          "  --ops LIST          any of keygen-session, keygen-token, wrap,\n"
-          "                      unwrap, gcm-32, gcm-4k, rsa-sign,\n"
-          "                      ecdsa-sign, rsa-keygen, session, find\n"
-          "                      (default: all)\n"
+          "  --ops LIST          any of small-call, keygen-session,\n"
+          "                      keygen-token, wrap, unwrap, gcm-32, gcm-4k,\n"
+          "                      rsa-sign, ecdsa-sign, rsa-keygen, session,\n"
+          "                      find (default: all); small-call rows also\n"
+          "                      report the median time of one call\n"
           "  --min-keypairs N    an rsa-keygen run goes on past S seconds\n"
           "                      until N key pairs are made (default 16)\n"
+          "  --ratio NUM/DEN     a ratio column of two target names (up to\n"
+          "                      8; default: the first module over each\n"
+          "                      other module, OpenSSL over the first)\n"
           "  --json              print JSON instead of the table\n"
           "  -v, --verbose       progress on stderr\n",
           f);
@@ -247,6 +274,83 @@ static int add_module(struct config *cfg, char *arg)
     return 0;
 }
 
+/* The index of the target called `name`, or -1. */
+static int target_index(const struct config *cfg, const char *name)
+{
+    for (unsigned i = 0; i < cfg->n_targets; i++)
+        if (strcmp(cfg->targets[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* --module-conf NAME=FILE: NAME must be a module, named once. */
+static int resolve_confs(struct config *cfg)
+{
+    for (unsigned j = 0; j < cfg->n_conf_args; j++) {
+        char *arg = cfg->conf_args[j], *eq = strchr(arg, '=');
+        int i;
+
+        if (eq == NULL || eq == arg || eq[1] == '\0')
+            return bad_option("--module-conf (want NAME=FILE)", arg);
+        *eq = '\0';
+        i = target_index(cfg, arg);
+        if (i < 0 || (unsigned)i >= cfg->n_modules)
+            return bad_option("--module-conf (no --module of that name)", arg);
+        if (cfg->targets[i].conf != NULL)
+            return bad_option("--module-conf (module given twice)", arg);
+        cfg->targets[i].conf = eq + 1;
+    }
+    return 0;
+}
+
+/*
+ * The ratio columns: --ratio NUM/DEN as given or, without any, the first
+ * module over each other module and OpenSSL over the first module.
+ */
+static int resolve_ratios(struct config *cfg)
+{
+    struct ratio *r = cfg->ratios;
+
+    for (unsigned j = 0; j < cfg->n_ratio_args; j++) {
+        const char *arg = cfg->ratio_args[j];
+        const char *slash = strchr(arg, '/');
+        char num[64];
+        int a, b;
+
+        if (slash == NULL || (size_t)(slash - arg) >= sizeof(num))
+            return bad_option("--ratio (want NUM/DEN)", arg);
+        memcpy(num, arg, (size_t)(slash - arg));
+        num[slash - arg] = '\0';
+        a = target_index(cfg, num);
+        b = target_index(cfg, slash + 1);
+        if (a < 0 || b < 0 || a == b)
+            return bad_option("--ratio (two different target names)", arg);
+        r[j].num = (unsigned)a;
+        r[j].den = (unsigned)b;
+        snprintf(r[j].title, sizeof(r[j].title), "%s", arg);
+    }
+    cfg->n_ratios = cfg->n_ratio_args;
+    if (cfg->n_ratios > 0)
+        return 0;
+    for (unsigned i = 1; i < cfg->n_modules && cfg->n_ratios < BENCH_MAX_RATIOS;
+         i++) {
+        r = &cfg->ratios[cfg->n_ratios++];
+        r->num = 0;
+        r->den = i;
+        snprintf(r->title, sizeof(r->title), "%s/%s", cfg->targets[0].name,
+                 cfg->targets[i].name);
+    }
+    if (cfg->n_modules > 0 && cfg->n_targets > cfg->n_modules &&
+        cfg->n_ratios < BENCH_MAX_RATIOS) {
+        r = &cfg->ratios[cfg->n_ratios++];
+        r->num = cfg->n_modules;
+        r->den = 0;
+        snprintf(r->title, sizeof(r->title), "%s/%s",
+                 cfg->targets[cfg->n_modules].name, cfg->targets[0].name);
+    }
+    return 0;
+}
+
 static int cmp_ulong(const void *a, const void *b)
 {
     unsigned long x = *(const unsigned long *)a;
@@ -271,10 +375,14 @@ static int parse_args(struct config *cfg, int argc, char **argv)
         O_JSON,
         O_ROUNDS,
         O_MIN_KEYPAIRS,
-        O_MODULE
+        O_MODULE,
+        O_MODULE_CONF,
+        O_RATIO
     };
     static const struct option longopts[] = {
         {"module", required_argument, NULL, O_MODULE},
+        {"module-conf", required_argument, NULL, O_MODULE_CONF},
+        {"ratio", required_argument, NULL, O_RATIO},
         {"openssl", no_argument, NULL, O_OPENSSL},
         {"slot-label", required_argument, NULL, O_LABEL},
         {"pin", required_argument, NULL, O_PIN},
@@ -318,6 +426,16 @@ static int parse_args(struct config *cfg, int argc, char **argv)
         case O_MODULE:
             if (add_module(cfg, optarg) != 0)
                 return -1;
+            break;
+        case O_MODULE_CONF:
+            if (cfg->n_conf_args == BENCH_MAX_TARGETS)
+                return bad_option("--module-conf (too many)", optarg);
+            cfg->conf_args[cfg->n_conf_args++] = optarg;
+            break;
+        case O_RATIO:
+            if (cfg->n_ratio_args == BENCH_MAX_RATIOS)
+                return bad_option("--ratio (too many)", optarg);
+            cfg->ratio_args[cfg->n_ratio_args++] = optarg;
             break;
         case O_OPENSSL:
             openssl = true;
@@ -403,6 +521,8 @@ static int parse_args(struct config *cfg, int argc, char **argv)
         cfg->targets[cfg->n_targets].path = NULL;
         cfg->n_targets++;
     }
+    if (resolve_confs(cfg) != 0 || resolve_ratios(cfg) != 0)
+        return -1;
     /* The find objects only ever grow: smallest count first. */
     qsort(cfg->find, cfg->n_find, sizeof(cfg->find[0]), cmp_ulong);
     for (unsigned i = 1; i < cfg->n_find; i++)
@@ -454,8 +574,31 @@ struct worker {
     void *ctx;
     unsigned long long ops;
     double end;
+    float *calls; /* NULL, or BENCH_CALL_SAMPLES call times in seconds */
+    size_t n_calls;
+    unsigned long long stride; /* keep the time of every stride-th call */
     pthread_t th;
 };
+
+/*
+ * The time of one call: the clock is read once per operation anyway
+ * (for the deadline), so a call's time is the gap between two readings,
+ * the loop's few instructions included.
+ */
+static void keep_call(struct worker *w, double seconds)
+{
+    if ((w->ops & (w->stride - 1)) != 0)
+        return;
+    if (w->n_calls == BENCH_CALL_SAMPLES) {
+        for (size_t i = 0; i < BENCH_CALL_SAMPLES / 2; i++)
+            w->calls[i] = w->calls[2 * i + 1];
+        w->n_calls = BENCH_CALL_SAMPLES / 2;
+        w->stride *= 2;
+        if ((w->ops & (w->stride - 1)) != 0)
+            return;
+    }
+    w->calls[w->n_calls++] = (float)seconds;
+}
 
 static void *worker_main(void *arg)
 {
@@ -463,13 +606,17 @@ static void *worker_main(void *arg)
     struct run_shared *sh = w->sh;
     int (*step)(void *) = sh->t->ops->step;
     unsigned long long done = 0;
+    double prev;
 
     pthread_mutex_lock(&sh->lock);
     while (!sh->go)
         pthread_cond_wait(&sh->cond, &sh->lock);
     pthread_mutex_unlock(&sh->lock);
     w->ops = 0;
+    prev = bench_now();
     while (w->ops < MAX_OPS_PER_RUN && !atomic_load(&sh->failed)) {
+        double now;
+
         if (step(w->ctx) != 0) {
             atomic_store(&sh->failed, 1);
             break;
@@ -481,7 +628,11 @@ static void *worker_main(void *arg)
          */
         if (sh->min_ops > 0)
             done = atomic_fetch_add(&sh->done, 1) + 1;
-        if (bench_now() >= sh->deadline && done >= sh->min_ops)
+        now = bench_now();
+        if (w->calls != NULL)
+            keep_call(w, now - prev);
+        prev = now;
+        if (now >= sh->deadline && done >= sh->min_ops)
             break;
     }
     w->end = bench_now();
@@ -494,12 +645,59 @@ static unsigned long long min_ops_of(const bench_opts *o, enum bench_op op)
     return op == BOP_RSA_KEYGEN ? o->min_keypairs : 0;
 }
 
+/* Whether the rows of op report the time of one call too. */
+static bool times_calls(enum bench_op op)
+{
+    return op == BOP_SMALL_CALL;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The median call time of a run over every thread's sample, in µs. */
+static double call_median_us(struct worker *w, unsigned n)
+{
+    size_t total = 0, at = 0;
+    float *all;
+    double med;
+
+    for (unsigned i = 0; i < n; i++)
+        total += w[i].n_calls;
+    if (total == 0)
+        return 0;
+    all = malloc(total * sizeof(*all));
+    if (all == NULL)
+        return 0;
+    for (unsigned i = 0; i < n; i++) {
+        memcpy(all + at, w[i].calls, w[i].n_calls * sizeof(*all));
+        at += w[i].n_calls;
+    }
+    qsort(all, total, sizeof(*all), cmp_float);
+    med = total % 2 ? all[total / 2]
+                    : ((double)all[total / 2 - 1] + all[total / 2]) / 2;
+    free(all);
+    return med * 1e6;
+}
+
+static void free_calls(struct worker *w, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        free(w[i].calls);
+        w[i].calls = NULL;
+    }
+}
+
 /*
  * One timed run: total operations per second over every thread.  It lasts
  * `seconds` and, for slow operations, until min_ops are done in all.
+ * *call_us: the median time of one call for rows that time calls, else 0.
  */
 static int run_once(bench_target *t, const bench_case *c, double seconds,
-                    unsigned long long min_ops, double *rate)
+                    unsigned long long min_ops, double *rate, double *call_us)
 {
     struct worker w[BENCH_MAX_THREADS];
     struct run_shared sh = {.t = t, .min_ops = min_ops};
@@ -509,12 +707,24 @@ static int run_once(bench_target *t, const bench_case *c, double seconds,
     int rc = 0;
 
     memset(w, 0, sizeof(w));
+    *call_us = 0;
+    for (unsigned i = 0; i < n && times_calls(c->op); i++) {
+        w[i].calls = malloc(BENCH_CALL_SAMPLES * sizeof(*w[i].calls));
+        w[i].stride = 1;
+        if (w[i].calls == NULL) {
+            bench_fail(t->name, bench_op_name(c->op), "out of memory");
+            free_calls(w, n);
+            return -1;
+        }
+    }
     pthread_mutex_init(&sh.lock, NULL);
     pthread_cond_init(&sh.cond, NULL);
     for (unsigned i = 0; i < n; i++) {
         w[i].sh = &sh;
-        if (t->ops->thread_start(t, c, i, &w[i].ctx) != 0)
+        if (t->ops->thread_start(t, c, i, &w[i].ctx) != 0) {
+            free_calls(w, n);
             return -1;
+        }
     }
     for (; started < n; started++) {
         if (pthread_create(&w[started].th, NULL, worker_main, &w[started]) !=
@@ -535,13 +745,18 @@ static int run_once(bench_target *t, const bench_case *c, double seconds,
         pthread_join(w[i].th, NULL);
     pthread_cond_destroy(&sh.cond);
     pthread_mutex_destroy(&sh.lock);
-    if (atomic_load(&sh.failed))
+    if (atomic_load(&sh.failed)) {
+        free_calls(w, n);
         return -1;
+    }
     for (unsigned i = 0; i < n; i++) {
         total += w[i].ops;
         if (w[i].end > end)
             end = w[i].end;
     }
+    if (times_calls(c->op))
+        *call_us = call_median_us(w, n);
+    free_calls(w, n);
     for (unsigned i = 0; i < n; i++)
         if (t->ops->thread_end(t, w[i].ctx) != 0)
             rc = -1;
@@ -598,6 +813,7 @@ struct reply {
     int status;         /* 0, or -1 after the child printed why */
     unsigned supported; /* first reply: bit (1u << op) per operation */
     double rate;        /* CMD_RUN: operations per second */
+    double call_us;     /* CMD_RUN: the median call, or 0 */
 };
 
 struct proc {
@@ -642,7 +858,12 @@ static int read_all(int fd, void *buf, size_t len)
     return 0;
 }
 
-/* The child of target ti: open it, then obey until CMD_QUIT or EOF. */
+/*
+ * The child of target ti: open it, then obey until CMD_QUIT or EOF.  A
+ * module with --module-conf gets its HSMSIM_CONF set here, before it is
+ * loaded: the module reads one configuration per process, and this is a
+ * process of its own.
+ */
 static void child_main(const struct config *cfg, unsigned ti, int cmd_fd,
                        int reply_fd)
 {
@@ -653,9 +874,14 @@ static void child_main(const struct config *cfg, unsigned ti, int cmd_fd,
     struct cmd cmd = {0};
     bool failed;
 
-    if (ts->path != NULL)
+    if (ts->conf != NULL && setenv("HSMSIM_CONF", ts->conf, 1) != 0) {
+        bench_fail(ts->name, "setup", "setenv HSMSIM_CONF failed");
+        rep.status = -1;
+    } else if (ts->path != NULL) {
+        if (ts->conf != NULL)
+            bench_note(&t, "HSMSIM_CONF=%s", ts->conf);
         rep.status = p11_target_open(&cfg->o, ts->name, ts->path, &t);
-    else
+    } else
         rep.status = ossl_target_open(&cfg->o, &t);
     for (int op = 0; op < BOP_COUNT && rep.status == 0; op++)
         if (t.ops->supports((enum bench_op)op))
@@ -669,8 +895,9 @@ static void child_main(const struct config *cfg, unsigned ti, int cmd_fd,
         if (cmd.type == CMD_PREPARE)
             rep.status = t.ops->prepare(&t, c);
         else
-            rep.status = run_once(&t, c, cmd.seconds,
-                                  min_ops_of(&cfg->o, c->op), &rep.rate);
+            rep.status =
+                run_once(&t, c, cmd.seconds, min_ops_of(&cfg->o, c->op),
+                         &rep.rate, &rep.call_us);
         if (rep.status != 0 || write_all(reply_fd, &rep, sizeof(rep)) != 0)
             failed = true;
     }
@@ -861,12 +1088,14 @@ static int measure(const struct config *cfg, struct proc *procs,
                 if (ask(cfg, procs, ti, &cmd, &rep) != 0)
                     return -1;
                 res[ti].runs[k][r] = rep.rate;
+                res[ti].call_runs[k][r] = rep.call_us;
             }
         for (unsigned j = 0; j < np; j++) {
             bench_result *t = &res[part[j]];
 
             t->measured[k] = true;
             t->median[k] = median_of(t->runs[k], cfg->rounds);
+            t->call_median[k] = median_of(t->call_runs[k], cfg->rounds);
             if (cfg->verbose) {
                 char title[64];
 
@@ -884,30 +1113,18 @@ static int measure(const struct config *cfg, struct proc *procs,
 
 /* ---- report ------------------------------------------------------------- */
 
-struct ratio {
-    unsigned num, den; /* target indexes */
-    char title[80];
-};
+/* Which figure of a row a ratio or a cell reads. */
+enum figure { FIG_RATE, FIG_CALL };
 
-static unsigned ratios(const struct config *cfg, struct ratio *r)
+static const double *runs_of(const bench_result *res, unsigned k,
+                             enum figure fig)
 {
-    unsigned n = 0;
+    return fig == FIG_RATE ? res->runs[k] : res->call_runs[k];
+}
 
-    for (unsigned i = 1; i < cfg->n_modules; i++) {
-        r[n].num = 0;
-        r[n].den = i;
-        snprintf(r[n].title, sizeof(r[n].title), "%s/%s", cfg->targets[0].name,
-                 cfg->targets[i].name);
-        n++;
-    }
-    if (cfg->n_modules > 0 && cfg->n_targets > cfg->n_modules) {
-        r[n].num = cfg->n_modules;
-        r[n].den = 0;
-        snprintf(r[n].title, sizeof(r[n].title), "%s/%s",
-                 cfg->targets[cfg->n_modules].name, cfg->targets[0].name);
-        n++;
-    }
-    return n;
+static double median_fig(const bench_result *res, unsigned k, enum figure fig)
+{
+    return fig == FIG_RATE ? res->median[k] : res->call_median[k];
 }
 
 /*
@@ -916,17 +1133,18 @@ static unsigned ratios(const struct config *cfg, struct ratio *r)
  * False when either side was not measured.
  */
 static bool ratio_of(const struct config *cfg, const bench_result *res,
-                     const struct ratio *r, unsigned k, double *runs,
-                     double *med)
+                     const struct ratio *r, unsigned k, enum figure fig,
+                     double *runs, double *med)
 {
     const bench_result *num = &res[r->num], *den = &res[r->den];
+    const double *a = runs_of(num, k, fig), *b = runs_of(den, k, fig);
 
     if (!num->measured[k] || !den->measured[k])
         return false;
     for (unsigned j = 0; j < cfg->rounds; j++) {
-        if (!(den->runs[k][j] > 0))
+        if (!(b[j] > 0))
             return false;
-        runs[j] = num->runs[k][j] / den->runs[k][j];
+        runs[j] = a[j] / b[j];
     }
     *med = median_of(runs, cfg->rounds);
     return true;
@@ -937,17 +1155,90 @@ static void format_rate(char *buf, size_t len, double v)
     snprintf(buf, len, v >= 100 ? "%.0f" : "%.2f", v);
 }
 
+/* Two decimals, or three significant digits below 0.1 (network over
+ * embedded is a few thousandths). */
+static void format_ratio(char *buf, size_t len, double v)
+{
+    snprintf(buf, len, v >= 0.095 ? "%.2f" : "%.3g", v);
+}
+
+static void format_us(char *buf, size_t len, double v)
+{
+    snprintf(buf, len, v >= 100 ? "%.1f" : v >= 1 ? "%.2f" : "%.3f", v);
+}
+
 static int ratio_width(const struct ratio *r)
 {
     return (int)(strlen(r->title) > 8 ? strlen(r->title) : 8);
 }
 
-static void print_table(const struct config *cfg, const bench_result *res)
+static int target_width(const struct config *cfg, unsigned i)
 {
-    struct ratio r[BENCH_MAX_TARGETS];
-    unsigned nr = ratios(cfg, r);
+    size_t n = strlen(cfg->targets[i].name);
+
+    return (int)(n > 12 ? n : 12);
+}
+
+/* What a default ratio column means, for the table's header. */
+static const char *ratio_meaning(const struct config *cfg,
+                                 const struct ratio *r)
+{
+    if (cfg->n_ratio_args > 0)
+        return NULL;
+    return r->num == 0 ? "how many times faster the first module is"
+                       : "how many times slower the first module is "
+                         "than raw OpenSSL";
+}
+
+/* The column heads, then a row per case: every case for the rates, the
+ * cases that time calls for the call times. */
+static void print_rows(const struct config *cfg, const bench_result *res,
+                       enum figure fig)
+{
+    const struct ratio *r = cfg->ratios;
     double runs[BENCH_MAX_ROUNDS];
     char cell[64];
+
+    printf("\n%-36s %3s", "operation", "thr");
+    for (unsigned i = 0; i < cfg->n_targets; i++)
+        printf(" %*s", target_width(cfg, i), cfg->targets[i].name);
+    for (unsigned i = 0; i < cfg->n_ratios; i++)
+        printf(" %*s", ratio_width(&r[i]), r[i].title);
+    printf("\n");
+    for (unsigned k = 0; k < cfg->n_cases; k++) {
+        const bench_case *c = &cfg->cases[k];
+        char title[64];
+
+        if (fig == FIG_CALL && !times_calls(c->op))
+            continue;
+        case_title(c, title, sizeof(title));
+        printf("%-36s %3u", title, c->threads);
+        for (unsigned i = 0; i < cfg->n_targets; i++) {
+            if (!res[i].measured[k])
+                strcpy(cell, "-");
+            else if (fig == FIG_RATE)
+                format_rate(cell, sizeof(cell), res[i].median[k]);
+            else
+                format_us(cell, sizeof(cell), res[i].call_median[k]);
+            printf(" %*s", target_width(cfg, i), cell);
+        }
+        for (unsigned i = 0; i < cfg->n_ratios; i++) {
+            double v;
+
+            if (ratio_of(cfg, res, &r[i], k, fig, runs, &v))
+                format_ratio(cell, sizeof(cell), v);
+            else
+                strcpy(cell, "-");
+            printf(" %*s", ratio_width(&r[i]), cell);
+        }
+        printf("\n");
+    }
+}
+
+static void print_table(const struct config *cfg, const bench_result *res)
+{
+    const struct ratio *r = cfg->ratios;
+    bool calls = false;
 
     printf("hsmsim-bench: operations per second, median of %u rounds; a "
            "round runs\n"
@@ -957,11 +1248,15 @@ static void print_table(const struct config *cfg, const bench_result *res)
            "the ratios\n"
            "within each round.\n",
            cfg->rounds, cfg->o.seconds);
-    for (unsigned i = 0; i < nr; i++)
-        printf("  %s: %s\n", r[i].title,
-               r[i].num == 0 ? "how many times faster the first module is"
-                             : "how many times slower the first module is "
-                               "than raw OpenSSL");
+    for (unsigned i = 0; i < cfg->n_ratios; i++) {
+        const char *what = ratio_meaning(cfg, &r[i]);
+
+        if (what != NULL)
+            printf("  %s: %s\n", r[i].title, what);
+        else
+            printf("  %s: %s's figure over %s's\n", r[i].title,
+                   cfg->targets[r[i].num].name, cfg->targets[r[i].den].name);
+    }
     for (unsigned k = 0; k < cfg->n_cases; k++)
         if (min_ops_of(&cfg->o, cfg->cases[k].op) > 0) {
             printf("  %s: a run goes on past %.2f s until %llu key pairs are "
@@ -970,35 +1265,18 @@ static void print_table(const struct config *cfg, const bench_result *res)
                    min_ops_of(&cfg->o, cfg->cases[k].op));
             break;
         }
-    printf("\n%-36s %3s", "operation", "thr");
-    for (unsigned i = 0; i < cfg->n_targets; i++)
-        printf(" %12s", cfg->targets[i].name);
-    for (unsigned i = 0; i < nr; i++)
-        printf(" %*s", ratio_width(&r[i]), r[i].title);
-    printf("\n");
-    for (unsigned k = 0; k < cfg->n_cases; k++) {
-        const bench_case *c = &cfg->cases[k];
-        char title[64];
-
-        case_title(c, title, sizeof(title));
-        printf("%-36s %3u", title, c->threads);
-        for (unsigned i = 0; i < cfg->n_targets; i++) {
-            if (res[i].measured[k])
-                format_rate(cell, sizeof(cell), res[i].median[k]);
-            else
-                strcpy(cell, "-");
-            printf(" %12s", cell);
-        }
-        for (unsigned i = 0; i < nr; i++) {
-            double v;
-
-            if (ratio_of(cfg, res, &r[i], k, runs, &v))
-                snprintf(cell, sizeof(cell), "%.2f", v);
-            else
-                strcpy(cell, "-");
-            printf(" %*s", ratio_width(&r[i]), cell);
-        }
-        printf("\n");
+    print_rows(cfg, res, FIG_RATE);
+    for (unsigned k = 0; k < cfg->n_cases; k++)
+        calls = calls || times_calls(cfg->cases[k].op);
+    if (calls) {
+        printf("\nTime of one call, in microseconds (lower is better): the "
+               "median call of\n"
+               "each run (each thread's calls back to back), median of %u "
+               "rounds.  Ratio\n"
+               "columns here: the ratio of the times, median of the ratios "
+               "within each round.\n",
+               cfg->rounds);
+        print_rows(cfg, res, FIG_CALL);
     }
     for (unsigned i = 0; i < cfg->n_targets; i++)
         if (res[i].notes[0] != '\0') {
@@ -1059,26 +1337,58 @@ static void json_round_order(const struct config *cfg, const bench_result *res,
 enum ratio_field { RF_MEDIAN, RF_RUNS, RF_OF_MEDIANS };
 
 static void json_ratios(const struct config *cfg, const bench_result *res,
-                        const struct ratio *r, unsigned nr, unsigned k,
-                        enum ratio_field what)
+                        unsigned k, enum figure fig, enum ratio_field what)
 {
+    const struct ratio *r = cfg->ratios;
     double runs[BENCH_MAX_ROUNDS], med;
+    char cell[32];
 
     printf("{");
-    for (unsigned i = 0; i < nr; i++) {
+    for (unsigned i = 0; i < cfg->n_ratios; i++) {
         const bench_result *num = &res[r[i].num], *den = &res[r[i].den];
 
         printf(i ? ", " : "");
         json_string(r[i].title, sizeof(r[i].title));
-        if (!ratio_of(cfg, res, &r[i], k, runs, &med)) {
+        if (!ratio_of(cfg, res, &r[i], k, fig, runs, &med)) {
             printf(": null");
         } else if (what == RF_MEDIAN) {
-            printf(": %.2f", med);
+            format_ratio(cell, sizeof(cell), med);
+            printf(": %s", cell);
         } else if (what == RF_RUNS) {
             printf(": ");
             json_list(runs, cfg->rounds, 4);
         } else {
-            printf(": %.2f", num->median[k] / den->median[k]);
+            format_ratio(cell, sizeof(cell),
+                         median_fig(num, k, fig) / median_fig(den, k, fig));
+            printf(": %s", cell);
+        }
+    }
+    printf("}");
+}
+
+/* {"target": median, ...} and {"target": [runs], ...} of one figure. */
+static void json_figure(const struct config *cfg, const bench_result *res,
+                        unsigned k, enum figure fig, const char *key,
+                        const char *runs_key)
+{
+    printf(",\n     \"%s\": {", key);
+    for (unsigned i = 0; i < cfg->n_targets; i++) {
+        printf(i ? ", " : "");
+        json_string(cfg->targets[i].name, 64);
+        if (res[i].measured[k])
+            printf(": %.3f", median_fig(&res[i], k, fig));
+        else
+            printf(": null");
+    }
+    printf("},\n     \"%s\": {", runs_key);
+    for (unsigned i = 0; i < cfg->n_targets; i++) {
+        printf(i ? ", " : "");
+        json_string(cfg->targets[i].name, 64);
+        if (res[i].measured[k]) {
+            printf(": ");
+            json_list(runs_of(&res[i], k, fig), cfg->rounds, 3);
+        } else {
+            printf(": null");
         }
     }
     printf("}");
@@ -1086,13 +1396,12 @@ static void json_ratios(const struct config *cfg, const bench_result *res,
 
 static void print_json(const struct config *cfg, const bench_result *res)
 {
-    struct ratio r[BENCH_MAX_TARGETS];
-    unsigned nr = ratios(cfg, r);
-
     printf("{\n  \"seconds_per_run\": %.3f,\n  \"rounds\": %u,\n"
            "  \"statistic\": \"median over rounds\",\n"
            "  \"ratio_statistic\": \"median of the ratios within each "
-           "round\",\n  \"targets\": [",
+           "round\",\n"
+           "  \"call_us_statistic\": \"median call of each run, median over "
+           "rounds\",\n  \"targets\": [",
            cfg->o.seconds, cfg->rounds);
     for (unsigned i = 0; i < cfg->n_targets; i++) {
         printf(i ? ", " : "");
@@ -1110,37 +1419,25 @@ static void print_json(const struct config *cfg, const bench_result *res)
             printf(", \"objects\": %lu", c->objects);
         if (min_ops_of(&cfg->o, c->op) > 0)
             printf(", \"min_ops_per_run\": %llu", min_ops_of(&cfg->o, c->op));
-        printf(", \"threads\": %u,\n     \"ops_per_second\": {", c->threads);
-        for (unsigned i = 0; i < cfg->n_targets; i++) {
-            printf(i ? ", " : "");
-            json_string(cfg->targets[i].name, 64);
-            if (res[i].measured[k])
-                printf(": %.3f", res[i].median[k]);
-            else
-                printf(": null");
-        }
-        printf("},\n     \"runs_ops_per_second\": {");
-        for (unsigned i = 0; i < cfg->n_targets; i++) {
-            printf(i ? ", " : "");
-            json_string(cfg->targets[i].name, 64);
-            if (res[i].measured[k]) {
-                printf(": ");
-                json_list(res[i].runs[k], cfg->rounds, 3);
-            } else {
-                printf(": null");
-            }
-        }
-        printf("},\n     \"round_order\": [");
+        printf(", \"threads\": %u", c->threads);
+        json_figure(cfg, res, k, FIG_RATE, "ops_per_second",
+                    "runs_ops_per_second");
+        printf(",\n     \"round_order\": [");
         for (unsigned j = 0; j < cfg->rounds; j++) {
             printf(j ? ", " : "");
             json_round_order(cfg, res, k, j);
         }
         printf("],\n     \"ratios\": ");
-        json_ratios(cfg, res, r, nr, k, RF_MEDIAN);
+        json_ratios(cfg, res, k, FIG_RATE, RF_MEDIAN);
         printf(",\n     \"runs_ratios\": ");
-        json_ratios(cfg, res, r, nr, k, RF_RUNS);
+        json_ratios(cfg, res, k, FIG_RATE, RF_RUNS);
         printf(",\n     \"ratios_of_medians\": ");
-        json_ratios(cfg, res, r, nr, k, RF_OF_MEDIANS);
+        json_ratios(cfg, res, k, FIG_RATE, RF_OF_MEDIANS);
+        if (times_calls(c->op)) {
+            json_figure(cfg, res, k, FIG_CALL, "call_us", "runs_call_us");
+            printf(",\n     \"call_us_ratios\": ");
+            json_ratios(cfg, res, k, FIG_CALL, RF_MEDIAN);
+        }
         printf("}%s\n", k + 1 < cfg->n_cases ? "," : "");
     }
     printf("  ],\n  \"notes\": {");

@@ -12,6 +12,9 @@
 
 /*
  * What one timed operation is, per row:
+ * - small-call: C_GetSessionInfo on the thread's session, whose answer
+ *   must name the token's slot and a logged-in R/W session: no crypto,
+ *   no lock held for long, so in network mode it is one round trip.
  * - keygen: C_GenerateKey(CKM_AES_KEY_GEN), 32 bytes, sensitive; the keys
  *   live until the run ends (session keys: the thread's session closes;
  *   token keys: destroyed one by one after the clock has stopped).
@@ -1029,6 +1032,25 @@ static int step_find(struct p11_thread *th)
     return rc;
 }
 
+static int step_small_call(struct p11_thread *th)
+{
+    struct p11_target *t = th->t;
+    CK_SESSION_INFO info;
+
+    if (ck(t, bench_op_name(th->op), "C_GetSessionInfo",
+           t->f->C_GetSessionInfo(th->s, &info)) != 0)
+        return -1;
+    if (info.slotID != t->slot || info.state != CKS_RW_USER_FUNCTIONS) {
+        bench_fail(t->name, bench_op_name(th->op),
+                   "C_GetSessionInfo gave slot %lu, state %lu; expected "
+                   "slot %lu, CKS_RW_USER_FUNCTIONS",
+                   (unsigned long)info.slotID, (unsigned long)info.state,
+                   (unsigned long)t->slot);
+        return -1;
+    }
+    return 0;
+}
+
 static int step_session(struct p11_thread *th)
 {
     struct p11_target *t = th->t;
@@ -1047,6 +1069,8 @@ static int p11_step(void *arg)
     struct p11_thread *th = arg;
 
     switch (th->op) {
+    case BOP_SMALL_CALL:
+        return step_small_call(th);
     case BOP_KEYGEN_SESSION:
         return step_keygen(th, false);
     case BOP_KEYGEN_TOKEN:
