@@ -99,10 +99,11 @@ static int tls_make(appliance *a, char *err, size_t err_len)
 static int listen_make(appliance *a, char *err, size_t err_len)
 {
     struct addrinfo hints = {0}, *res = NULL;
-    struct sockaddr_storage ss = {0};
+    struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     int one = 1, gai;
 
+    memset(&ss, 0, sizeof(ss));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;

@@ -451,7 +451,8 @@ static CK_RV replicate_pinned(engine *e, const partition_replication *r,
         rv = token_object_insert_all(dst, dst_key, chosen, k);
     if (rv != CKR_OK)
         goto out;
-    for (size_t i = 0, j = 0; i < count; i++)
+    /* The chosen objects, in order, are the list's COPY_DONE entries. */
+    for (size_t i = 0, j = 0; i < count && j < k; i++)
         if (list[i].status == COPY_DONE)
             list[i].dst = chosen[j++]->handle;
     if (k > 0)
