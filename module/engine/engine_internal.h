@@ -260,4 +260,7 @@ void session_object_remove(token *t, object *o);
 
 void op_state_free(struct op_state *op);
 
+/* A new random CKA_UNIQUE_ID for a copy (3.0 section 4.4.1). */
+CK_RV object_fresh_unique_id(object *o);
+
 #endif

@@ -197,7 +197,7 @@ CK_RV engine_object_create(engine_client *c, CK_SESSION_HANDLE h,
     ENGINE_LOCKED(c->eng, object_create_inlock(c, h, t, n, out));
 }
 
-static CK_RV fresh_unique_id(object *o)
+CK_RV object_fresh_unique_id(object *o)
 {
     unsigned char id[16];
     char hex[33];
@@ -236,7 +236,7 @@ static CK_RV object_copy_inlock(engine_client *c, CK_SESSION_HANDLE h,
     if (rv == CKR_OK)
         rv = policy_check_key(copy);
     if (rv == CKR_OK)
-        rv = fresh_unique_id(copy);
+        rv = object_fresh_unique_id(copy);
     if (rv == CKR_OK)
         rv = object_store_new(s, copy, out);
     if (rv != CKR_OK)

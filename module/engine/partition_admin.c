@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <openssl/rand.h>
 
 static void trim_label(const CK_UTF8CHAR *label, char out[33])
 {
@@ -247,20 +246,6 @@ static CK_RV partition_delete_pinned(engine *e, CK_SLOT_ID slot)
 
 /* ---- replication --------------------------------------------------------- */
 
-/* A copy is a new object of the destination: it gets an identity of its
- * own there, as C_CopyObject gives one (3.0 section 4.4.1). */
-static CK_RV fresh_unique_id(object *o)
-{
-    unsigned char id[16];
-    char hex[33];
-
-    if (RAND_bytes(id, sizeof(id)) != 1)
-        return CKR_FUNCTION_FAILED;
-    for (size_t i = 0; i < sizeof(id); i++)
-        snprintf(hex + 2 * i, 3, "%02x", id[i]);
-    return object_set(o, CKA_UNIQUE_ID, hex, 32, 0);
-}
-
 /* What the administrator is told of `o`: class, label and id, no value. */
 static void describe(const object *o, partition_copy *c)
 {
@@ -388,7 +373,9 @@ static CK_RV choose(token *src, const secret_buf *skey, token *dst,
             c->status = COPY_NOT_COPYABLE;
         } else if (rv == CKR_OK) {
             c->status = COPY_DONE;
-            rv = fresh_unique_id(o);
+            /* A copy is a new object of the destination, with an
+             * identity of its own (as C_CopyObject gives one). */
+            rv = object_fresh_unique_id(o);
             if (rv == CKR_OK) {
                 (*chosen)[(*k)++] = o;
                 o = NULL;
