@@ -21,13 +21,13 @@ mkdir -p _build-clang
     { echo "clang build failed"; exit 1; }
 echo "clang: ok"
 
-echo "== cppcheck module/ tools/"
+echo "== cppcheck module/ tools/ driver/"
 # variableScope is a taste rule (declarations at the top of a block are
 # the house style); everything else cppcheck can say is a finding.
 cppcheck --quiet --std=c11 --error-exitcode=1 --inline-suppr \
     --enable=warning,style,performance,portability \
     --suppress=missingIncludeSystem --suppress=variableScope \
-    -I module -I "$build" -D__GNUC__ module tools ||
+    -I module -I driver -I "$build" -D__GNUC__ module tools driver ||
     { echo "cppcheck: findings above"; exit 1; }
 echo "cppcheck: no findings"
 
@@ -46,7 +46,7 @@ echo "== clang-format on lines changed since the format base"
 # every line changed after the base commit must be formatted.
 base=$(sed -n 's/^base = //p' .ci/format-base)
 if git rev-parse -q --verify "$base^{commit}" >/dev/null 2>&1; then
-    out=$(git clang-format --diff --extensions c,h "$base" -- module tools \
+    out=$(git clang-format --diff --extensions c,h "$base" -- module tools driver \
           tests 2>&1 || true)
     case "$out" in
         ""|*"no modified files to format"*|*"did not modify any files"*) ;;
