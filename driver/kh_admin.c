@@ -98,6 +98,8 @@ keyhier_code keyhier_delete(const char *keystore, const char *cluster,
     keyhier_cluster c = {0};
     keyhier_code rc;
 
+    if (!kh_name_ok(cluster))
+        return kh_fail(err, KEYHIER_E_USAGE, 0, "no valid cluster name given");
     c.lock_fd = -1;
     rc = kh_ks_open(keystore, &c.ks, err);
     if (rc == KEYHIER_OK)
@@ -176,6 +178,8 @@ keyhier_code keyhier_modify(const char *keystore, const char *cluster,
     struct kh_row r, next;
     keyhier_code rc;
 
+    if (!kh_name_ok(cluster))
+        return kh_fail(err, KEYHIER_E_USAGE, 0, "no valid cluster name given");
     memset(&r, 0, sizeof(r));
     memset(&next, 0, sizeof(next));
     if (o == NULL)
@@ -241,6 +245,8 @@ keyhier_code keyhier_status_get(const char *keystore, const char *cluster,
     unsigned char data_id[16];
     keyhier_code rc;
 
+    if (!kh_name_ok(cluster))
+        return kh_fail(err, KEYHIER_E_USAGE, 0, "no valid cluster name given");
     memset(&r, 0, sizeof(r));
     if (s == NULL)
         return kh_fail(err, KEYHIER_E_USAGE, 0, "no status to fill");
@@ -301,6 +307,8 @@ keyhier_code keyhier_events(const char *keystore, const char *cluster,
     keyhier_code rc;
     int s;
 
+    if (cluster != NULL && !kh_name_ok(cluster))
+        return kh_fail(err, KEYHIER_E_USAGE, 0, "no valid cluster name given");
     if (fn == NULL)
         return kh_fail(err, KEYHIER_E_USAGE, 0, "no event callback");
     rc = kh_ks_open(keystore, &ks, err);

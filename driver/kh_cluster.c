@@ -719,8 +719,8 @@ keyhier_code keyhier_open(const char *keystore, const char *cluster,
 
     if (err == NULL)
         err = &local;
-    if (out == NULL || cluster == NULL)
-        return kh_fail(err, KEYHIER_E_USAGE, 0, "no cluster given");
+    if (out == NULL || !kh_name_ok(cluster))
+        return kh_fail(err, KEYHIER_E_USAGE, 0, "no valid cluster name given");
     *out = NULL;
     c = calloc(1, sizeof(*c));
     if (c == NULL)

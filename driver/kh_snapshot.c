@@ -257,6 +257,8 @@ keyhier_code keyhier_snapshot_list(const char *keystore, const char *cluster,
     keyhier_code rc;
     int s;
 
+    if (cluster != NULL && !kh_name_ok(cluster))
+        return kh_fail(err, KEYHIER_E_USAGE, 0, "no valid cluster name given");
     if (fn == NULL)
         return kh_fail(err, KEYHIER_E_USAGE, 0, "no callback");
     rc = kh_ks_open(keystore, &ks, err);
@@ -309,6 +311,8 @@ keyhier_code keyhier_snapshot_delete(const char *keystore, const char *snapshot,
     sqlite3_stmt *st;
     keyhier_code rc;
 
+    if (!kh_name_ok(snapshot))
+        return kh_fail(err, KEYHIER_E_USAGE, 0, "no valid snapshot name given");
     memset(&src, 0, sizeof(src));
     rc = kh_ks_open(keystore, &ks, err);
     if (rc == KEYHIER_OK)
@@ -401,6 +405,8 @@ keyhier_code keyhier_snapshot_restore(const char *keystore,
     char path[PATH_MAX + 64];
     keyhier_code rc;
 
+    if (!kh_name_ok(snapshot))
+        return kh_fail(err, KEYHIER_E_USAGE, 0, "no valid snapshot name given");
     memset(&src, 0, sizeof(src));
     memset(&r, 0, sizeof(r));
     if (!kh_name_ok(new_cluster))
@@ -525,6 +531,8 @@ keyhier_code keyhier_snapshot_rotate(const char *keystore, const char *snapshot,
     sqlite3_stmt *st;
     keyhier_code rc;
 
+    if (!kh_name_ok(snapshot))
+        return kh_fail(err, KEYHIER_E_USAGE, 0, "no valid snapshot name given");
     memset(&src, 0, sizeof(src));
     rc = kh_ks_open(keystore, &ks, err);
     if (rc == KEYHIER_OK)
