@@ -254,6 +254,53 @@ if [ -e "$work/client-has-no-store" ]; then
 else
     echo "the client process kept no store file: every key lives in hsmsimd"
 fi
+step "Redshift's HSM path with keyhier: a cluster whose CEK lives in the appliance"
+keyhier="$prefix/bin/keyhier"
+export KEYHIER_KEYSTORE="$work/keystore"
+state() { printf 'cluster warehouse: %s\n' \
+    "$("$keyhier" status warehouse | sed -n 's/^state: //p')"; }
+echo "- the cluster's client certificate, registered and assigned on the appliance:"
+"$keyhier" client-cert create warehouse > "$work/warehouse.pem"
+adm client register warehouse --cert "$work/warehouse.pem"
+adm client assign warehouse cluster1
+printf '%s\n' "$pin" > "$work/partition.pw"
+chmod 600 "$work/partition.pw"
+echo "- create: the link verified, the CEK generated in the partition, the DEK"
+echo "  encrypted by it and again by the internal root key:"
+"$keyhier" create warehouse --module "$module" --hsm "127.0.0.1:$port" \
+    --server-cert "$work/pinned.pem" --partition cluster1 \
+    --password-file "$work/partition.pw" --data "$work/warehouse-data"
+state
+head -c 3145728 /dev/urandom > "$work/table.bin"
+"$keyhier" put warehouse table "$work/table.bin"
+echo "- put: 3 MiB in 1 MiB blocks, each under its own key:"
+"$keyhier" ls warehouse
+echo "- reboot (a new process): the stored DEK unsealed, decrypted by the HSM, get:"
+"$keyhier" get warehouse table -o "$work/table.back"
+if cmp -s "$work/table.bin" "$work/table.back"; then
+    echo "read back byte for byte after the reboot"
+else
+    echo "DATA DIFFERS AFTER REBOOT"; fails=$((fails + 1))
+fi
+state
+echo "- rotate: a new CEK and DEK, every block key re-encrypted:"
+"$keyhier" rotate warehouse
+"$keyhier" status warehouse | grep -E '^(state|cek_label|cek_version|dek_version|blocks):'
+"$keyhier" get warehouse table -o "$work/table.back2"
+if cmp -s "$work/table.bin" "$work/table.back2"; then
+    echo "read back byte for byte after the rotation"
+else
+    echo "DATA DIFFERS AFTER ROTATION"; fails=$((fails + 1))
+fi
+state
+echo "- the cluster's events:"
+"$keyhier" events warehouse
+if [ "$(find "$work/keystore" "$work/warehouse-data" -type f -perm /077 | wc -l)" -ne 0 ]; then
+    echo "A KEY STORE OR DATA FILE IS READABLE BY OTHERS"; fails=$((fails + 1))
+else
+    echo "every key store and data file is readable by its owner only"
+fi
+
 echo "the appliance's audit log, last lines:"
 tail -n 4 "$work/audit.log" | cut -c1-160
 kill -TERM "$daemon"
