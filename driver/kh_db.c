@@ -129,10 +129,16 @@ keyhier_code kh_db_open(const char *dir, const char *name, const char *schema,
     /* Freed pages of the key store are zeroed; the data directory holds
      * only ciphertext, and block keys under a DEK that rotation destroys,
      * so it is spared the cost. */
-    rc = kh_db_exec(db,
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                    " PRAGMA cache_size=-65536;",
-                    err);
+    /* Blocks are 1 MiB blobs: 64 KiB pages make them 16 pages (WAL frames,
+     * checksums, overflow links) rather than 256.  It only takes before
+     * the first table; an existing file keeps its size. */
+    if (schema == kh_data_schema)
+        rc = kh_db_exec(db, "PRAGMA page_size=65536;", err);
+    if (rc == KEYHIER_OK)
+        rc = kh_db_exec(db,
+                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                        " PRAGMA cache_size=-65536;",
+                        err);
     if (rc == KEYHIER_OK && schema == kh_keystore_schema)
         rc = kh_db_exec(db, "PRAGMA secure_delete=ON;", err);
     if (rc == KEYHIER_OK)
