@@ -71,15 +71,21 @@ void kh_aead_free(struct kh_aead *a)
     free(a);
 }
 
-static int seal_ctx(EVP_CIPHER_CTX *ctx, const void *aad, size_t aad_len,
-                    const void *in, size_t len, unsigned char *out)
+/* nonce NULL: a random one. */
+static int seal_ctx(EVP_CIPHER_CTX *ctx, const unsigned char *nonce,
+                    const void *aad, size_t aad_len, const void *in, size_t len,
+                    unsigned char *out)
 {
     unsigned char *iv = out, *ct = out + KH_NONCE_LEN, *tag = ct + len;
     int n = 0, fin = 0;
 
-    if (len > INT_MAX || aad_len > INT_MAX ||
-        RAND_bytes(iv, KH_NONCE_LEN) != 1 ||
-        EVP_EncryptInit_ex2(ctx, NULL, NULL, iv, NULL) != 1)
+    if (len > INT_MAX || aad_len > INT_MAX)
+        return -1;
+    if (nonce != NULL)
+        memcpy(iv, nonce, KH_NONCE_LEN);
+    else if (RAND_bytes(iv, KH_NONCE_LEN) != 1)
+        return -1;
+    if (EVP_EncryptInit_ex2(ctx, NULL, NULL, iv, NULL) != 1)
         return -1;
     if (aad_len > 0 && EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1)
         return -1;
@@ -117,7 +123,14 @@ static int unseal_ctx(EVP_CIPHER_CTX *ctx, const void *aad, size_t aad_len,
 int kh_seal(struct kh_aead *a, const void *aad, size_t aad_len, const void *in,
             size_t len, unsigned char *out)
 {
-    return seal_ctx(a->enc, aad, aad_len, in, len, out);
+    return seal_ctx(a->enc, NULL, aad, aad_len, in, len, out);
+}
+
+int kh_seal_nonce(struct kh_aead *a, const unsigned char nonce[KH_NONCE_LEN],
+                  const void *aad, size_t aad_len, const void *in, size_t len,
+                  unsigned char *out)
+{
+    return seal_ctx(a->enc, nonce, aad, aad_len, in, len, out);
 }
 
 int kh_unseal(struct kh_aead *a, const void *aad, size_t aad_len,
@@ -135,7 +148,7 @@ int kh_seal_once(const unsigned char key[KH_KEY_LEN], const void *aad,
 
     if (c != NULL && ctx != NULL &&
         EVP_EncryptInit_ex2(ctx, c, key, NULL, NULL) == 1)
-        rc = seal_ctx(ctx, aad, aad_len, in, len, out);
+        rc = seal_ctx(ctx, NULL, aad, aad_len, in, len, out);
     EVP_CIPHER_CTX_free(ctx);
     return rc;
 }

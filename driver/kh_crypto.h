@@ -27,6 +27,11 @@ void kh_aead_free(struct kh_aead *a); /* NULL is fine */
 /* out (out) gets len + KH_SEAL_OVERHEAD bytes.  0 or -1. */
 int kh_seal(struct kh_aead *a, const void *aad, size_t aad_len, const void *in,
             size_t len, unsigned char *out);
+/* The same with a nonce the caller drew at random (many at once, for a
+ * batch): it must never repeat under one key. */
+int kh_seal_nonce(struct kh_aead *a, const unsigned char nonce[KH_NONCE_LEN],
+                  const void *aad, size_t aad_len, const void *in, size_t len,
+                  unsigned char *out);
 /* out (out) gets in_len - KH_SEAL_OVERHEAD bytes; -1 when in fails
  * authentication or is too short. */
 int kh_unseal(struct kh_aead *a, const void *aad, size_t aad_len,

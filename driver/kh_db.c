@@ -133,7 +133,8 @@ keyhier_code kh_db_open(const char *dir, const char *name, const char *schema,
      * checksums, overflow links) rather than 256.  It only takes before
      * the first table; an existing file keeps its size. */
     if (schema == kh_data_schema)
-        rc = kh_db_exec(db, "PRAGMA page_size=65536;", err);
+        rc = kh_db_exec(
+            db, "PRAGMA page_size=65536; PRAGMA mmap_size=268435456;", err);
     if (rc == KEYHIER_OK)
         rc = kh_db_exec(db,
                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"

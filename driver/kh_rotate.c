@@ -100,11 +100,17 @@ static keyhier_code rewrap_batch(keyhier_cluster *c, struct kh_dek *to,
                                  keyhier_err *err)
 {
     unsigned char *key = kh_secret_alloc(KH_KEY_LEN), aad[40];
+    /* One draw of random nonces for the batch: a call per key costs as
+     * much as the AES-GCM itself. */
+    unsigned char *nonces = malloc(n * KH_NONCE_LEN);
     keyhier_code rc = kh_db_begin(c->data, err);
 
-    if (key == NULL) {
+    if (key == NULL || nonces == NULL ||
+        kh_random(nonces, n * KH_NONCE_LEN) != 0) {
         if (rc == KEYHIER_OK)
             kh_db_rollback(c->data);
+        kh_secret_free(key, KH_KEY_LEN);
+        free(nonces);
         return kh_fail(err, KEYHIER_E_NOMEM, 0, "out of memory");
     }
     for (size_t i = 0; rc == KEYHIER_OK && i < n; i++) {
@@ -120,9 +126,10 @@ static keyhier_code rewrap_batch(keyhier_cluster *c, struct kh_dek *to,
                          (long long)b[i].id, (unsigned)b[i].dek);
             break;
         }
-        if (kh_seal(to->aead, aad,
-                    kh_block_key_aad(aad, c->data_id, to->version, b[i].id),
-                    key, KH_KEY_LEN, out) != 0) {
+        if (kh_seal_nonce(
+                to->aead, nonces + i * KH_NONCE_LEN, aad,
+                kh_block_key_aad(aad, c->data_id, to->version, b[i].id), key,
+                KH_KEY_LEN, out) != 0) {
             rc = kh_fail(err, KEYHIER_E_NOMEM, 0, "cannot wrap a block key");
             break;
         }
@@ -134,6 +141,7 @@ static keyhier_code rewrap_batch(keyhier_cluster *c, struct kh_dek *to,
             rc = kh_db_fail(c->data, err, "data");
     }
     kh_secret_free(key, KH_KEY_LEN);
+    free(nonces);
     if (rc == KEYHIER_OK)
         return kh_db_commit(c->data, err);
     kh_db_rollback(c->data);
