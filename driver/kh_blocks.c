@@ -346,7 +346,8 @@ static keyhier_code read_pass(keyhier_cluster *c, const char *name,
             break;
         }
         total += dlen - KH_SEAL_OVERHEAD;
-        if (wr != NULL && wr(ctx, plain, dlen - KH_SEAL_OVERHEAD) != 0)
+        if (wr != NULL && dlen > KH_SEAL_OVERHEAD &&
+            wr(ctx, plain, dlen - KH_SEAL_OVERHEAD) != 0)
             rc =
                 kh_fail(err, KEYHIER_E_IO, 0, "writing object %s failed", name);
         OPENSSL_cleanse(plain, dlen - KH_SEAL_OVERHEAD);

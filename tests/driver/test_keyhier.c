@@ -73,6 +73,7 @@ static int sink_write(void *ctx, const unsigned char *buf, size_t len)
 {
     struct sink *s = ctx;
 
+    CU_ASSERT(len > 0); /* the library does not call with nothing */
     if (s->len + len > s->cap) {
         s->cap = (s->len + len) * 2;
         s->p = realloc(s->p, s->cap);
