@@ -115,6 +115,10 @@ keyhier_code keyhier_delete(const char *keystore, const char *cluster,
          * the HSM may already know, stays for the next try. */
         if (c.row.client_cert.p != NULL) {
             c.row.state = KEYHIER_STATE_NEW;
+            c.row.module[0] = c.row.hsm[0] = c.row.partition[0] = '\0';
+            c.row.data_dir[0] = '\0';
+            kh_blob_set(&c.row.password, (struct kh_blob){NULL, 0});
+            kh_blob_set(&c.row.server_cert, (struct kh_blob){NULL, 0});
             rc = kh_row_save(c.ks, &c.row, err);
         } else {
             rc = kh_row_delete(c.ks, c.row.id, err);

@@ -86,10 +86,23 @@ keyhier_code kh_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st,
     return KEYHIER_OK;
 }
 
+/* mkdir -p, each directory made 0700. */
 static keyhier_code make_dir(const char *dir, keyhier_err *err)
 {
+    char path[PATH_MAX];
     struct stat st;
 
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+        return kh_fail(err, KEYHIER_E_USAGE, 0, "path too long: %s", dir);
+    for (char *p = path + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return kh_fail(err, KEYHIER_E_IO, 0, "cannot make directory %s: %s",
+                           path, strerror(errno));
+        *p = '/';
+    }
     if (mkdir(dir, 0700) == 0 || errno == EEXIST) {
         if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
             return KEYHIER_OK;

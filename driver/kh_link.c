@@ -489,7 +489,11 @@ keyhier_code kh_link_conf_make(const struct kh_hsm_cfg *cfg,
                  "server_cert = /proc/self/fd/%d\n"
                  "client_cert = /proc/self/fd/%d\n"
                  "client_key = /proc/self/fd/%d\n"
-                 "timeout_ms = %u\n",
+                 "timeout_ms = %u\n"
+                 /* The driver says what went wrong in its own sentence
+                  * (and event); the module's warnings would say it twice
+                  * on the caller's standard error. */
+                 "log_level = error\n",
                  cfg->hsm, cfg->hsm, out->fds[0], out->fds[1], out->fds[2],
                  kh_link_timeout(cfg));
     if (n < 0 || (size_t)n >= sizeof(conf)) {
