@@ -162,6 +162,7 @@ keyhier_code keyhier_delete(const char *keystore, const char *cluster,
         /* Every version a snapshot does not need goes. */
         c.row.state = KEYHIER_STATE_DELETED;
         kh_cek_collect(c.ks, c.hsm, &c.row);
+        kh_snapshot_sweep(c.ks, c.row.data_dir);
         remove_data(c.row.data_dir);
         kh_event(c.ks, c.row.name, "deleted", 0, "cluster deleted");
     }

@@ -789,6 +789,7 @@ keyhier_code keyhier_open(const char *keystore, const char *cluster,
                  "completing the rotation a stopped process left in phase "
                  "%s",
                  c->row.rot_phase);
+        kh_snapshot_sweep(c->ks, c->row.data_dir);
         rc = kh_rotate_run(c, NULL, NULL, err);
         if (rc == KEYHIER_OK)
             rc = kh_lock(c, 0, 0, err);

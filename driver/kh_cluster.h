@@ -102,6 +102,11 @@ size_t kh_block_key_aad(unsigned char buf[40], const unsigned char id[16],
                         uint32_t dek, int64_t block);
 #define KH_WRAPPED_LEN (KH_KEY_LEN + KH_SEAL_OVERHEAD)
 
+/* Remove the snapshot copies no snapshot row lists (a snapshot create
+ * killed mid-copy); the caller holds the cluster's lock exclusively, so no
+ * create is in flight. */
+void kh_snapshot_sweep(struct kh_ks *ks, const char *data_dir);
+
 /* Names users give: 1..100 of [A-Za-z0-9._-], not starting with '.'. */
 int kh_name_ok(const char *name);
 

@@ -439,8 +439,10 @@ keyhier_code keyhier_rotate(keyhier_cluster *c, keyhier_progress_fn fn,
                          (unsigned)now.dek_version);
         kh_row_free(&now);
     }
-    if (rc == KEYHIER_OK)
+    if (rc == KEYHIER_OK) {
+        kh_snapshot_sweep(c->ks, c->row.data_dir);
         rc = kh_rotate_run(c, fn, ctx, err);
+    }
     rc2 = kh_lock(c, 0, 0, NULL);
     return rc != KEYHIER_OK ? rc : (rc2 != KEYHIER_OK ? rc2 : KEYHIER_OK);
 }

@@ -5,6 +5,7 @@
  * and whose CEK-encrypted DEK follows the source cluster's CEK rotations.
  * A restore makes a new cluster, with its own CEK, from a snapshot.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -125,6 +126,47 @@ static int snap_name_taken(struct kh_ks *ks, const char *name)
 
     snap_free(&s);
     return taken;
+}
+
+/* Is path the file of a listed snapshot? */
+static int snapshot_file_listed(struct kh_ks *ks, const char *path)
+{
+    sqlite3_stmt *st;
+    int listed = 1; /* when in doubt, keep it */
+
+    if (sqlite3_prepare_v2(ks->db, "SELECT 1 FROM snapshots WHERE file = ?", -1,
+                           &st, NULL) != SQLITE_OK)
+        return 1;
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    listed = sqlite3_step(st) != SQLITE_DONE;
+    sqlite3_finalize(st);
+    return listed;
+}
+
+void kh_snapshot_sweep(struct kh_ks *ks, const char *data_dir)
+{
+    char dir[PATH_MAX + 16], path[PATH_MAX + 300];
+    struct dirent *de;
+    DIR *d;
+
+    snprintf(dir, sizeof(dir), "%s/snapshots", data_dir);
+    d = opendir(dir);
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        /* A copy whose process died before its row was written, or what
+         * SQLite left beside it. */
+        if (n > 3 && strcmp(de->d_name + n - 3, ".db") == 0 &&
+            snapshot_file_listed(ks, path))
+            continue;
+        (void)unlink(path);
+    }
+    closedir(d);
+    (void)rmdir(dir); /* only when empty */
 }
 
 keyhier_code keyhier_snapshot_create(keyhier_cluster *c, const char *name,
