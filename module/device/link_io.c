@@ -7,9 +7,11 @@
 #include <stdbool.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 
 int64_t link_now_ms(void)
@@ -18,6 +20,126 @@ int64_t link_now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The socket BIO, but sending with MSG_NOSIGNAL: a write on a connection
+ * the peer closed fails with EPIPE instead of raising SIGPIPE, which
+ * would end the application the module lives in.  The descriptor is the
+ * caller's to close (BIO_NOCLOSE, as SSL_set_fd does).
+ */
+static BIO_METHOD *nosig_method;
+static pthread_once_t nosig_once = PTHREAD_ONCE_INIT;
+
+static int nosig_fd(BIO *b)
+{
+    return (int)(intptr_t)BIO_get_data(b);
+}
+
+static bool should_retry(int err)
+{
+    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+
+static int nosig_write(BIO *b, const char *buf, int len)
+{
+    ssize_t n = send(nosig_fd(b), buf, (size_t)len, MSG_NOSIGNAL);
+
+    BIO_clear_retry_flags(b);
+    if (n < 0 && should_retry(errno))
+        BIO_set_retry_write(b);
+    return (int)n;
+}
+
+static int nosig_read(BIO *b, char *buf, int len)
+{
+    ssize_t n;
+
+    if (buf == NULL)
+        return 0;
+    n = recv(nosig_fd(b), buf, (size_t)len, 0);
+    BIO_clear_retry_flags(b);
+    if (n < 0 && should_retry(errno))
+        BIO_set_retry_read(b);
+    else if (n == 0)
+        BIO_set_flags(b, BIO_FLAGS_IN_EOF); /* for BIO_eof */
+    return (int)n;
+}
+
+static int nosig_puts(BIO *b, const char *s)
+{
+    return nosig_write(b, s, (int)strlen(s));
+}
+
+static long nosig_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)num;
+    switch (cmd) {
+    case BIO_C_GET_FD:
+        if (ptr != NULL)
+            *(int *)ptr = nosig_fd(b);
+        return nosig_fd(b);
+    case BIO_CTRL_EOF:
+        return BIO_test_flags(b, BIO_FLAGS_IN_EOF) != 0;
+    case BIO_CTRL_GET_CLOSE:
+        return BIO_NOCLOSE;
+    case BIO_CTRL_SET_CLOSE: /* the descriptor stays the caller's */
+    case BIO_CTRL_FLUSH:     /* nothing is buffered here */
+    case BIO_CTRL_DUP:
+        return 1;
+    default:
+        return 0; /* PUSH, POP, PENDING, WPENDING, KTLS...: nothing */
+    }
+}
+
+static int nosig_create(BIO *b)
+{
+    BIO_set_data(b, (void *)(intptr_t)-1);
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+/* Made once, and kept as long as the process (like the fetched
+ * algorithms): a destructor could run after OpenSSL's atexit cleanup. */
+/* The method outlives every connection; it goes when the module is
+ * unloaded (dlclose), so a consumer that loads the module many times
+ * does not leak one each time. */
+__attribute__((destructor)) static void nosig_method_free(void)
+{
+    BIO_meth_free(nosig_method);
+    nosig_method = NULL;
+}
+
+static void nosig_method_make(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+                                     BIO_TYPE_DESCRIPTOR,
+                                 "hsmsim socket (MSG_NOSIGNAL)");
+
+    if (m != NULL && (BIO_meth_set_write(m, nosig_write) != 1 ||
+                      BIO_meth_set_read(m, nosig_read) != 1 ||
+                      BIO_meth_set_puts(m, nosig_puts) != 1 ||
+                      BIO_meth_set_ctrl(m, nosig_ctrl) != 1 ||
+                      BIO_meth_set_create(m, nosig_create) != 1)) {
+        BIO_meth_free(m);
+        m = NULL;
+    }
+    nosig_method = m;
+}
+
+bool link_io_attach(SSL *ssl, int fd)
+{
+    BIO *b;
+
+    if (pthread_once(&nosig_once, nosig_method_make) != 0 ||
+        nosig_method == NULL)
+        return false;
+    b = BIO_new(nosig_method);
+    if (b == NULL)
+        return false;
+    BIO_set_data(b, (void *)(intptr_t)fd);
+    SSL_set_bio(ssl, b, b); /* one reference, for both directions */
+    return true;
 }
 
 enum link_io_rc link_io_wait(int fd, int for_write, int64_t deadline)
@@ -38,7 +160,9 @@ enum link_io_rc link_io_wait(int fd, int for_write, int64_t deadline)
     }
 }
 
-/* After an SSL call failed: wait and retry, or give up. */
+/* After an SSL call failed: wait and retry, or give up.  WANT_READ means
+ * what OpenSSL holds (read-ahead) is not a whole record yet: the rest can
+ * only come from the socket, so polling is right here. */
 static enum link_io_rc retry(SSL *ssl, int fd, int ret, int64_t deadline)
 {
     switch (SSL_get_error(ssl, ret)) {
@@ -72,58 +196,8 @@ enum link_io_rc link_io_handshake(SSL *ssl, int fd, int64_t deadline)
     }
 }
 
-/*
- * A write on a connection the peer closed raises SIGPIPE, which would
- * end the application the module lives in: the signal is held for this
- * thread while writing, and one it raised is taken before it is let go.
- */
-typedef struct sigpipe_guard {
-    sigset_t old;
-    bool was_pending;
-} sigpipe_guard;
-
-static void sigpipe_hold(sigpipe_guard *g)
-{
-    sigset_t pipe_set, pending;
-
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigpending(&pending);
-    g->was_pending = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &g->old);
-}
-
-static void sigpipe_release(sigpipe_guard *g)
-{
-    sigset_t pipe_set;
-    const struct timespec now = {0, 0};
-
-    if (!g->was_pending) {
-        sigemptyset(&pipe_set);
-        sigaddset(&pipe_set, SIGPIPE);
-        while (sigtimedwait(&pipe_set, NULL, &now) == SIGPIPE)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
-static enum link_io_rc write_some(SSL *ssl, int fd, const unsigned char *p,
-                                  size_t n, int64_t deadline);
-
 static enum link_io_rc write_all(SSL *ssl, int fd, const unsigned char *p,
                                  size_t n, int64_t deadline)
-{
-    sigpipe_guard g;
-    enum link_io_rc rc;
-
-    sigpipe_hold(&g);
-    rc = write_some(ssl, fd, p, n, deadline);
-    sigpipe_release(&g);
-    return rc;
-}
-
-static enum link_io_rc write_some(SSL *ssl, int fd, const unsigned char *p,
-                                  size_t n, int64_t deadline)
 {
     while (n > 0) {
         size_t done = 0;
@@ -220,12 +294,8 @@ enum link_io_rc link_io_recv(SSL *ssl, int fd, wire_header *h,
 
 void link_io_shutdown(SSL *ssl)
 {
-    sigpipe_guard g;
-
-    sigpipe_hold(&g);
     ERR_clear_error();
     (void)SSL_shutdown(ssl); /* one try: the socket is non-blocking */
-    sigpipe_release(&g);
     ERR_clear_error();
 }
 

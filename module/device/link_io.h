@@ -3,6 +3,7 @@
 #ifndef HSMSIM_LINK_IO_H
 #define HSMSIM_LINK_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/ssl.h>
@@ -23,8 +24,20 @@ enum link_io_rc {
     LINK_IO_BAD,     /* not a frame of this protocol */
 };
 
-/* Wait until `fd` is readable (or writable); LINK_IO_TIMEOUT after
- * `deadline`. */
+/*
+ * Put the socket `fd` under `ssl`, in place of SSL_set_fd: its BIO sends
+ * with MSG_NOSIGNAL, so a write to a peer that went away fails with EPIPE
+ * rather than raising SIGPIPE.  `fd` stays the caller's to close.  False
+ * when out of memory.
+ */
+bool link_io_attach(SSL *ssl, int fd);
+
+/*
+ * Wait until `fd` is readable (or writable); LINK_IO_TIMEOUT after
+ * `deadline`.  Both ends set read-ahead on their SSL_CTX, so a record may
+ * already sit in the SSL: before waiting for a new frame, look at
+ * SSL_has_pending() first.
+ */
 enum link_io_rc link_io_wait(int fd, int for_write, int64_t deadline);
 
 /* Drive a TLS handshake (SSL_connect or SSL_accept, as the SSL was set

@@ -259,7 +259,7 @@ static CK_RV conn_open(tls_link *l, int64_t deadline, tls_conn **out, char *why,
         return CKR_DEVICE_REMOVED;
     }
     c->ssl = SSL_new(l->ctx);
-    if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+    if (c->ssl == NULL || !link_io_attach(c->ssl, c->fd)) {
         log_openssl("link: SSL_new");
         conn_free(c, false);
         return CKR_HOST_MEMORY;
@@ -461,6 +461,8 @@ static CK_RV context_make(tls_link *l, const settings *cfg, char *why,
         return CKR_GENERAL_ERROR;
     }
     SSL_CTX_set_verify(l->ctx, SSL_VERIFY_PEER, verify_pinned);
+    /* A frame in as few reads as it can (link_io.h: SSL_has_pending). */
+    SSL_CTX_set_read_ahead(l->ctx, 1);
     /* No session tickets: every connection proves the certificate. */
     SSL_CTX_set_session_cache_mode(l->ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_options(l->ctx, SSL_OP_NO_TICKET);
