@@ -41,6 +41,10 @@ struct clients {
     size_t nparts;
     bool free_slot;     /* lab: offer the engine's free slot to all */
     CK_SLOT_ID free_id; /* which it is: one past the highest partition */
+    /* Faults on demand: each context's device asks these rules. */
+    struct fault_source *faults;
+    fault_fire_fn fire;
+    void *fire_ctx;
 };
 
 static bool ctx_sees(void *arg, CK_SLOT_ID slot)
@@ -133,6 +137,15 @@ CK_RV clients_attach(clients *cs, const registry_client *who,
         ctx = calloc(1, sizeof(*ctx));
         rv = ctx == NULL ? CKR_HOST_MEMORY
                          : device_local_client(cs->eng, &ctx->dev);
+        if (rv == CKR_OK && cs->faults != NULL) {
+            device *wrapped;
+            rv = device_fault_wrap(ctx->dev, cs->faults, who->name, cs->fire,
+                                   cs->fire_ctx, &wrapped);
+            if (rv == CKR_OK)
+                ctx->dev = wrapped;
+            else
+                device_close(ctx->dev);
+        }
         if (rv == CKR_OK) {
             snprintf(ctx->name, sizeof(ctx->name), "%s", who->name);
             snprintf(ctx->fingerprint, sizeof(ctx->fingerprint), "%s",
@@ -274,6 +287,16 @@ void clients_claim(clients *cs, client_ctx *ctx, CK_SLOT_ID slot)
         log_warn("client %s: cannot assign the partition it made ('%s')",
                  ctx->name, label);
     clients_refresh(cs);
+}
+
+void clients_set_faults(clients *cs, struct fault_source *src,
+                        fault_fire_fn fire, void *fire_ctx)
+{
+    pthread_mutex_lock(&cs->lock);
+    cs->faults = src;
+    cs->fire = fire;
+    cs->fire_ctx = fire_ctx;
+    pthread_mutex_unlock(&cs->lock);
 }
 
 const device *client_device(const client_ctx *ctx)

@@ -51,6 +51,11 @@ void clients_refresh(clients *cs);
  * C_InitToken, so its client is assigned the partition's name. */
 void clients_claim(clients *cs, client_ctx *ctx, CK_SLOT_ID slot);
 
+/* Faults on demand: contexts made from now on wrap their device with
+ * device_fault_wrap over src, fire hearing what fired. */
+void clients_set_faults(clients *cs, struct fault_source *src,
+                        fault_fire_fn fire, void *fire_ctx);
+
 const device *client_device(const client_ctx *ctx);
 const serve_view *client_view(const client_ctx *ctx);
 const char *client_name(const client_ctx *ctx);

@@ -52,6 +52,11 @@ static int apply(void *arg, const char *key, const char *val, char *err,
             snprintf(err, err_len, "audit must be an absolute path");
             return -1;
         }
+    } else if (strcmp(key, "faults") == 0) {
+        if (abs_path(val, c->faults, sizeof(c->faults)) < 0) {
+            snprintf(err, err_len, "faults must be an absolute path");
+            return -1;
+        }
     } else if (strcmp(key, "log") == 0) {
         if (strcmp(val, "stderr") != 0 && strcmp(val, "syslog") != 0) {
             snprintf(err, err_len, "log must be stderr or syslog");
@@ -85,5 +90,12 @@ int appliance_conf_load(appliance_conf *c, const char *path, char *err,
         return -1;
     }
     snprintf(c->engine.store, sizeof(c->engine.store), "%s", c->dir);
+    /* hsmsim-admin fault edits this one. */
+    if (c->faults[0] == '\0' &&
+        snprintf(c->faults, sizeof(c->faults), "%s/faults", c->dir) >=
+            (int)sizeof(c->faults)) {
+        snprintf(err, err_len, "%s: dir is too long", path);
+        return -1;
+    }
     return 0;
 }

@@ -17,6 +17,8 @@
  *   dir = /ABS/PATH         required: identity, clients.db, partitions
  *   max_connections = N     connections served at once
  *   audit = /ABS/FILE       the audit log (JSON lines); none when absent
+ *   faults = /ABS/FILE      fault rules, watched (default DIR/faults, the
+ *                           file hsmsim-admin fault edits)
  *   log = stderr | syslog
  *   free_slot = no | yes    lab only: offer every client the free slot,
  *                           and assign a partition a client makes there
@@ -30,6 +32,7 @@ typedef struct appliance_conf {
     char dir[PATH_MAX];
     unsigned long max_connections;
     char audit[PATH_MAX];
+    char faults[PATH_MAX];
     bool syslog;
     bool free_slot;
     settings engine; /* the engine's settings: store = dir */

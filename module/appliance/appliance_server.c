@@ -6,6 +6,7 @@
 #include "appliance_clients.h"
 #include "audit.h"
 #include "audit_call.h"
+#include "common/faults.h"
 #include "common/log.h"
 #include "device/link_io.h"
 
@@ -36,6 +37,7 @@ struct appliance {
     registry *reg;
     clients *cs;
     audit_log *audit;
+    fault_source *faults;
     SSL_CTX *ctx;
     int listen_fd;
     int port;
@@ -136,6 +138,51 @@ static int listen_make(appliance *a, char *err, size_t err_len)
     return 0;
 }
 
+/* ---- faults on demand ---------------------------------------------------- */
+
+/* Every rule that came or went, in the audit log. */
+static void faults_changed(void *ctx, fault_set *old, fault_set *new_set,
+                           const char *err)
+{
+    appliance *a = ctx;
+    audit_event e = {.event = "fault-set"};
+
+    if (err != NULL) {
+        e.event = "fault-file-refused";
+        e.detail = err;
+        audit_write(a->audit, &e);
+        log_error("faults: %s (the rules in force stay)", err);
+        return;
+    }
+    for (size_t i = 0; old != NULL && i < fault_set_count(old); i++) {
+        e.event = "fault-cleared";
+        e.detail = fault_set_rule_text(old, i);
+        audit_write(a->audit, &e);
+    }
+    for (size_t i = 0; new_set != NULL && i < fault_set_count(new_set); i++) {
+        e.event = "fault-set";
+        e.detail = fault_set_rule_text(new_set, i);
+        audit_write(a->audit, &e);
+        log_info("fault set: %s", e.detail);
+    }
+}
+
+/* A rule changed a call's outcome. */
+static void fault_fired(void *ctx, const char *call, const char *client,
+                        const char *partition, const fault_verdict *v)
+{
+    appliance *a = ctx;
+    audit_event e = {.event = "fault",
+                     .client = client,
+                     .partition = partition,
+                     .call = call,
+                     .has_rv = v->rv != CKR_OK,
+                     .rv = v->rv,
+                     .detail = v->what};
+
+    audit_write(a->audit, &e);
+}
+
 int appliance_start(const appliance_conf *c, appliance **out, char *err,
                     size_t err_len)
 {
@@ -168,6 +215,17 @@ int appliance_start(const appliance_conf *c, appliance **out, char *err,
     }
     if (audit_open(c->audit, &a->audit, err, err_len) != 0)
         return -1;
+    if (fault_source_file(c->faults, &a->faults, why, sizeof(why)) != 0) {
+        snprintf(err, err_len, "%s", why);
+        return -1;
+    }
+    fault_source_on_change(a->faults, faults_changed, a);
+    {
+        fault_set *cur = fault_source_get(a->faults);
+        faults_changed(a, NULL, cur, NULL);
+        fault_source_put(a->faults, cur);
+    }
+    clients_set_faults(a->cs, a->faults, fault_fired, a);
     return listen_make(a, err, err_len);
 }
 
@@ -239,6 +297,63 @@ static bool send_hello(conn *c, uint32_t status, const char *msg, bool fresh)
     return ok;
 }
 
+/* refuse-client: as if the client's registration were revoked. */
+static bool conn_refused_by_fault(conn *c, char *why, size_t why_len)
+{
+    fault_set *s = fault_source_get(c->a->faults);
+    char rule[200];
+    bool refused = fault_set_refuses(s, c->who.name, rule, sizeof(rule));
+
+    fault_source_put(c->a->faults, s);
+    if (refused)
+        snprintf(why, why_len, "client %s is refused by the fault '%s'",
+                 c->who.name, rule);
+    return refused;
+}
+
+/* The transport's faults for one request: false when the connection is
+ * to end (drop-after, stall, refuse-client) without an answer. */
+static bool conn_fault_passes(conn *c, uint16_t call)
+{
+    fault_set *s = fault_source_get(c->a->faults);
+    fault_call fc = {call <= WIRE_CALL_MAX ? wire_call_name(call) : "?",
+                     c->who.name, NULL, false};
+    fault_verdict v;
+    char why[300];
+
+    fault_set_check(s, &fc, FAULT_MASK_TRANSPORT, &v);
+    fault_source_put(c->a->faults, s);
+    if (conn_refused_by_fault(c, why, sizeof(why))) {
+        conn_audit(c, "fault", why);
+        return false;
+    }
+    if (v.drop) {
+        conn_audit(c, "fault", v.what);
+        return false;
+    }
+    if (v.stall) {
+        /* Never answer: hold the request until the rule goes, the client
+         * gives up and closes, or the appliance stops. */
+        conn_audit(c, "fault", v.what);
+        for (;;) {
+            struct pollfd p = {.fd = c->fd, .events = POLLIN};
+            fault_verdict again;
+
+            if (__atomic_load_n(&c->a->stopping, __ATOMIC_ACQUIRE) ||
+                (poll(&p, 1, TICK_MS) > 0 && (p.revents & (POLLHUP | POLLERR |
+                                                          POLLIN))))
+                break;
+            s = fault_source_get(c->a->faults);
+            fault_set_check(s, &fc, FAULT_MASK(FAULT_STALL), &again);
+            fault_source_put(c->a->faults, s);
+            if (!again.stall)
+                break;
+        }
+        return false;
+    }
+    return true;
+}
+
 /* The TLS handshake, the certificate against clients.db, and the hello.
  * True when the connection is a client's, with its context attached. */
 static bool conn_admit(conn *c)
@@ -299,6 +414,8 @@ static bool conn_admit(conn *c)
         /* The lookup cleared it: keep the fingerprint for the audit. */
         snprintf(c->who.fingerprint, sizeof(c->who.fingerprint), "%s",
                  fingerprint);
+    } else if (conn_refused_by_fault(c, why, sizeof(why))) {
+        status = WIRE_HELLO_UNREGISTERED;
     } else if (clients_attach(c->a->cs, &c->who, token, &c->ctx, &fresh) !=
                CKR_OK) {
         status = WIRE_HELLO_BUSY;
@@ -365,6 +482,10 @@ static void conn_serve(conn *c)
                 OPENSSL_clear_free(req, h.len > 0 ? h.len : 1);
             conn_protocol_error(c, io != LINK_IO_OK ? link_io_describe(io)
                                                     : "not a request");
+            break;
+        }
+        if (!conn_fault_passes(c, h.call)) {
+            OPENSSL_clear_free(req, h.len > 0 ? h.len : 1);
             break;
         }
         wire_writer_init(&w);
@@ -501,6 +622,8 @@ void appliance_run(appliance *a, const volatile sig_atomic_t *stop,
             log_info("logs reopened");
         }
         if (link_now_ms() >= next_refresh) {
+            /* Reads the faults file again when it changed. */
+            fault_source_put(a->faults, fault_source_get(a->faults));
             clients_refresh(a->cs);
             next_refresh = link_now_ms() + TICK_MS;
         }
@@ -541,6 +664,7 @@ void appliance_free(appliance *a)
     registry_close(a->reg);
     engine_close(a->eng);
     audit_close(a->audit);
+    fault_source_free(a->faults);
     SSL_CTX_free(a->ctx);
     pthread_cond_destroy(&a->drained);
     pthread_mutex_destroy(&a->lock);

@@ -147,9 +147,10 @@ static int apply(settings *s, const char *key, const char *val, char *err,
         }
     } else if (strcmp(key, "server_cert") == 0 ||
                strcmp(key, "client_cert") == 0 ||
-               strcmp(key, "client_key") == 0) {
+               strcmp(key, "client_key") == 0 || strcmp(key, "faults") == 0) {
         char *dst = strcmp(key, "server_cert") == 0   ? s->server_cert
                     : strcmp(key, "client_cert") == 0 ? s->client_cert
+                    : strcmp(key, "faults") == 0      ? s->faults
                                                       : s->client_key;
 
         if (val[0] != '/' || strlen(val) >= PATH_MAX) {

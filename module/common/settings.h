@@ -52,6 +52,9 @@ typedef struct settings {
     char client_cert[PATH_MAX];
     char client_key[PATH_MAX];
     unsigned long timeout_ms;
+    /* Faults on demand: a rules file watched for changes ("" for none;
+     * HSMSIM_FAULTS in the environment gives rules as text). */
+    char faults[PATH_MAX];
 } settings;
 
 /* "HOST:PORT" or "[V6]:PORT" (port 0 to 65535) into host and port; -1

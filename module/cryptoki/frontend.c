@@ -2,6 +2,7 @@
 /* frontend.c - C_Initialize locking rules, the module lock, fork handling. */
 #include "config.h"
 #include "frontend.h"
+#include "common/faults.h"
 #include "common/log.h"
 #include "common/settings.h"
 
@@ -21,6 +22,7 @@ static struct {
     device *dev;
     lock_provider locks;
     device *orphan;          /* the parent's device, left behind by fork */
+    fault_source *faults;    /* rules the device asks, or NULL */
 } fe;
 
 static pthread_mutex_t init_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -35,6 +37,7 @@ static void child_after_fork(void)
     fe.initialized = false;
     fe.orphan = fe.dev;
     fe.dev = NULL;
+    fe.faults = NULL; /* the parent's; the child reads its own */
 }
 
 static void register_atfork(void)
@@ -58,6 +61,41 @@ static CK_RV parse_args(const CK_C_INITIALIZE_ARGS *a)
         fe.locks.lock = a->LockMutex;
         fe.locks.unlock = a->UnlockMutex;
     }
+    return CKR_OK;
+}
+
+static void fault_fired(void *ctx, const char *call, const char *client,
+                        const char *partition, const fault_verdict *v)
+{
+    (void)ctx;
+    (void)client;
+    log_info("fault: %s%s%s: %s", call, partition != NULL ? " on " : "",
+             partition != NULL ? partition : "", v->what);
+}
+
+/* Faults on demand in this process: HSMSIM_FAULTS (rules as text) or
+ * faults = FILE; the device is wrapped so each call asks them first. */
+static CK_RV wrap_faults(const settings *cfg)
+{
+    const char *env = getenv("HSMSIM_FAULTS");
+    char err[600];
+    device *d;
+    int rc;
+
+    if (env != NULL && env[0] != '\0')
+        rc = fault_source_text(env, &fe.faults, err, sizeof(err));
+    else if (cfg->faults[0] != '\0')
+        rc = fault_source_file(cfg->faults, &fe.faults, err, sizeof(err));
+    else
+        return CKR_OK;
+    if (rc != 0) {
+        log_error("faults: %s", err);
+        return CKR_GENERAL_ERROR;
+    }
+    if (device_fault_wrap(fe.dev, fe.faults, NULL, fault_fired, NULL, &d) !=
+        CKR_OK)
+        return CKR_HOST_MEMORY;
+    fe.dev = d;
     return CKR_OK;
 }
 
@@ -109,6 +147,15 @@ CK_RV frontend_initialize(CK_VOID_PTR args)
         rv = device_local_open(&cfg, &fe.locks, &fe.dev);
         break;
     }
+    if (rv == CKR_OK) {
+        rv = wrap_faults(&cfg);
+        if (rv != CKR_OK) {
+            device_close(fe.dev);
+            fe.dev = NULL;
+            fault_source_free(fe.faults);
+            fe.faults = NULL;
+        }
+    }
     if (rv != CKR_OK)
         goto out;
     fe.initialized = true;
@@ -131,6 +178,8 @@ CK_RV frontend_finalize(CK_VOID_PTR reserved)
         fe.initialized = false;
         device_close(fe.dev);
         fe.dev = NULL;
+        fault_source_free(fe.faults);
+        fe.faults = NULL;
     } else {
         rv = CKR_CRYPTOKI_NOT_INITIALIZED;
     }

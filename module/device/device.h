@@ -246,6 +246,20 @@ CK_RV device_loopback_open(const settings *cfg, const lock_provider *locks,
 CK_RV device_network_open(const settings *cfg, const lock_provider *locks,
                           device **out);
 
+/*
+ * Faults on demand (device_fault.c): a device that asks src's rules before
+ * each call of in, as client (NULL in embedded mode).  fire (may be NULL)
+ * hears of each rule that changed a call's outcome.  Closing it closes in.
+ */
+struct fault_source;
+struct fault_verdict;
+typedef void (*fault_fire_fn)(void *ctx, const char *call, const char *client,
+                              const char *partition,
+                              const struct fault_verdict *v);
+CK_RV device_fault_wrap(device *in, struct fault_source *src,
+                        const char *client, fault_fire_fn fire, void *fire_ctx,
+                        device **out);
+
 /* NULL is fine. */
 void device_close(device *d);
 /* After fork(): forget the device without touching the parent's state. */

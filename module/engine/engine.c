@@ -467,6 +467,11 @@ bool session_is_rw(const session *s)
     return (s->flags & CKF_RW_SESSION) != 0;
 }
 
+void engine_set_commit_hook(void (*hook)(void))
+{
+    store_set_commit_hook(hook);
+}
+
 void engine_handles_randomize(engine *e)
 {
     uint32_t r[2] = {0, 0};

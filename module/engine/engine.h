@@ -74,6 +74,10 @@ void engine_abandon(engine *e);
  */
 void engine_handles_randomize(engine *e);
 
+/* Run hook just before each store commit of this process, for the fault
+ * that kills the appliance mid-write (NULL: none). */
+void engine_set_commit_hook(void (*hook)(void));
+
 /* A new client with no sessions. */
 CK_RV engine_client_open(engine *e, engine_client **out);
 /* Close its sessions (and so its session objects) and log it out of every

@@ -27,6 +27,8 @@ void store_close(store *s);
 /* Write transactions (BEGIN IMMEDIATE). */
 CK_RV store_begin(store *s);
 CK_RV store_commit(store *s);
+/* Called before every COMMIT of this process (NULL: none). */
+void store_set_commit_hook(void (*hook)(void));
 void store_rollback(store *s);
 
 /* Changes whenever another connection commits (PRAGMA data_version). */

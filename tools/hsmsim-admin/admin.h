@@ -50,6 +50,9 @@ int cmd_client_delete(admin_ctx *ctx, int argc, char **argv);
 int cmd_partition_replicate(admin_ctx *ctx, int argc, char **argv);
 int cmd_audit(admin_ctx *ctx, int argc, char **argv);
 int cmd_verify(admin_ctx *ctx, int argc, char **argv);
+int cmd_fault_set(admin_ctx *ctx, int argc, char **argv);
+int cmd_fault_clear(admin_ctx *ctx, int argc, char **argv);
+int cmd_fault_list(admin_ctx *ctx, int argc, char **argv);
 
 /* An option of a subcommand that takes a value ("--pin"). */
 typedef struct admin_opt {

@@ -61,6 +61,13 @@ static const admin_command commands[] = {
     {"audit", cmd_audit,
      "[--file FILE] [--follow] [--client NAME] [--partition NAME]",
      "read the appliance's audit log"},
+    {"fault set", cmd_fault_set, "RULE",
+     "make the appliance misbehave: latency DUR|profile NAME, throttle N/s, "
+     "drop-after N, stall, refuse-client NAME, partition-unavailable NAME, "
+     "error C_NAME CKR [every K], crash; then client=NAME or partition=NAME"},
+    {"fault clear", cmd_fault_clear, "N | RULE | --all",
+     "take a fault rule away"},
+    {"fault list", cmd_fault_list, "", "list the appliance's fault rules"},
     {"help", cmd_help, "", "show this help"},
 };
 
