@@ -223,8 +223,17 @@ keyhier_code keyhier_events(const char *keystore, const char *cluster,
                             int64_t since, keyhier_event_fn fn, void *ctx,
                             keyhier_err *err);
 
-/* PKCS#11 calls this handle has made (for the boot benchmark). */
+/* PKCS#11 calls this handle has made (for the boot benchmark), and the
+ * retries of busy answers (CKR_FUNCTION_FAILED: 10 ms doubling, at most 6
+ * per operation) among them. */
 unsigned long keyhier_hsm_calls(const keyhier_cluster *c);
+unsigned long keyhier_hsm_retries(const keyhier_cluster *c);
+
+/* Is the HSM still there?  One cheap call.  When it is not, an
+ * hsm-unreachable event is logged and KEYHIER_E_HSM_UNREACHABLE returned;
+ * the handle keeps serving put and get from its DEK in memory until it is
+ * closed (the next boot needs the HSM). */
+keyhier_code keyhier_hsm_check(keyhier_cluster *c, keyhier_err *err);
 
 #ifdef __cplusplus
 }

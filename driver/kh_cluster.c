@@ -821,3 +821,29 @@ unsigned long keyhier_hsm_calls(const keyhier_cluster *c)
 {
     return c != NULL && c->hsm != NULL ? kh_hsm_calls(c->hsm) : 0;
 }
+
+unsigned long keyhier_hsm_retries(const keyhier_cluster *c)
+{
+    return c != NULL && c->hsm != NULL ? kh_hsm_retries(c->hsm) : 0;
+}
+
+keyhier_code keyhier_hsm_check(keyhier_cluster *c, keyhier_err *err)
+{
+    keyhier_err local;
+    keyhier_code rc;
+
+    if (err == NULL)
+        err = &local;
+    if (c == NULL)
+        return kh_fail(err, KEYHIER_E_USAGE, 0, "no cluster");
+    rc = kh_hsm_check(c->hsm, err);
+    if (rc == KEYHIER_E_HSM_UNREACHABLE) {
+        kh_prefix(err,
+                  "cluster %s serves from its DEK in memory until it "
+                  "is closed",
+                  c->row.name);
+        kh_event(c->ks, c->row.name, "hsm-unreachable", err->ckr, "%s",
+                 err->message);
+    }
+    return rc;
+}

@@ -69,6 +69,7 @@ struct kh_hsm {
     char *partition;
     char *hsm; /* NULL for a local module */
     unsigned long calls;
+    unsigned long retries; /* of busy answers */
     struct cek *ceks;
     /* SoftHSMv2 (2.6) answers a GCM tag that fails with
      * CKR_GENERAL_ERROR, and wants room for the tag in C_Decrypt's
@@ -753,9 +754,9 @@ static keyhier_code key_get(struct kh_hsm *h, const unsigned char *id,
     return KEYHIER_OK;
 }
 
-keyhier_code kh_hsm_cek_generate(struct kh_hsm *h, const unsigned char *id,
-                                 size_t id_len, const char *label,
-                                 keyhier_err *err)
+static keyhier_code op_cek_generate_once(struct kh_hsm *h,
+                                         const unsigned char *id, size_t id_len,
+                                         const char *label, keyhier_err *err)
 {
     CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
@@ -799,8 +800,9 @@ keyhier_code kh_hsm_cek_generate(struct kh_hsm *h, const unsigned char *id,
     return KEYHIER_OK;
 }
 
-keyhier_code kh_hsm_cek_exists(struct kh_hsm *h, const unsigned char *id,
-                               size_t id_len, int *found, keyhier_err *err)
+static keyhier_code op_cek_exists_once(struct kh_hsm *h,
+                                       const unsigned char *id, size_t id_len,
+                                       int *found, keyhier_err *err)
 {
     CK_OBJECT_HANDLE obj;
     CK_ULONG n;
@@ -824,8 +826,9 @@ keyhier_code kh_hsm_cek_exists(struct kh_hsm *h, const unsigned char *id,
     return KEYHIER_OK;
 }
 
-keyhier_code kh_hsm_cek_destroy(struct kh_hsm *h, const unsigned char *id,
-                                size_t id_len, keyhier_err *err)
+static keyhier_code op_cek_destroy_once(struct kh_hsm *h,
+                                        const unsigned char *id, size_t id_len,
+                                        keyhier_err *err)
 {
     CK_OBJECT_HANDLE objs[16];
     keyhier_code code;
@@ -906,11 +909,11 @@ static keyhier_code gcm_args(const struct kh_hsm *h, const unsigned char *id,
     return check_id(id, id_len, err);
 }
 
-keyhier_code kh_hsm_encrypt(struct kh_hsm *h, const unsigned char *id,
-                            size_t id_len, const unsigned char iv[12],
-                            const unsigned char *aad, size_t aad_len,
-                            const unsigned char *in, size_t in_len,
-                            unsigned char *out, keyhier_err *err)
+static keyhier_code op_encrypt_once(struct kh_hsm *h, const unsigned char *id,
+                                    size_t id_len, const unsigned char iv[12],
+                                    const unsigned char *aad, size_t aad_len,
+                                    const unsigned char *in, size_t in_len,
+                                    unsigned char *out, keyhier_err *err)
 {
     unsigned char ivb[12];
     CK_GCM_PARAMS p;
@@ -946,11 +949,11 @@ keyhier_code kh_hsm_encrypt(struct kh_hsm *h, const unsigned char *id,
     return KEYHIER_OK;
 }
 
-keyhier_code kh_hsm_decrypt(struct kh_hsm *h, const unsigned char *id,
-                            size_t id_len, const unsigned char iv[12],
-                            const unsigned char *aad, size_t aad_len,
-                            const unsigned char *in, size_t in_len,
-                            unsigned char *out, keyhier_err *err)
+static keyhier_code op_decrypt_once(struct kh_hsm *h, const unsigned char *id,
+                                    size_t id_len, const unsigned char iv[12],
+                                    const unsigned char *aad, size_t aad_len,
+                                    const unsigned char *in, size_t in_len,
+                                    unsigned char *out, keyhier_err *err)
 {
     unsigned char ivb[12], small[512];
     CK_GCM_PARAMS p;
@@ -1020,5 +1023,105 @@ keyhier_code kh_hsm_decrypt(struct kh_hsm *h, const unsigned char *id,
                        "partition %s: AES-GCM gave %lu bytes for %zu",
                        h->partition, (unsigned long)out_len, in_len);
     }
+    return KEYHIER_OK;
+}
+
+/* ---- retries ------------------------------------------------------------
+ * An HSM that is overloaded answers CKR_FUNCTION_FAILED (CloudHSM does so
+ * when throttling); the driver tries again, waiting 10 ms and doubling, at
+ * most KH_RETRIES times (630 ms in all), then gives the error.  Nothing
+ * else is retried: a link that is gone fails at once, within the link's
+ * own timeout. */
+#define KH_RETRIES 6
+
+static int busy(keyhier_code code, const keyhier_err *err)
+{
+    return code == KEYHIER_E_HSM && err != NULL &&
+           err->ckr == CKR_FUNCTION_FAILED;
+}
+
+static void backoff(struct kh_hsm *h, int attempt)
+{
+    struct timespec ts = {0, (10L << attempt) * 1000000L};
+
+    h->retries++;
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+#define RETRY(h, err, call)                                                    \
+    do {                                                                       \
+        keyhier_err local_;                                                    \
+        keyhier_err *e_ = (err) != NULL ? (err) : &local_;                     \
+        keyhier_code c_ = KEYHIER_OK;                                          \
+        for (int a_ = 0; a_ <= KH_RETRIES; a_++) {                             \
+            if (a_ > 0)                                                        \
+                backoff((h), a_ - 1);                                          \
+            c_ = (call);                                                       \
+            if (!busy(c_, e_))                                                 \
+                break;                                                         \
+        }                                                                      \
+        if (busy(c_, e_))                                                      \
+            kh_prefix(e_, "the HSM stayed busy through %d retries",            \
+                      KH_RETRIES);                                             \
+        return c_;                                                             \
+    } while (0)
+
+keyhier_code kh_hsm_cek_generate(struct kh_hsm *h, const unsigned char *id,
+                                 size_t id_len, const char *label,
+                                 keyhier_err *err)
+{
+    RETRY(h, err, op_cek_generate_once(h, id, id_len, label, e_));
+}
+
+keyhier_code kh_hsm_cek_exists(struct kh_hsm *h, const unsigned char *id,
+                               size_t id_len, int *found, keyhier_err *err)
+{
+    RETRY(h, err, op_cek_exists_once(h, id, id_len, found, e_));
+}
+
+keyhier_code kh_hsm_cek_destroy(struct kh_hsm *h, const unsigned char *id,
+                                size_t id_len, keyhier_err *err)
+{
+    RETRY(h, err, op_cek_destroy_once(h, id, id_len, e_));
+}
+
+keyhier_code kh_hsm_encrypt(struct kh_hsm *h, const unsigned char *id,
+                            size_t id_len, const unsigned char iv[12],
+                            const unsigned char *aad, size_t aad_len,
+                            const unsigned char *in, size_t in_len,
+                            unsigned char *out, keyhier_err *err)
+{
+    RETRY(
+        h, err,
+        op_encrypt_once(h, id, id_len, iv, aad, aad_len, in, in_len, out, e_));
+}
+
+keyhier_code kh_hsm_decrypt(struct kh_hsm *h, const unsigned char *id,
+                            size_t id_len, const unsigned char iv[12],
+                            const unsigned char *aad, size_t aad_len,
+                            const unsigned char *in, size_t in_len,
+                            unsigned char *out, keyhier_err *err)
+{
+    RETRY(
+        h, err,
+        op_decrypt_once(h, id, id_len, iv, aad, aad_len, in, in_len, out, e_));
+}
+
+unsigned long kh_hsm_retries(const struct kh_hsm *h)
+{
+    return h != NULL ? h->retries : 0;
+}
+
+keyhier_code kh_hsm_check(struct kh_hsm *h, keyhier_err *err)
+{
+    CK_SESSION_INFO si;
+    CK_RV rv;
+
+    if (h == NULL)
+        return kh_fail(err, KEYHIER_E_USAGE, 0, "no HSM");
+    rv = P11(h, C_GetSessionInfo, h->session, &si);
+    if (rv != CKR_OK)
+        return op_fail(h, "C_GetSessionInfo", rv, err);
     return KEYHIER_OK;
 }

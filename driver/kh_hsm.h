@@ -86,6 +86,12 @@ keyhier_code kh_hsm_decrypt(struct kh_hsm *h, const unsigned char *id,
                             const unsigned char *in, size_t in_len,
                             unsigned char *out, keyhier_err *err);
 
+/* Busy answers (CKR_FUNCTION_FAILED) are retried, 10 ms doubling, at most
+ * 6 times; how many retries this handle made. */
+unsigned long kh_hsm_retries(const struct kh_hsm *h);
+/* One cheap call (C_GetSessionInfo): is the HSM there? */
+keyhier_code kh_hsm_check(struct kh_hsm *h, keyhier_err *err);
+
 /* PKCS#11 calls made through this handle, C_Initialize included. */
 unsigned long kh_hsm_calls(const struct kh_hsm *h);
 const char *kh_hsm_partition(const struct kh_hsm *h);
