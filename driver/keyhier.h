@@ -224,7 +224,7 @@ keyhier_code keyhier_events(const char *keystore, const char *cluster,
                             keyhier_err *err);
 
 /* PKCS#11 calls this handle has made (for the boot benchmark), and the
- * retries of busy answers (CKR_FUNCTION_FAILED: 10 ms doubling, at most 6
+ * retries of busy answers (CKR_FUNCTION_FAILED: 10 ms doubling, at most 8
  * per operation) among them. */
 unsigned long keyhier_hsm_calls(const keyhier_cluster *c);
 unsigned long keyhier_hsm_retries(const keyhier_cluster *c);

@@ -155,8 +155,10 @@ static void module_unload_inlock(struct module *m)
 
     if (m->initialized_here && m->f != NULL)
         (void)m->f->C_Finalize(NULL);
-    if (m->dl != NULL)
-        dlclose(m->dl);
+    /* The library stays mapped (no dlclose): modules keep per-process
+     * caches (hsmsim's algorithm fetches, OpenSSL state in SoftHSMv2) that
+     * unloading would strand, and a later open of the same path finds it
+     * again through dlopen's own count. */
     for (pp = &modules; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == m) {
             *pp = m->next;
@@ -351,8 +353,14 @@ static keyhier_code open_lost(struct kh_hsm *h, const struct kh_hsm_cfg *cfg,
                        "partition",
                        cfg->hsm, fp);
     }
-    if (cfg->hsm != NULL &&
-        (rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT)) {
+    if (cfg->hsm != NULL && rv == CKR_TOKEN_NOT_PRESENT) {
+        *why = KH_LINK_UNREACHABLE;
+        return kh_fail(err, KEYHIER_E_HSM_UNREACHABLE, rv,
+                       "partition %s is unavailable: the HSM at %s answers, "
+                       "but its token is not present (%s answered %s)",
+                       cfg->partition, cfg->hsm, call, kh_ckr_name(rv));
+    }
+    if (cfg->hsm != NULL && rv == CKR_DEVICE_REMOVED) {
         *why = KH_LINK_UNREACHABLE;
         return kh_fail(err, KEYHIER_E_HSM_UNREACHABLE, rv,
                        "cannot reach the HSM at %s: %s answered %s", cfg->hsm,
@@ -401,6 +409,8 @@ static keyhier_code slot_find(struct kh_hsm *h, const struct kh_hsm_cfg *cfg,
         rv = P11(h, C_GetSlotList, CK_FALSE, NULL, &n);
         if (rv != CKR_OK)
             goto lost;
+        if (n == 0)
+            break; /* nothing to fetch, and no second wait on a slow link */
         more = realloc(slots, (n > 0 ? n : 1) * sizeof(*slots));
         if (more == NULL) {
             code = kh_fail(err, KEYHIER_E_NOMEM, 0, "out of memory");
@@ -451,7 +461,14 @@ static keyhier_code slot_find(struct kh_hsm *h, const struct kh_hsm_cfg *cfg,
         goto lost;
     }
     *why = KH_LINK_NO_PARTITION;
-    if (cfg->hsm != NULL)
+    if (cfg->hsm != NULL && n == 0)
+        /* A module that never heard the appliance in time lists no slot,
+         * as one assigned nothing does. */
+        kh_fail(err, code, 0,
+                "partition %s is not assigned to this client, or the HSM at "
+                "%s did not answer in time: it listed no partition",
+                cfg->partition, cfg->hsm);
+    else if (cfg->hsm != NULL)
         kh_fail(err, code, 0,
                 "partition %s is not assigned to this client (it can reach: "
                 "%s)",
@@ -536,8 +553,9 @@ static keyhier_code check_cfg(const struct kh_hsm_cfg *cfg, keyhier_err *err)
     return KEYHIER_OK;
 }
 
-keyhier_code kh_hsm_open(const struct kh_hsm_cfg *cfg, struct kh_hsm **out,
-                         enum kh_link_failure *why, keyhier_err *err)
+static keyhier_code hsm_open_once(const struct kh_hsm_cfg *cfg,
+                                  struct kh_hsm **out,
+                                  enum kh_link_failure *why, keyhier_err *err)
 {
     enum kh_link_failure dummy;
     struct kh_hsm *h = NULL;
@@ -1029,10 +1047,12 @@ static keyhier_code op_decrypt_once(struct kh_hsm *h, const unsigned char *id,
 /* ---- retries ------------------------------------------------------------
  * An HSM that is overloaded answers CKR_FUNCTION_FAILED (CloudHSM does so
  * when throttling); the driver tries again, waiting 10 ms and doubling, at
- * most KH_RETRIES times (630 ms in all), then gives the error.  Nothing
+ * most KH_RETRIES times (2.55 s in all: longer than a throttle's one-second
+ * window), then gives the error.  Opening (the boot's slot list, token
+ * information, session and login) is retried the same way.  Nothing
  * else is retried: a link that is gone fails at once, within the link's
  * own timeout. */
-#define KH_RETRIES 6
+#define KH_RETRIES 8
 
 static int busy(keyhier_code code, const keyhier_err *err)
 {
@@ -1124,4 +1144,26 @@ keyhier_code kh_hsm_check(struct kh_hsm *h, keyhier_err *err)
     if (rv != CKR_OK)
         return op_fail(h, "C_GetSessionInfo", rv, err);
     return KEYHIER_OK;
+}
+
+keyhier_code kh_hsm_open(const struct kh_hsm_cfg *cfg, struct kh_hsm **out,
+                         enum kh_link_failure *why, keyhier_err *err)
+{
+    keyhier_err local;
+    keyhier_err *e = err != NULL ? err : &local;
+    keyhier_code c = KEYHIER_OK;
+
+    for (int a = 0; a <= KH_RETRIES; a++) {
+        if (a > 0) {
+            struct timespec ts = {0, (10L << (a - 1)) * 1000000L};
+            while (nanosleep(&ts, &ts) != 0)
+                ;
+        }
+        c = hsm_open_once(cfg, out, why, e);
+        if (c == KEYHIER_OK || e->ckr != CKR_FUNCTION_FAILED)
+            break;
+    }
+    if (c != KEYHIER_OK && e->ckr == CKR_FUNCTION_FAILED)
+        kh_prefix(e, "the HSM stayed busy through %d retries", KH_RETRIES);
+    return c;
 }

@@ -87,7 +87,7 @@ keyhier_code kh_hsm_decrypt(struct kh_hsm *h, const unsigned char *id,
                             unsigned char *out, keyhier_err *err);
 
 /* Busy answers (CKR_FUNCTION_FAILED) are retried, 10 ms doubling, at most
- * 6 times; how many retries this handle made. */
+ * 8 times; how many retries this handle made. */
 unsigned long kh_hsm_retries(const struct kh_hsm *h);
 /* One cheap call (C_GetSessionInfo): is the HSM there? */
 keyhier_code kh_hsm_check(struct kh_hsm *h, keyhier_err *err);

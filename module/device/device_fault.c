@@ -111,7 +111,7 @@ static CK_RV before(fault_dev *f, const char *call, CK_SESSION_HANDLE h,
         v.rv = CKR_TOKEN_NOT_PRESENT;
     if (v.crash)
         crash_armed = 1;
-    if (f->fire != NULL && (v.rv != CKR_OK || v.crash))
+    if (f->fire != NULL && v.what[0] != '\0')
         f->fire(f->fire_ctx, call, f->client, c.partition, &v);
     return v.rv;
 }
@@ -158,6 +158,19 @@ static const char *op_name(device_op op, int stage)
     do {                                                                       \
         CK_RV rv_ = before((f), (call), (h), (slot), (writes));                \
         return rv_ != CKR_OK ? rv_ : (expr);                                   \
+    } while (0)
+
+/* The same for a call inside an operation: an injected failure ends the
+ * operation, as a failed call does (2.40 section 5.2). */
+#define GO_OP(f, call, h, op, expr)                                            \
+    do {                                                                       \
+        CK_RV rv_ = before((f), (call), (h), NO_SLOT, false);                  \
+        if (rv_ != CKR_OK) {                                                   \
+            (void)(f)->in->ops->session_cancel((f)->in->impl, (h),             \
+                                               device_op_flag(op));            \
+            return rv_;                                                        \
+        }                                                                      \
+        return (expr);                                                         \
     } while (0)
 
 static CK_RV fd_slot_list(void *impl, CK_SLOT_ID *ids, CK_ULONG *count)
@@ -352,39 +365,39 @@ static CK_RV fd_op_oneshot(void *impl, CK_SESSION_HANDLE h, device_op op,
                            const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                            CK_ULONG *out_len)
 {
-    GO(F(impl), op_name(op, 1), h, NO_SLOT, false,
-       F(impl)->in->ops->op_oneshot(IN(F(impl)), h, op, in, in_len, out,
-                                    out_len));
+    GO_OP(F(impl), op_name(op, 1), h, op,
+          F(impl)->in->ops->op_oneshot(IN(F(impl)), h, op, in, in_len, out,
+                                       out_len));
 }
 
 static CK_RV fd_op_update(void *impl, CK_SESSION_HANDLE h, device_op op,
                           const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                           CK_ULONG *out_len)
 {
-    GO(F(impl), op_name(op, 2), h, NO_SLOT, false,
-       F(impl)->in->ops->op_update(IN(F(impl)), h, op, in, in_len, out,
-                                   out_len));
+    GO_OP(F(impl), op_name(op, 2), h, op,
+          F(impl)->in->ops->op_update(IN(F(impl)), h, op, in, in_len, out,
+                                      out_len));
 }
 
 static CK_RV fd_op_final(void *impl, CK_SESSION_HANDLE h, device_op op,
                          CK_BYTE *out, CK_ULONG *out_len)
 {
-    GO(F(impl), op_name(op, 3), h, NO_SLOT, false,
-       F(impl)->in->ops->op_final(IN(F(impl)), h, op, out, out_len));
+    GO_OP(F(impl), op_name(op, 3), h, op,
+          F(impl)->in->ops->op_final(IN(F(impl)), h, op, out, out_len));
 }
 
 static CK_RV fd_verify(void *impl, CK_SESSION_HANDLE h, const CK_BYTE *in,
                        CK_ULONG in_len, const CK_BYTE *sig, CK_ULONG sig_len)
 {
-    GO(F(impl), "C_Verify", h, NO_SLOT, false,
-       F(impl)->in->ops->verify(IN(F(impl)), h, in, in_len, sig, sig_len));
+    GO_OP(F(impl), "C_Verify", h, DEVICE_OP_VERIFY,
+          F(impl)->in->ops->verify(IN(F(impl)), h, in, in_len, sig, sig_len));
 }
 
 static CK_RV fd_verify_final(void *impl, CK_SESSION_HANDLE h,
                              const CK_BYTE *sig, CK_ULONG sig_len)
 {
-    GO(F(impl), "C_VerifyFinal", h, NO_SLOT, false,
-       F(impl)->in->ops->verify_final(IN(F(impl)), h, sig, sig_len));
+    GO_OP(F(impl), "C_VerifyFinal", h, DEVICE_OP_VERIFY,
+          F(impl)->in->ops->verify_final(IN(F(impl)), h, sig, sig_len));
 }
 
 static CK_RV fd_digest_key(void *impl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k)
@@ -419,9 +432,9 @@ static CK_RV fd_msg_next(void *impl, CK_SESSION_HANDLE h, device_op op,
                          const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out,
                          CK_ULONG *out_len, CK_FLAGS flags, device_msg_out *mo)
 {
-    GO(F(impl), op_name(op, 2), h, NO_SLOT, false,
-       F(impl)->in->ops->msg_next(IN(F(impl)), h, op, param, param_len, in,
-                                  in_len, out, out_len, flags, mo));
+    GO_OP(F(impl), op_name(op, 2), h, op,
+          F(impl)->in->ops->msg_next(IN(F(impl)), h, op, param, param_len, in,
+                                     in_len, out, out_len, flags, mo));
 }
 
 static CK_RV fd_msg_verify(void *impl, CK_SESSION_HANDLE h, const void *param,

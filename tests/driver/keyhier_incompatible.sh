@@ -120,7 +120,7 @@ recreated c-unreg "unregistered client"
 
 # ---- registered, but not assigned the partition ---------------------------
 register c-unas
-incompatible c-unas "partition pa is not assigned to this client (it can reach: none)" \
+incompatible c-unas "partition pa is not assigned to this client, or the HSM at [0-9.:]* did not answer in time" \
     "unassigned partition" "$HSM" "$APPL_CERT" "$PW"
 must client assign c-unas pa
 recreated c-unas "unassigned partition"
