@@ -1071,7 +1071,7 @@ static void backoff(struct kh_hsm *h, int attempt)
 
 #define RETRY(h, err, call)                                                    \
     do {                                                                       \
-        keyhier_err local_;                                                    \
+        keyhier_err local_ = {0};                                              \
         keyhier_err *e_ = (err) != NULL ? (err) : &local_;                     \
         keyhier_code c_ = KEYHIER_OK;                                          \
         for (int a_ = 0; a_ <= KH_RETRIES; a_++) {                             \
@@ -1149,7 +1149,7 @@ keyhier_code kh_hsm_check(struct kh_hsm *h, keyhier_err *err)
 keyhier_code kh_hsm_open(const struct kh_hsm_cfg *cfg, struct kh_hsm **out,
                          enum kh_link_failure *why, keyhier_err *err)
 {
-    keyhier_err local;
+    keyhier_err local = {0};
     keyhier_err *e = err != NULL ? err : &local;
     keyhier_code c = KEYHIER_OK;
 

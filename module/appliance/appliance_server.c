@@ -340,8 +340,8 @@ static bool conn_fault_passes(conn *c, uint16_t call)
             fault_verdict again;
 
             if (__atomic_load_n(&c->a->stopping, __ATOMIC_ACQUIRE) ||
-                (poll(&p, 1, TICK_MS) > 0 && (p.revents & (POLLHUP | POLLERR |
-                                                          POLLIN))))
+                (poll(&p, 1, TICK_MS) > 0 &&
+                 (p.revents & (POLLHUP | POLLERR | POLLIN))))
                 break;
             s = fault_source_get(c->a->faults);
             fault_set_check(s, &fc, FAULT_MASK(FAULT_STALL), &again);
