@@ -88,8 +88,8 @@ static keyhier_code drop_object(sqlite3 *db, const char *name, int *found,
                                 keyhier_err *err)
 {
     static const char *const sql[] = {
-        "DELETE FROM block_keys WHERE id IN"
-        " (SELECT id FROM blocks WHERE name = ?1)",
+        ("DELETE FROM block_keys WHERE id IN"
+         " (SELECT id FROM blocks WHERE name = ?1)"),
         "DELETE FROM blocks WHERE name = ?1",
         "DELETE FROM objects WHERE name = ?1",
     };
