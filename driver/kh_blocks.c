@@ -261,7 +261,8 @@ static long buf_read(void *ctx, unsigned char *buf, size_t len)
     struct buf_reader *b = ctx;
     size_t n = len < b->left ? len : b->left;
 
-    memcpy(buf, b->p, n);
+    if (n > 0)
+        memcpy(buf, b->p, n);
     b->p += n;
     b->left -= n;
     return (long)n;
@@ -297,7 +298,6 @@ static keyhier_code read_pass(keyhier_cluster *c, const char *name,
     uint64_t idx = 0, total = 0;
     sqlite3_stmt *st = NULL;
     keyhier_code rc;
-    int s;
 
     if (key == NULL)
         return kh_fail(err, KEYHIER_E_NOMEM, 0, "out of memory");
@@ -309,7 +309,7 @@ static keyhier_code read_pass(keyhier_cluster *c, const char *name,
     if (rc != KEYHIER_OK)
         goto out;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    while (rc == KEYHIER_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+    while (rc == KEYHIER_OK && sqlite3_step(st) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         const unsigned char *data = sqlite3_column_blob(st, 2);
         size_t dlen = (size_t)sqlite3_column_bytes(st, 2);

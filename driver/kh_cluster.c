@@ -531,7 +531,7 @@ keyhier_code kh_row_set_hsm(struct kh_ks *ks, struct kh_row *r,
         kh_blob_set(&r->password, b);
     }
     if (o->server_cert != NULL) {
-        struct kh_blob pem;
+        struct kh_blob pem = {NULL, 0};
         rc = read_file(o->server_cert, &pem, err);
         if (rc == KEYHIER_OK) {
             rc = kh_ks_seal(ks, "server-cert", r->id, pem.p, pem.len, &b, err);

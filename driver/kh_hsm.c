@@ -401,6 +401,8 @@ static keyhier_code slot_find(struct kh_hsm *h, const struct kh_hsm_cfg *cfg,
     const char *call = "C_GetSlotList";
     int found = 0;
 
+    if (h->m == NULL || h->m->f == NULL)
+        return kh_fail(err, KEYHIER_E_USAGE, 0, "no module loaded");
     memset(want, ' ', sizeof(want));
     memcpy(want, cfg->partition, plen <= LABEL_LEN ? plen : LABEL_LEN);
     for (int tries = 0; tries < 4; tries++) {
@@ -587,6 +589,8 @@ static keyhier_code hsm_open_once(const struct kh_hsm_cfg *cfg,
     }
     pthread_mutex_lock(&modules_mutex);
     code = module_get_inlock(h, cfg, why, err);
+    if (code == KEYHIER_OK && h->m == NULL)
+        code = kh_fail(err, KEYHIER_E_HSM, 0, "no module loaded");
     if (code != KEYHIER_OK)
         goto bad;
     code = slot_find(h, cfg, why, err);
@@ -892,8 +896,8 @@ static keyhier_code gcm_init(struct kh_hsm *h, int encrypt,
     const char *call = encrypt ? "C_EncryptInit" : "C_DecryptInit";
 
     for (int attempt = 0; attempt < 2; attempt++) {
-        CK_OBJECT_HANDLE obj;
-        int cached;
+        CK_OBJECT_HANDLE obj = CK_INVALID_HANDLE;
+        int cached = 0;
         keyhier_code code = key_get(h, id, id_len, &obj, &cached, err);
         CK_RV rv;
 
