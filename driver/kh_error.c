@@ -116,10 +116,30 @@ const char *kh_ckr_name(unsigned long ckr)
         {CKR_TEMPLATE_INCONSISTENT, "CKR_TEMPLATE_INCONSISTENT"},
         {CKR_ATTRIBUTE_VALUE_INVALID, "CKR_ATTRIBUTE_VALUE_INVALID"},
         {CKR_FUNCTION_NOT_SUPPORTED, "CKR_FUNCTION_NOT_SUPPORTED"},
+        {CKR_OPERATION_ACTIVE, "CKR_OPERATION_ACTIVE"},
+        {CKR_OPERATION_NOT_INITIALIZED, "CKR_OPERATION_NOT_INITIALIZED"},
+        {CKR_SESSION_CLOSED, "CKR_SESSION_CLOSED"},
+        {CKR_SESSION_COUNT, "CKR_SESSION_COUNT"},
+        {CKR_SESSION_READ_ONLY, "CKR_SESSION_READ_ONLY"},
+        {CKR_BUFFER_TOO_SMALL, "CKR_BUFFER_TOO_SMALL"},
+        {CKR_DATA_INVALID, "CKR_DATA_INVALID"},
+        {CKR_DATA_LEN_RANGE, "CKR_DATA_LEN_RANGE"},
+        {CKR_KEY_TYPE_INCONSISTENT, "CKR_KEY_TYPE_INCONSISTENT"},
+        {CKR_KEY_FUNCTION_NOT_PERMITTED, "CKR_KEY_FUNCTION_NOT_PERMITTED"},
+        {CKR_ATTRIBUTE_TYPE_INVALID, "CKR_ATTRIBUTE_TYPE_INVALID"},
+        {CKR_TEMPLATE_INCOMPLETE, "CKR_TEMPLATE_INCOMPLETE"},
+        {CKR_PIN_EXPIRED, "CKR_PIN_EXPIRED"},
+        {CKR_USER_TYPE_INVALID, "CKR_USER_TYPE_INVALID"},
+        {CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
+         "CKR_USER_ANOTHER_ALREADY_LOGGED_IN"},
+        {CKR_CANCEL, "CKR_CANCEL"},
     };
+    /* Anything else by number, so that no answer goes unnamed. */
+    static _Thread_local char other[32];
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (names[i].rv == ckr)
             return names[i].name;
-    return "CKR_(vendor or unknown)";
+    snprintf(other, sizeof(other), "CKR 0x%08lx", ckr);
+    return other;
 }

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* kh_hsm.c - any PKCS#11 module by path: the partition's session and CEK. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -81,6 +83,48 @@ struct kh_hsm {
 
 /* Every PKCS#11 call through a handle goes through here, and counts. */
 #define P11(h, fn, ...) ((h)->calls++, (h)->m->f->fn(__VA_ARGS__))
+
+/* ---- retries ------------------------------------------------------------
+ * An HSM that is overloaded answers CKR_FUNCTION_FAILED (CloudHSM does so
+ * when throttling); the driver tries again, waiting 10 ms and doubling, at
+ * most KH_RETRIES times (2.55 s in all: longer than a throttle's one-second
+ * window), then gives the error.  Opening retries each of its calls (slot
+ * list, token information, session, login) on its own, so a throttle that
+ * lets a few calls a second through still lets a boot through; an
+ * operation (generate, find, encrypt, decrypt) is retried whole, since a
+ * failed C_Encrypt ends its C_EncryptInit.  Nothing else is retried: a
+ * link that is gone fails at once, within the link's own timeout. */
+#define KH_RETRIES 8
+
+/* The wait before retry ATTEMPT + 1: 10 ms << ATTEMPT, split into seconds
+ * and nanoseconds (nanosleep refuses tv_nsec >= 1e9, and the last wait is
+ * 1.28 s). */
+static void backoff_wait(int attempt)
+{
+    long ms = 10L << attempt;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static void backoff(struct kh_hsm *h, int attempt)
+{
+    h->retries++;
+    backoff_wait(attempt);
+}
+
+/* P11_SINGLE(RV, H, FN, ...): RV = FN(...), retried while it answers busy;
+ * only for calls that stand alone (not part of an operation). */
+#define P11_SINGLE(rv, h, fn, ...)                                             \
+    do {                                                                       \
+        for (int a_ = 0;; a_++) {                                              \
+            (rv) = P11(h, fn, __VA_ARGS__);                                    \
+            if ((rv) != CKR_FUNCTION_FAILED || a_ == KH_RETRIES)               \
+                break;                                                         \
+            backoff((h), a_);                                                  \
+        }                                                                      \
+    } while (0)
 
 /* ---- helpers --------------------------------------------------------------
  */
@@ -408,7 +452,7 @@ static keyhier_code slot_find(struct kh_hsm *h, const struct kh_hsm_cfg *cfg,
     for (int tries = 0; tries < 4; tries++) {
         CK_SLOT_ID *more;
 
-        rv = P11(h, C_GetSlotList, CK_FALSE, NULL, &n);
+        P11_SINGLE(rv, h, C_GetSlotList, CK_FALSE, NULL, &n);
         if (rv != CKR_OK)
             goto lost;
         if (n == 0)
@@ -419,7 +463,7 @@ static keyhier_code slot_find(struct kh_hsm *h, const struct kh_hsm_cfg *cfg,
             goto out;
         }
         slots = more;
-        rv = P11(h, C_GetSlotList, CK_FALSE, slots, &n);
+        P11_SINGLE(rv, h, C_GetSlotList, CK_FALSE, slots, &n);
         if (rv != CKR_BUFFER_TOO_SMALL)
             break;
     }
@@ -429,7 +473,7 @@ static keyhier_code slot_find(struct kh_hsm *h, const struct kh_hsm_cfg *cfg,
         CK_TOKEN_INFO ti;
         size_t len;
 
-        rv = P11(h, C_GetTokenInfo, slots[i], &ti);
+        P11_SINGLE(rv, h, C_GetTokenInfo, slots[i], &ti);
         call = "C_GetTokenInfo";
         if (rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_REMOVED) {
             absent++;
@@ -498,8 +542,8 @@ static keyhier_code login_inlock(struct kh_hsm *h, const struct kh_hsm_cfg *cfg,
     CK_RV rv;
 
     sha256("kh-pin", 6, cfg->password, pin_len, md);
-    rv = P11(h, C_Login, h->session, CKU_USER,
-             (CK_UTF8CHAR_PTR)(uintptr_t)cfg->password, pin_len);
+    P11_SINGLE(rv, h, C_Login, h->session, CKU_USER,
+               (CK_UTF8CHAR_PTR)(uintptr_t)cfg->password, pin_len);
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
         if (rv == CKR_USER_ALREADY_LOGGED_IN && l != NULL && l->ours &&
             CRYPTO_memcmp(l->pin_md, md, sizeof(md)) != 0) {
@@ -555,9 +599,9 @@ static keyhier_code check_cfg(const struct kh_hsm_cfg *cfg, keyhier_err *err)
     return KEYHIER_OK;
 }
 
-static keyhier_code hsm_open_once(const struct kh_hsm_cfg *cfg,
-                                  struct kh_hsm **out,
-                                  enum kh_link_failure *why, keyhier_err *err)
+static keyhier_code open_partition(const struct kh_hsm_cfg *cfg,
+                                   struct kh_hsm **out,
+                                   enum kh_link_failure *why, keyhier_err *err)
 {
     enum kh_link_failure dummy;
     struct kh_hsm *h = NULL;
@@ -589,15 +633,17 @@ static keyhier_code hsm_open_once(const struct kh_hsm_cfg *cfg,
     }
     pthread_mutex_lock(&modules_mutex);
     code = module_get_inlock(h, cfg, why, err);
-    if (code == KEYHIER_OK && h->m == NULL)
-        code = kh_fail(err, KEYHIER_E_HSM, 0, "no module loaded");
     if (code != KEYHIER_OK)
         goto bad;
+    if (h->m == NULL || h->m->f == NULL) {
+        code = kh_fail(err, KEYHIER_E_HSM, 0, "no module loaded");
+        goto bad;
+    }
     code = slot_find(h, cfg, why, err);
     if (code != KEYHIER_OK)
         goto bad;
-    rv = P11(h, C_OpenSession, h->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
-             NULL, NULL, &h->session);
+    P11_SINGLE(rv, h, C_OpenSession, h->slot,
+               CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h->session);
     if (rv != CKR_OK) {
         code = open_lost(h, cfg, "C_OpenSession", rv, why, err);
         goto bad;
@@ -708,7 +754,9 @@ static keyhier_code find(struct kh_hsm *h, const unsigned char *id, size_t len,
     if (rv != CKR_OK)
         return op_fail(h, "C_FindObjectsInit", rv, err);
     rv = P11(h, C_FindObjects, h->session, objs, max, n);
-    rv2 = P11(h, C_FindObjectsFinal, h->session);
+    /* A busy answer to the final call leaves the search open, and the
+     * next C_FindObjectsInit would meet CKR_OPERATION_ACTIVE. */
+    P11_SINGLE(rv2, h, C_FindObjectsFinal, h->session);
     if (rv != CKR_OK)
         return op_fail(h, "C_FindObjects", rv, err);
     if (rv2 != CKR_OK)
@@ -1048,29 +1096,13 @@ static keyhier_code op_decrypt_once(struct kh_hsm *h, const unsigned char *id,
     return KEYHIER_OK;
 }
 
-/* ---- retries ------------------------------------------------------------
- * An HSM that is overloaded answers CKR_FUNCTION_FAILED (CloudHSM does so
- * when throttling); the driver tries again, waiting 10 ms and doubling, at
- * most KH_RETRIES times (2.55 s in all: longer than a throttle's one-second
- * window), then gives the error.  Opening (the boot's slot list, token
- * information, session and login) is retried the same way.  Nothing
- * else is retried: a link that is gone fails at once, within the link's
- * own timeout. */
-#define KH_RETRIES 8
+/* ---- retries of whole operations (see "retries" above) ----------------
+ */
 
 static int busy(keyhier_code code, const keyhier_err *err)
 {
     return code == KEYHIER_E_HSM && err != NULL &&
            err->ckr == CKR_FUNCTION_FAILED;
-}
-
-static void backoff(struct kh_hsm *h, int attempt)
-{
-    struct timespec ts = {0, (10L << attempt) * 1000000L};
-
-    h->retries++;
-    while (nanosleep(&ts, &ts) != 0)
-        ;
 }
 
 #define RETRY(h, err, call)                                                    \
@@ -1155,18 +1187,8 @@ keyhier_code kh_hsm_open(const struct kh_hsm_cfg *cfg, struct kh_hsm **out,
 {
     keyhier_err local = {0};
     keyhier_err *e = err != NULL ? err : &local;
-    keyhier_code c = KEYHIER_OK;
+    keyhier_code c = open_partition(cfg, out, why, e);
 
-    for (int a = 0; a <= KH_RETRIES; a++) {
-        if (a > 0) {
-            struct timespec ts = {0, (10L << (a - 1)) * 1000000L};
-            while (nanosleep(&ts, &ts) != 0)
-                ;
-        }
-        c = hsm_open_once(cfg, out, why, e);
-        if (c == KEYHIER_OK || e->ckr != CKR_FUNCTION_FAILED)
-            break;
-    }
     if (c != KEYHIER_OK && e->ckr == CKR_FUNCTION_FAILED)
         kh_prefix(e, "the HSM stayed busy through %d retries", KH_RETRIES);
     return c;
