@@ -77,28 +77,43 @@ echo "fuzz: $(grep -o 'stat::number_of_executed_units: *[0-9]*' \
     _build-fuzz/fuzz.log | grep -o '[0-9]*$') runs, no finding"
 
 echo "== libFuzzer: the daemon's dispatcher, ${HSMSIM_FUZZ_SECONDS:-20} s from tests/fuzz/serve"
+# The engine, the device layer and the wire, instrumented once
+# (fuzzer-no-link) into an archive that every target below links.
+fuzz_flags="-g -O1 -fno-sanitize-recover=all -I $top/module -I $top/_build-clang $(pkg-config --cflags p11-kit-1)"
+rm -rf _build-fuzz/lib && mkdir -p _build-fuzz/lib
+fuzz_n=0
+for src in "$top"/module/wire/wire*.c "$top"/module/device/device_local.c \
+    "$top"/module/device/device_link.c "$top"/module/device/device_serve.c \
+    "$top"/module/device/device_op.c "$top"/module/engine/*.c \
+    "$top"/module/common/*.c; do
+    obj=_build-fuzz/lib/$(echo "${src#"$top"/module/}" | tr / -).o
+    # shellcheck disable=SC2086 # the flags are words
+    clang $fuzz_flags -fsanitize=fuzzer-no-link,address,undefined \
+        -DHSMSIM_DEFAULT_STORE='"/nonexistent"' \
+        -DHSMSIM_DEFAULT_CONF='"/nonexistent/hsmsim.conf"' \
+        -c "$src" -o "$obj" &
+    fuzz_n=$((fuzz_n + 1))
+    [ $((fuzz_n % 2)) -ne 0 ] || wait
+done
+wait
+# clang leaves no object when it fails: one missing is a failed build.
+[ "$(find _build-fuzz/lib -name '*.o' | wc -l)" -eq "$fuzz_n" ] ||
+    { echo "fuzz: the engine does not build for the fuzzers"; exit 1; }
+ar rcs _build-fuzz/lib/libengine-fuzz.a _build-fuzz/lib/*.o
+# serve_cc OUT MAIN SANITIZERS...: MAIN linked with the archive.
+serve_cc() {
+    serve_o=$1 serve_m=$2
+    shift 2
+    # shellcheck disable=SC2086 # the flags are words
+    clang $fuzz_flags "$@" "$serve_m" _build-fuzz/lib/libengine-fuzz.a \
+        -o "$serve_o" -lcrypto -lsqlite3 -lpthread
+}
 # Whole request frames into device_serve, over a fake device that checks
 # the device API's contract (fuzz_serve.c).  First the seeds: one per
 # call id, remade through the link client on the real engine and
 # compared with the tree, so a call without a seed, or a stale seed,
 # fails here.
-serve_cc() {
-    serve_o=$1 serve_m=$2
-    shift 2
-    # shellcheck disable=SC2046 # pkg-config's flags are words
-    clang -g -O1 -fno-sanitize-recover=all "$@" \
-        -I "$top/module" -I "$top/_build-clang" \
-        $(pkg-config --cflags p11-kit-1) \
-        -DHSMSIM_DEFAULT_STORE='"/nonexistent"' \
-        -DHSMSIM_DEFAULT_CONF='"/nonexistent/hsmsim.conf"' \
-        "$serve_m" "$top"/module/wire/wire*.c \
-        "$top"/module/device/device_local.c "$top"/module/device/device_link.c \
-        "$top"/module/device/device_serve.c "$top"/module/device/device_op.c \
-        "$top"/module/engine/*.c "$top"/module/common/*.c \
-        -o "$serve_o" -lcrypto -lsqlite3 -lpthread
-}
-rm -rf _build-fuzz/serve && mkdir -p _build-fuzz/serve/corpus \
-    _build-fuzz/serve/seeds
+mkdir -p _build-fuzz/serve/corpus _build-fuzz/serve/seeds
 { serve_cc _build-fuzz/serve/make_serve_seeds \
       "$top/tests/fuzz/make_serve_seeds.c" -fsanitize=address,undefined &&
   serve_cc _build-fuzz/serve/fuzz_serve "$top/tests/fuzz/fuzz_serve.c" \
@@ -119,6 +134,37 @@ echo "fuzz_serve: $(find "$top/tests/fuzz/serve" -type f | wc -l) seeds," \
       exit 1; }
 echo "fuzz_serve: $(grep -o 'stat::number_of_executed_units: *[0-9]*' \
     _build-fuzz/serve/fuzz.log | grep -o '[0-9]*$') runs, no finding"
+
+echo "== libFuzzer: templates, the store's records, mechanism parameters," \
+    "${HSMSIM_FUZZ_TARGET_SECONDS:-10} s each"
+# Three targets on the engine: attribute templates (create, unwrap, find,
+# copy), the store's record decoder, and mechanism parameters; seeds are
+# remade by make_fuzz_seeds.c and compared with tests/fuzz/, as above.
+rm -rf _build-fuzz/engine && mkdir -p _build-fuzz/engine/seeds
+serve_cc _build-fuzz/engine/make_fuzz_seeds \
+    "$top/tests/fuzz/make_fuzz_seeds.c" -fsanitize=address,undefined ||
+    { echo "make_fuzz_seeds: build failed"; exit 1; }
+_build-fuzz/engine/make_fuzz_seeds _build-fuzz/engine/seeds >/dev/null ||
+    { echo "make_fuzz_seeds: the seeds cannot be made"; exit 1; }
+for t in templates store_record mech_params; do
+    diff -r "_build-fuzz/engine/seeds/$t" "$top/tests/fuzz/$t" ||
+        { echo "fuzz_$t: tests/fuzz/$t is not what make_fuzz_seeds" \
+               "makes: remake it (tests/fuzz/make_fuzz_seeds.c)"; exit 1; }
+    serve_cc "_build-fuzz/engine/fuzz_$t" "$top/tests/fuzz/fuzz_$t.c" \
+        -fsanitize=fuzzer,address,undefined ||
+        { echo "fuzz_$t: build failed"; exit 1; }
+    mkdir -p "_build-fuzz/engine/corpus-$t"
+    (cd _build-fuzz/engine &&
+     "./fuzz_$t" -max_total_time="${HSMSIM_FUZZ_TARGET_SECONDS:-10}" \
+         -rss_limit_mb=1024 -print_final_stats=1 \
+         "corpus-$t" "$top/tests/fuzz/$t" > "fuzz-$t.log" 2>&1) ||
+        { tail -n 40 "_build-fuzz/engine/fuzz-$t.log"
+          echo "fuzz_$t: failed"; exit 1; }
+    echo "fuzz_$t: $(find "$top/tests/fuzz/$t" -type f | wc -l) seeds," \
+        "$(grep -o 'stat::number_of_executed_units: *[0-9]*' \
+            "_build-fuzz/engine/fuzz-$t.log" | grep -o '[0-9]*$') runs," \
+        "no finding"
+done
 
 echo "== valgrind over the integration suites"
 # Invalid reads and writes, uses of uninitialised values and bad frees
