@@ -48,21 +48,34 @@ static const audited *audited_of(uint16_t call)
 }
 
 /* The object's label and ID (hex, the first 64 bytes), each when this
- * session may read it. */
+ * session may read it: one attribute read for both (a part it may not
+ * read comes back CK_UNAVAILABLE_INFORMATION, the other still filled). */
 static void describe(const device *d, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o,
                      char label[129], char id_hex[129])
 {
+    static const char digits[] = "0123456789abcdef";
     CK_BYTE id[64];
     char lab[128];
-    CK_ATTRIBUTE tl = {CKA_LABEL, lab, sizeof(lab)};
-    CK_ATTRIBUTE ti = {CKA_ID, id, sizeof(id)};
+    CK_ATTRIBUTE t[2] = {{CKA_LABEL, lab, sizeof(lab)},
+                         {CKA_ID, id, sizeof(id)}};
+    CK_RV rv;
 
     label[0] = id_hex[0] = '\0';
-    if (d->ops->attr_get(d->impl, h, o, &tl, 1) == CKR_OK)
-        snprintf(label, 129, "%.*s", (int)tl.ulValueLen, lab);
-    if (d->ops->attr_get(d->impl, h, o, &ti, 1) == CKR_OK)
-        for (CK_ULONG i = 0; i < ti.ulValueLen; i++)
-            snprintf(id_hex + 2 * i, 3, "%02x", id[i]);
+    rv = d->ops->attr_get(d->impl, h, o, t, 2);
+    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_SENSITIVE &&
+        rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_BUFFER_TOO_SMALL)
+        return;
+    if (t[0].ulValueLen <= sizeof(lab)) {
+        memcpy(label, lab, t[0].ulValueLen);
+        label[t[0].ulValueLen] = '\0';
+    }
+    if (t[1].ulValueLen <= sizeof(id)) {
+        for (CK_ULONG i = 0; i < t[1].ulValueLen; i++) {
+            id_hex[2 * i] = digits[id[i] >> 4];
+            id_hex[2 * i + 1] = digits[id[i] & 15];
+        }
+        id_hex[2 * t[1].ulValueLen] = '\0';
+    }
 }
 
 /* What an operation's start begins, for the audit line. */

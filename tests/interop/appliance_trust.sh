@@ -156,13 +156,14 @@ p11() {
 p11 -L
 check "pkcs11-tool -L over the link" out_has 'token label *: alpha'
 check "no free slot in network mode" sh -c "! grep -q 'uninitialized' '$T/out'"
-p11 --login --pin user-pin-1234 --keygen --key-type AES:32 --label cek
+p11 --login --pin user-pin-1234 --keygen --key-type AES:32 --label cek \
+    --id 0a1bff
 check "a key generated inside the appliance" rc_is 0
 p11 --login --pin user-pin-1234 -O
 check "and listed" out_has 'label: *cek'
 check "the client keeps no store" sh -c "[ ! -e '$T/no-store-here' ]"
 check "the audit log records the key's generation" sh -c \
-    "grep -q '\"call\":\"C_GenerateKey\".*\"label\":\"cek\"' '$T/audit.log'"
+    "grep -q '\"call\":\"C_GenerateKey\".*\"label\":\"cek\",\"id\":\"0a1bff\"' '$T/audit.log'"
 check "the audit log is 0600" sh -c "[ \$(stat -c %a '$T/audit.log') = 600 ]"
 
 # ---- SIGHUP reopens the audit log; SIGTERM stops cleanly --------------------------
