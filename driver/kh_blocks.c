@@ -6,6 +6,7 @@
  * whether it is the last, so blocks cannot be swapped, moved or cut off;
  * a block key's AAD binds the data set, the DEK version and the block.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,17 +287,150 @@ static keyhier_code tampered(keyhier_err *err, const char *name, uint64_t idx,
                    (unsigned long long)idx, what);
 }
 
+/*
+ * Reading is two threads: a fetcher steps the statement and copies each
+ * block's row into one of two slots, while the caller's thread decrypts
+ * the other slot in place and hands it to the sink, so that SQLite's copy
+ * out of its overflow pages overlaps the decryption.  Only the fetcher
+ * touches the statement during the pass; the sink runs on the caller's
+ * thread.  A slot's plaintext is overwritten by the next block's
+ * ciphertext, and both slots are wiped when the pass ends.
+ */
+struct slot {
+    int64_t id;
+    uint64_t idx;
+    uint32_t dek_version;
+    int wrapped_ok; /* wrapped present and WRAPPED_LEN long */
+    unsigned char wrapped[WRAPPED_LEN];
+    unsigned char *buf; /* nonce, ciphertext, tag; then the plaintext */
+    size_t cap, len;
+};
+
+struct fetcher {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sqlite3_stmt *st;
+    struct slot slot[2];
+    int full[2];
+    int done;  /* no more rows (or a row could not be held) */
+    int nomem; /* a row could not be held */
+    int stop;  /* the reader gave up */
+};
+
+/* Copy the statement's current row into s; -1 when it cannot be held. */
+static int slot_fill(struct slot *s, sqlite3_stmt *st)
+{
+    const unsigned char *data = sqlite3_column_blob(st, 2);
+    size_t dlen = (size_t)sqlite3_column_bytes(st, 2);
+    const unsigned char *wrapped = sqlite3_column_blob(st, 4);
+
+    s->id = sqlite3_column_int64(st, 0);
+    s->idx = (uint64_t)sqlite3_column_int64(st, 1);
+    s->dek_version = (uint32_t)sqlite3_column_int64(st, 3);
+    s->wrapped_ok =
+        wrapped != NULL && sqlite3_column_bytes(st, 4) == WRAPPED_LEN;
+    if (s->wrapped_ok)
+        memcpy(s->wrapped, wrapped, WRAPPED_LEN);
+    if (dlen > s->cap) {
+        if (s->buf != NULL)
+            OPENSSL_cleanse(s->buf, s->cap);
+        free(s->buf);
+        s->cap = 0;
+        s->buf = malloc(dlen);
+        if (s->buf == NULL)
+            return -1;
+        s->cap = dlen;
+    }
+    if (dlen > 0)
+        memcpy(s->buf, data, dlen);
+    s->len = dlen;
+    return 0;
+}
+
+static void *fetch_main(void *arg)
+{
+    struct fetcher *f = arg;
+
+    for (int i = 0;; i ^= 1) {
+        int more;
+
+        pthread_mutex_lock(&f->mu);
+        while (f->full[i] && !f->stop)
+            pthread_cond_wait(&f->cv, &f->mu);
+        if (f->stop) {
+            pthread_mutex_unlock(&f->mu);
+            break;
+        }
+        pthread_mutex_unlock(&f->mu);
+        /* A step error ends the rows as their end does: the reader then
+         * finds the object cut short. */
+        more = sqlite3_step(f->st) == SQLITE_ROW;
+        if (more && slot_fill(&f->slot[i], f->st) != 0) {
+            more = 0;
+            f->nomem = 1;
+        }
+        pthread_mutex_lock(&f->mu);
+        if (more)
+            f->full[i] = 1;
+        else
+            f->done = 1;
+        pthread_cond_broadcast(&f->cv);
+        pthread_mutex_unlock(&f->mu);
+        if (!more)
+            break;
+    }
+    return NULL;
+}
+
+/* The fetcher told to stop, and gone. */
+static void fetcher_stop(struct fetcher *f, pthread_t th)
+{
+    pthread_mutex_lock(&f->mu);
+    f->stop = 1;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    pthread_join(th, NULL);
+}
+
+/* Check and decrypt the block in s (block idx of nblocks) in place; its
+ * plaintext is then s->buf + KH_NONCE_LEN, s->len - KH_SEAL_OVERHEAD
+ * bytes. */
+static keyhier_code open_block(keyhier_cluster *c, const char *name,
+                               uint64_t idx, uint64_t nblocks, struct slot *s,
+                               unsigned char *key, keyhier_err *err)
+{
+    unsigned char aad[6 + 16 + 8 + 1 + 1024], kaad[40];
+    struct kh_dek *dek = kh_dek_find(c, s->dek_version);
+    size_t alen;
+
+    if (s->idx != idx || idx >= nblocks)
+        return tampered(err, name, idx, "blocks are missing or extra");
+    if (!s->wrapped_ok || dek == NULL ||
+        kh_unseal(dek->aead, kaad,
+                  kh_block_key_aad(kaad, c->data_id, s->dek_version, s->id),
+                  s->wrapped, WRAPPED_LEN, key) != 0)
+        return tampered(err, name, idx,
+                        "its block key fails authentication under the DEK");
+    alen = block_aad(aad, c->data_id, name, idx, idx + 1 == nblocks);
+    /* In place: the plaintext lands where the ciphertext was, exactly. */
+    if (s->len < KH_SEAL_OVERHEAD ||
+        kh_unseal_once(key, aad, alen, s->buf, s->len, s->buf + KH_NONCE_LEN) !=
+            0)
+        return tampered(err, name, idx, "its data fails authentication");
+    return KEYHIER_OK;
+}
+
 /* One pass over the object's blocks, authenticating each; wr NULL only
  * checks. */
 static keyhier_code read_pass(keyhier_cluster *c, const char *name,
                               uint64_t size, uint64_t nblocks,
                               keyhier_write_fn wr, void *ctx, keyhier_err *err)
 {
-    unsigned char aad[6 + 16 + 8 + 1 + 1024], kaad[40];
-    unsigned char *key = kh_secret_alloc(KH_KEY_LEN), *plain = NULL;
-    size_t cap = 0;
+    unsigned char *key = kh_secret_alloc(KH_KEY_LEN);
+    struct fetcher f = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                        .cv = PTHREAD_COND_INITIALIZER};
+    pthread_t th = {0};
     uint64_t idx = 0, total = 0;
-    sqlite3_stmt *st = NULL;
     keyhier_code rc;
 
     if (key == NULL)
@@ -305,59 +439,54 @@ static keyhier_code read_pass(keyhier_cluster *c, const char *name,
                        "SELECT b.id, b.idx, b.data, k.dek_version, k.wrapped"
                        " FROM blocks b LEFT JOIN block_keys k ON k.id = b.id"
                        " WHERE b.name = ? ORDER BY b.idx",
-                       &st, err);
+                       &f.st, err);
     if (rc != KEYHIER_OK)
         goto out;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    while (rc == KEYHIER_OK && sqlite3_step(st) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        const unsigned char *data = sqlite3_column_blob(st, 2);
-        size_t dlen = (size_t)sqlite3_column_bytes(st, 2);
-        uint32_t dv = (uint32_t)sqlite3_column_int64(st, 3);
-        const unsigned char *wrapped = sqlite3_column_blob(st, 4);
-        struct kh_dek *dek = kh_dek_find(c, dv);
-
-        if ((uint64_t)sqlite3_column_int64(st, 1) != idx || idx >= nblocks) {
-            rc = tampered(err, name, idx, "blocks are missing or extra");
-            break;
-        }
-        if (wrapped == NULL || sqlite3_column_bytes(st, 4) != WRAPPED_LEN ||
-            dek == NULL ||
-            kh_unseal(dek->aead, kaad,
-                      kh_block_key_aad(kaad, c->data_id, dv, id), wrapped,
-                      WRAPPED_LEN, key) != 0) {
-            rc = tampered(err, name, idx,
-                          "its block key fails authentication under the DEK");
-            break;
-        }
-        if (dlen < KH_SEAL_OVERHEAD || dlen - KH_SEAL_OVERHEAD > cap) {
-            free(plain);
-            cap = dlen;
-            plain = malloc(cap);
-            if (plain == NULL) {
-                rc = kh_fail(err, KEYHIER_E_NOMEM, 0, "out of memory");
-                break;
-            }
-        }
-        size_t alen = block_aad(aad, c->data_id, name, idx, idx + 1 == nblocks);
-        if (dlen < KH_SEAL_OVERHEAD ||
-            kh_unseal_once(key, aad, alen, data, dlen, plain) != 0) {
-            rc = tampered(err, name, idx, "its data fails authentication");
-            break;
-        }
-        total += dlen - KH_SEAL_OVERHEAD;
-        if (wr != NULL && dlen > KH_SEAL_OVERHEAD &&
-            wr(ctx, plain, dlen - KH_SEAL_OVERHEAD) != 0)
-            rc =
-                kh_fail(err, KEYHIER_E_IO, 0, "writing object %s failed", name);
-        OPENSSL_cleanse(plain, dlen - KH_SEAL_OVERHEAD);
-        idx++;
+    sqlite3_bind_text(f.st, 1, name, -1, SQLITE_STATIC);
+    if (pthread_create(&th, NULL, fetch_main, &f) != 0) {
+        rc = kh_fail(err, KEYHIER_E_NOMEM, 0, "cannot start a reader thread");
+        goto out;
     }
+    for (int i = 0; rc == KEYHIER_OK; i ^= 1) {
+        struct slot *s = &f.slot[i];
+
+        pthread_mutex_lock(&f.mu);
+        while (!f.full[i] && !f.done)
+            pthread_cond_wait(&f.cv, &f.mu);
+        if (!f.full[i]) {
+            pthread_mutex_unlock(&f.mu);
+            break;
+        }
+        pthread_mutex_unlock(&f.mu);
+        rc = open_block(c, name, idx, nblocks, s, key, err);
+        if (rc == KEYHIER_OK) {
+            size_t n = s->len - KH_SEAL_OVERHEAD;
+
+            total += n;
+            if (wr != NULL && n > 0 && wr(ctx, s->buf + KH_NONCE_LEN, n) != 0)
+                rc = kh_fail(err, KEYHIER_E_IO, 0, "writing object %s failed",
+                             name);
+            idx++;
+        }
+        pthread_mutex_lock(&f.mu);
+        f.full[i] = 0;
+        pthread_cond_broadcast(&f.cv);
+        pthread_mutex_unlock(&f.mu);
+    }
+    fetcher_stop(&f, th); /* every goto out comes before it starts */
+    if (rc == KEYHIER_OK && f.nomem)
+        rc = kh_fail(err, KEYHIER_E_NOMEM, 0, "out of memory");
     if (rc == KEYHIER_OK && (idx != nblocks || total != size))
         rc = tampered(err, name, idx, "the object is cut short");
 out:
-    sqlite3_finalize(st);
-    free(plain);
+    sqlite3_finalize(f.st);
+    for (int i = 0; i < 2; i++) {
+        if (f.slot[i].buf != NULL)
+            OPENSSL_cleanse(f.slot[i].buf, f.slot[i].cap);
+        free(f.slot[i].buf);
+    }
+    pthread_mutex_destroy(&f.mu);
+    pthread_cond_destroy(&f.cv);
     kh_secret_free(key, KH_KEY_LEN);
     return rc;
 }

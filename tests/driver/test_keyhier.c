@@ -203,6 +203,43 @@ static void expect_tampered(const char *cluster, const char *name)
     keyhier_close(c);
 }
 
+/* A sink that refuses its second block. */
+struct refusing_sink {
+    int calls;
+};
+
+static int refusing_write(void *ctx, const unsigned char *buf, size_t len)
+{
+    struct refusing_sink *s = ctx;
+
+    (void)buf;
+    (void)len;
+    return ++s->calls == 2 ? -1 : 0;
+}
+
+/* The sink failing mid-object ends the get with KEYHIER_E_IO at once (the
+ * block reader stops with it), and the next get reads the whole object. */
+static void test_a_failing_sink_ends_the_get(void)
+{
+    unsigned char *data = random_bytes(10 * 4096);
+    keyhier_cluster *c = NULL;
+    struct refusing_sink rs = { 0 };
+    keyhier_err e = { 0 };
+
+    create_ok("sinkfail", 4096);
+    CU_ASSERT_EQUAL_FATAL(keyhier_open(keystore, "sinkfail", &c, &e),
+                          KEYHIER_OK);
+    CU_ASSERT_EQUAL(keyhier_put_buffer(c, "ten", data, 10 * 4096, &e),
+                    KEYHIER_OK);
+    CU_ASSERT_EQUAL(keyhier_get(c, "ten", refusing_write, &rs, 0, &e),
+                    KEYHIER_E_IO);
+    CU_ASSERT_EQUAL(rs.calls, 2);
+    CU_ASSERT_STRING_EQUAL(e.message, "writing object ten failed");
+    expect_object(c, "ten", data, 10 * 4096);
+    keyhier_close(c);
+    free(data);
+}
+
 static void test_tampered_block_block_key_and_dek_are_refused(void)
 {
     unsigned char *data = random_bytes(20000);
@@ -782,6 +819,8 @@ int main(void)
     s = CU_add_suite("keyhier", NULL, NULL);
     CU_add_test(s, "life cycle through the API",
                 test_life_cycle_through_the_api);
+    CU_add_test(s, "a failing sink ends the get",
+                test_a_failing_sink_ends_the_get);
     CU_add_test(s, "tampered block, block key and DEK are refused",
                 test_tampered_block_block_key_and_dek_are_refused);
     CU_add_test(s, "rotation killed in each phase completes at boot",
