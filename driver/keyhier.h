@@ -64,6 +64,11 @@ typedef enum keyhier_state {
 
 const char *keyhier_state_name(keyhier_state s);
 
+/* The PKCS#11 name of a return value such as keyhier_err.ckr
+ * ("CKR_PIN_INCORRECT"); one it does not know as "CKR 0x%08lx", in a
+ * buffer of the calling thread that the next call reuses. */
+const char *keyhier_ckr_name(unsigned long ckr);
+
 /* Where the CEK lives.  hsm NULL: a local module (SoftHSMv2, embedded
  * hsmsim), reached as its own configuration says.  hsm "HOST:PORT": an
  * hsmsim appliance over the trust link, with server_cert the appliance's

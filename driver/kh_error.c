@@ -82,7 +82,7 @@ const char *keyhier_state_name(keyhier_state s)
     return "UNKNOWN";
 }
 
-const char *kh_ckr_name(unsigned long ckr)
+const char *keyhier_ckr_name(unsigned long ckr)
 {
     static const struct {
         unsigned long rv;

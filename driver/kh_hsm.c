@@ -260,7 +260,7 @@ static keyhier_code module_initialize_inlock(struct kh_hsm *h,
     *why = KH_LINK_MODULE;
     return kh_fail(err, KEYHIER_E_HSM_UNREACHABLE, rv,
                    "module %s did not initialize: C_Initialize answered %s%s",
-                   cfg->module, kh_ckr_name(rv),
+                   cfg->module, keyhier_ckr_name(rv),
                    cfg->hsm != NULL ? " (its log says why)" : "");
 }
 
@@ -330,7 +330,7 @@ static keyhier_code module_get_inlock(struct kh_hsm *h,
         m->f = NULL;
         code = kh_fail(err, KEYHIER_E_HSM_UNREACHABLE, rv,
                        "module %s: C_GetFunctionList answered %s", cfg->module,
-                       kh_ckr_name(rv));
+                       keyhier_ckr_name(rv));
         goto bad;
     }
     code = module_initialize_inlock(h, cfg, why, err);
@@ -402,13 +402,13 @@ static keyhier_code open_lost(struct kh_hsm *h, const struct kh_hsm_cfg *cfg,
         return kh_fail(err, KEYHIER_E_HSM_UNREACHABLE, rv,
                        "partition %s is unavailable: the HSM at %s answers, "
                        "but its token is not present (%s answered %s)",
-                       cfg->partition, cfg->hsm, call, kh_ckr_name(rv));
+                       cfg->partition, cfg->hsm, call, keyhier_ckr_name(rv));
     }
     if (cfg->hsm != NULL && rv == CKR_DEVICE_REMOVED) {
         *why = KH_LINK_UNREACHABLE;
         return kh_fail(err, KEYHIER_E_HSM_UNREACHABLE, rv,
                        "cannot reach the HSM at %s: %s answered %s", cfg->hsm,
-                       call, kh_ckr_name(rv));
+                       call, keyhier_ckr_name(rv));
     }
     *why = rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_REMOVED
                ? KH_LINK_UNREACHABLE
@@ -416,7 +416,7 @@ static keyhier_code open_lost(struct kh_hsm *h, const struct kh_hsm_cfg *cfg,
     (void)h;
     return kh_fail(err, KEYHIER_E_HSM_UNREACHABLE, rv,
                    "module %s: %s answered %s", cfg->module, call,
-                   kh_ckr_name(rv));
+                   keyhier_ckr_name(rv));
 }
 
 static size_t label_trimmed(const CK_UTF8CHAR label[LABEL_LEN], char *out)
@@ -722,9 +722,9 @@ static keyhier_code op_fail(struct kh_hsm *h, const char *call, CK_RV rv,
                        "lost the HSM%s%s (partition %s): %s answered %s",
                        h->hsm != NULL ? " at " : "",
                        h->hsm != NULL ? h->hsm : "", h->partition, call,
-                       kh_ckr_name(rv));
+                       keyhier_ckr_name(rv));
     return kh_fail(err, KEYHIER_E_HSM, rv, "partition %s: %s answered %s",
-                   h->partition, call, kh_ckr_name(rv));
+                   h->partition, call, keyhier_ckr_name(rv));
 }
 
 static keyhier_code check_id(const unsigned char *id, size_t len,
@@ -1084,7 +1084,7 @@ static keyhier_code op_decrypt_once(struct kh_hsm *h, const unsigned char *id,
         return kh_fail(err, KEYHIER_E_TAMPERED, rv,
                        "partition %s: the data encrypted by the CEK failed "
                        "authentication (%s)",
-                       h->partition, kh_ckr_name(rv));
+                       h->partition, keyhier_ckr_name(rv));
     if (rv != CKR_OK)
         return op_fail(h, "C_Decrypt", rv, err);
     if (out_len != want) {

@@ -16,9 +16,6 @@ keyhier_code kh_fail(keyhier_err *err, keyhier_code code, unsigned long ckr,
 keyhier_code kh_prefix(keyhier_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* The PKCS#11 name of a return value ("CKR_PIN_INCORRECT"). */
-const char *kh_ckr_name(unsigned long ckr);
-
 /* Memory for clear keys: its own pages, locked (mlock) and left out of
  * core dumps (MADV_DONTDUMP), wiped with OPENSSL_cleanse when freed.  If
  * the lock limit refuses mlock the pages are still wiped and undumped. */

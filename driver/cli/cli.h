@@ -92,9 +92,6 @@ int cli_parse_time(const char *s, int64_t *out);
  * MiB); 0 on success. */
 int cli_parse_size(const char *s, size_t *out);
 
-/* The PKCS#11 name of a return value, or its number in hex. */
-const char *cli_ckr_name(unsigned long ckr, char buf[32]);
-
 /* Read the first line of a password file into buf (NUL-terminated, the
  * trailing newline removed).  Returns 0 or CLI_EXIT_USAGE after printing
  * why; buf is wiped on failure. */

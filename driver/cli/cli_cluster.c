@@ -339,7 +339,7 @@ typedef struct events_out {
 static int print_event(void *vctx, const keyhier_event *e)
 {
     const events_out *o = vctx;
-    char when[32], name[32];
+    char when[32];
 
     cli_iso_time(e->time, when);
     if (o->json) {
@@ -358,7 +358,7 @@ static int print_event(void *vctx, const keyhier_event *e)
         printf(" ");
         cli_text(stdout, e->message);
         if (e->ckr != 0)
-            printf(" [%s]", cli_ckr_name(e->ckr, name));
+            printf(" [%s]", keyhier_ckr_name(e->ckr));
         printf("\n");
     }
     return ferror(stdout) ? -1 : 0;

@@ -408,50 +408,6 @@ int cli_parse_size(const char *s, size_t *out)
     return 0;
 }
 
-const char *cli_ckr_name(unsigned long ckr, char buf[32])
-{
-    /* Values from PKCS#11 3.0 (pkcs11t.h); the command needs no header
-     * beyond keyhier.h. */
-    static const struct {
-        unsigned long rv;
-        const char *name;
-    } names[] = {
-        {0x000, "CKR_OK"},
-        {0x002, "CKR_HOST_MEMORY"},
-        {0x003, "CKR_SLOT_ID_INVALID"},
-        {0x005, "CKR_GENERAL_ERROR"},
-        {0x006, "CKR_FUNCTION_FAILED"},
-        {0x007, "CKR_ARGUMENTS_BAD"},
-        {0x030, "CKR_DEVICE_ERROR"},
-        {0x031, "CKR_DEVICE_MEMORY"},
-        {0x032, "CKR_DEVICE_REMOVED"},
-        {0x040, "CKR_ENCRYPTED_DATA_INVALID"},
-        {0x041, "CKR_ENCRYPTED_DATA_LEN_RANGE"},
-        {0x054, "CKR_FUNCTION_NOT_SUPPORTED"},
-        {0x060, "CKR_KEY_HANDLE_INVALID"},
-        {0x070, "CKR_MECHANISM_INVALID"},
-        {0x071, "CKR_MECHANISM_PARAM_INVALID"},
-        {0x082, "CKR_OBJECT_HANDLE_INVALID"},
-        {0x0a0, "CKR_PIN_INCORRECT"},
-        {0x0a4, "CKR_PIN_LOCKED"},
-        {0x0b3, "CKR_SESSION_HANDLE_INVALID"},
-        {0x0d1, "CKR_TEMPLATE_INCONSISTENT"},
-        {0x0e0, "CKR_TOKEN_NOT_PRESENT"},
-        {0x0e1, "CKR_TOKEN_NOT_RECOGNIZED"},
-        {0x100, "CKR_USER_ALREADY_LOGGED_IN"},
-        {0x101, "CKR_USER_NOT_LOGGED_IN"},
-        {0x102, "CKR_USER_PIN_NOT_INITIALIZED"},
-        {0x190, "CKR_CRYPTOKI_NOT_INITIALIZED"},
-        {0x191, "CKR_CRYPTOKI_ALREADY_INITIALIZED"},
-    };
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (names[i].rv == ckr)
-            return names[i].name;
-    snprintf(buf, 32, "CKR_0x%08lx", ckr);
-    return buf;
-}
-
 /* ---- secrets ----------------------------------------------------------- */
 
 void cli_wipe(void *p, size_t len)

@@ -582,6 +582,8 @@ static void test_bad_arguments_are_usage_errors(void)
                            "INCOMPATIBLE_HSM");
     CU_ASSERT_STRING_EQUAL(keyhier_state_name(KEYHIER_STATE_ROTATING_KEYS),
                            "ROTATING_KEYS");
+    CU_ASSERT_STRING_EQUAL(keyhier_ckr_name(0xa0), "CKR_PIN_INCORRECT");
+    CU_ASSERT_STRING_EQUAL(keyhier_ckr_name(0x80001234UL), "CKR 0x80001234");
 }
 
 /* ---- nothing secret in clear ------------------------------------------- */
