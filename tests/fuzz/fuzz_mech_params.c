@@ -80,19 +80,7 @@ static void keys_make(void)
         { CKA_SIGN, &yes, 1 },
         { CKA_VERIFY, &yes, 1 },
     };
-    CK_ATTRIBUTE ru_t[] = {
-        { CKA_CLASS, &cls_priv, sizeof(cls_priv) },
-        { CKA_KEY_TYPE, &kt_rsa, sizeof(kt_rsa) },
-        { CKA_MODULUS, rsa_n, sizeof(rsa_n) },
-        { CKA_PUBLIC_EXPONENT, rsa_e, sizeof(rsa_e) },
-        { CKA_PRIVATE_EXPONENT, rsa_d, sizeof(rsa_d) },
-        { CKA_PRIME_1, rsa_p, sizeof(rsa_p) },
-        { CKA_PRIME_2, rsa_q, sizeof(rsa_q) },
-        { CKA_EXPONENT_1, rsa_dp, sizeof(rsa_dp) },
-        { CKA_EXPONENT_2, rsa_dq, sizeof(rsa_dq) },
-        { CKA_COEFFICIENT, rsa_qinv, sizeof(rsa_qinv) },
-        { CKA_UNWRAP, &yes, 1 },
-    };
+    CK_ATTRIBUTE unwrap = { CKA_UNWRAP, &yes, 1 };
     CK_ATTRIBUTE hd_t[] = {
         { CKA_CLASS, &cls_secret, sizeof(cls_secret) },
         { CKA_KEY_TYPE, &kt_generic, sizeof(kt_generic) },
@@ -114,21 +102,15 @@ static void keys_make(void)
     keys[i++] = fx.data;
     need(OPS->object_create(I, fx.spare, des3_t, COUNT(des3_t), &keys[i++]),
          CKR_OK, "DES3 key");
-    need(OPS->object_create(I, fx.spare, ru_t, COUNT(ru_t), &keys[i++]), CKR_OK,
-         "RSA unwrapping key");
+    keys[i++] = rsa_priv_make(dev, fx.spare, &unwrap, 1, "RSA unwrapping key");
     need(OPS->object_create(I, fx.spare, hd_t, COUNT(hd_t), &keys[i++]), CKR_OK,
          "derivable generic secret");
     keys[i++] = CK_INVALID_HANDLE;
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    (void)argc;
-    (void)argv;
-    fz_hold_drbgs();
+    fz_init(argc, argv);
     fixture_setup();
     dev = fixture_open();
     keys_make();

@@ -353,6 +353,35 @@ static CK_OBJECT_HANDLE make(device *d, CK_ATTRIBUTE *t, CK_ULONG n,
     return o;
 }
 
+/* The fixture's RSA private key values with the usage attributes `use`,
+ * made on session s: the targets' RSA keys differ only in their use. */
+static CK_OBJECT_HANDLE rsa_priv_make(device *d, CK_SESSION_HANDLE s,
+                                      const CK_ATTRIBUTE *use, CK_ULONG nuse,
+                                      const char *what)
+{
+    const CK_ATTRIBUTE values[] = {
+        { CKA_CLASS, &cls_priv, sizeof(cls_priv) },
+        { CKA_KEY_TYPE, &kt_rsa, sizeof(kt_rsa) },
+        { CKA_MODULUS, rsa_n, sizeof(rsa_n) },
+        { CKA_PUBLIC_EXPONENT, rsa_e, sizeof(rsa_e) },
+        { CKA_PRIVATE_EXPONENT, rsa_d, sizeof(rsa_d) },
+        { CKA_PRIME_1, rsa_p, sizeof(rsa_p) },
+        { CKA_PRIME_2, rsa_q, sizeof(rsa_q) },
+        { CKA_EXPONENT_1, rsa_dp, sizeof(rsa_dp) },
+        { CKA_EXPONENT_2, rsa_dq, sizeof(rsa_dq) },
+        { CKA_COEFFICIENT, rsa_qinv, sizeof(rsa_qinv) },
+    };
+    CK_ATTRIBUTE t[COUNT(values) + 4];
+    CK_OBJECT_HANDLE o = CK_INVALID_HANDLE;
+
+    if (nuse > COUNT(t) - COUNT(values))
+        die("too many RSA key attributes", 0);
+    memcpy(t, values, sizeof(values));
+    memcpy(&t[COUNT(values)], use, nuse * sizeof(*use));
+    need(OPS->object_create(I, s, t, COUNT(values) + nuse, &o), CKR_OK, what);
+    return o;
+}
+
 static void fixture_objects(device *d)
 {
     CK_ATTRIBUTE aes_t[] = {
@@ -393,17 +422,7 @@ static void fixture_objects(device *d)
         { CKA_WRAP, &yes, 1 },
         { CKA_LABEL, "rsa", 3 },
     };
-    CK_ATTRIBUTE rsa_priv_t[] = {
-        { CKA_CLASS, &cls_priv, sizeof(cls_priv) },
-        { CKA_KEY_TYPE, &kt_rsa, sizeof(kt_rsa) },
-        { CKA_MODULUS, rsa_n, sizeof(rsa_n) },
-        { CKA_PUBLIC_EXPONENT, rsa_e, sizeof(rsa_e) },
-        { CKA_PRIVATE_EXPONENT, rsa_d, sizeof(rsa_d) },
-        { CKA_PRIME_1, rsa_p, sizeof(rsa_p) },
-        { CKA_PRIME_2, rsa_q, sizeof(rsa_q) },
-        { CKA_EXPONENT_1, rsa_dp, sizeof(rsa_dp) },
-        { CKA_EXPONENT_2, rsa_dq, sizeof(rsa_dq) },
-        { CKA_COEFFICIENT, rsa_qinv, sizeof(rsa_qinv) },
+    CK_ATTRIBUTE rsa_priv_use[] = {
         { CKA_DECRYPT, &yes, 1 },
         { CKA_SIGN, &yes, 1 },
         { CKA_SIGN_RECOVER, &yes, 1 },
@@ -437,7 +456,8 @@ static void fixture_objects(device *d)
     fx.hmac = make(d, hmac_t, COUNT(hmac_t), "HMAC key");
     fx.kek = make(d, kek_t, COUNT(kek_t), "wrapping key");
     fx.rsa_pub = make(d, rsa_pub_t, COUNT(rsa_pub_t), "RSA public key");
-    fx.rsa_priv = make(d, rsa_priv_t, COUNT(rsa_priv_t), "RSA private key");
+    fx.rsa_priv = rsa_priv_make(d, fx.s, rsa_priv_use, COUNT(rsa_priv_use),
+                                "RSA private key");
     fx.ec_pub = make(d, ec_pub_t, COUNT(ec_pub_t), "EC public key");
     fx.ec_priv = make(d, ec_priv_t, COUNT(ec_priv_t), "EC private key");
     fx.data = make(d, data_t, COUNT(data_t), "data object");

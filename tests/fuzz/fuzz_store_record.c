@@ -47,14 +47,9 @@
 static token tok;
 static secret_buf *skey;
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    (void)argc;
-    (void)argv;
-    fz_hold_drbgs();
+    fz_init(argc, argv);
     /* As engine_open does: pkey.c asks how full the secure heap is. */
     if (!secret_heap_init())
         abort();

@@ -53,22 +53,9 @@ static CK_OBJECT_HANDLE unwrapper(int i)
 
 static void blobs_make(void)
 {
-    CK_ATTRIBUTE ru_t[] = {
-        { CKA_CLASS, &cls_priv, sizeof(cls_priv) },
-        { CKA_KEY_TYPE, &kt_rsa, sizeof(kt_rsa) },
-        { CKA_MODULUS, rsa_n, sizeof(rsa_n) },
-        { CKA_PUBLIC_EXPONENT, rsa_e, sizeof(rsa_e) },
-        { CKA_PRIVATE_EXPONENT, rsa_d, sizeof(rsa_d) },
-        { CKA_PRIME_1, rsa_p, sizeof(rsa_p) },
-        { CKA_PRIME_2, rsa_q, sizeof(rsa_q) },
-        { CKA_EXPONENT_1, rsa_dp, sizeof(rsa_dp) },
-        { CKA_EXPONENT_2, rsa_dq, sizeof(rsa_dq) },
-        { CKA_COEFFICIENT, rsa_qinv, sizeof(rsa_qinv) },
-        { CKA_UNWRAP, &yes, 1 },
-    };
+    CK_ATTRIBUTE unwrap = { CKA_UNWRAP, &yes, 1 };
 
-    need(OPS->object_create(I, fx.spare, ru_t, COUNT(ru_t), &rsa_unwrap),
-         CKR_OK, "RSA unwrapping key");
+    rsa_unwrap = rsa_priv_make(dev, fx.spare, &unwrap, 1, "RSA unwrapping key");
     for (int i = 0; i < 3; i++) {
         wrapped_len[i] = sizeof(wrapped[i]);
         need(OPS->wrap_key(I, fx.spare, &wrap_mech[i],
@@ -91,14 +78,9 @@ static void blobs_make(void)
     }
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    (void)argc;
-    (void)argv;
-    fz_hold_drbgs();
+    fz_init(argc, argv);
     fixture_setup();
     dev = fixture_open();
     blobs_make();

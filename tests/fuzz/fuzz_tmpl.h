@@ -344,7 +344,7 @@ static inline CK_ATTRIBUTE *fz_template(fz_arena *a, fz *f, int depth,
  * what refers to them otherwise is out of its sight (thread-local data),
  * so after an input whose mallocs and frees differ (an RSA key's
  * blinding, set up on first use and kept, say) it reports them leaked.
- * Call once at start.
+ * Call once at start (fz_init does).
  */
 static EVP_RAND_CTX *fz_drbgs[3];
 
@@ -353,6 +353,19 @@ static inline void fz_hold_drbgs(void)
     fz_drbgs[0] = RAND_get0_primary(NULL);
     fz_drbgs[1] = RAND_get0_public(NULL);
     fz_drbgs[2] = RAND_get0_private(NULL);
+}
+
+/* libFuzzer's entry points, declared for -Wmissing-prototypes. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The start of each target's LLVMFuzzerInitialize: no target reads its
+ * arguments. */
+static inline void fz_init(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fz_hold_drbgs();
 }
 
 #endif
