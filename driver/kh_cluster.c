@@ -16,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "kh_checkpoint.h"
 #include "kh_cluster.h"
 #include "kh_db.h"
 
@@ -708,6 +709,18 @@ out:
 
 /* ---- boot -------------------------------------------------------------- */
 
+/* The open cluster's checkpointer, on data_dir/data.db. */
+static keyhier_code checkpointer_open(keyhier_cluster *c, keyhier_err *err)
+{
+    char path[PATH_MAX];
+
+    if (snprintf(path, sizeof(path), "%s/data.db", c->row.data_dir) >=
+        (int)sizeof(path))
+        return kh_fail(err, KEYHIER_E_USAGE, 0, "path too long: %s",
+                       c->row.data_dir);
+    return kh_ckpt_attach(c->data, path, &c->ckpt, err);
+}
+
 keyhier_code keyhier_open(const char *keystore, const char *cluster,
                           keyhier_cluster **out, keyhier_err *err)
 {
@@ -766,6 +779,8 @@ keyhier_code keyhier_open(const char *keystore, const char *cluster,
     }
     if (rc == KEYHIER_OK)
         rc = kh_data_open(c->row.data_dir, 0, &c->data, c->data_id, err);
+    if (rc == KEYHIER_OK)
+        rc = checkpointer_open(c, err);
     if (rc != KEYHIER_OK)
         goto fail;
     rc = kh_hsm_for_row(c->ks, &c->row, &c->hsm, &why, err);
@@ -809,6 +824,7 @@ void keyhier_close(keyhier_cluster *c)
         return;
     kh_deks_drop(c);
     kh_hsm_close(c->hsm);
+    kh_ckpt_stop(c->ckpt);
     kh_db_close(c->data);
     if (c->lock_fd >= 0)
         close(c->lock_fd);

@@ -27,6 +27,7 @@ struct keyhier_cluster {
     struct kh_ks *ks;
     struct kh_row row;
     sqlite3 *data;
+    struct kh_ckpt *ckpt; /* data's checkpoints, on their own thread */
     unsigned char data_id[16];
     int lock_fd;
     struct kh_hsm *hsm;

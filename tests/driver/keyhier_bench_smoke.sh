@@ -77,10 +77,12 @@ row raw-encrypt OpenSSL MB/s
 row raw-encrypt+fsync OpenSSL MB/s
 row raw-decrypt OpenSSL MB/s
 row put hsmsim MB/s
+row put+ckpt hsmsim MB/s
 row get hsmsim MB/s
 row get-verify-first hsmsim MB/s
 row put/raw-encrypt hsmsim ratio
 row put/raw-encrypt+fsync hsmsim ratio
+row put+ckpt/raw-encrypt+fsync hsmsim ratio
 row get/raw-decrypt hsmsim ratio
 row get-verify-first/raw-decrypt hsmsim ratio
 
@@ -102,10 +104,10 @@ else
 fi
 n=$(grep -c '^{"row":"[^"]*","target":"[^"]*","median":[0-9][0-9.e+-]*,' \
     "$T/json" || :)
-if [ "$n" = 13 ] && [ "$(wc -l <"$T/json" | tr -d ' ')" = 13 ]; then
-    ok "--json: one object with a number per row (13)"
+if [ "$n" = 15 ] && [ "$(wc -l <"$T/json" | tr -d ' ')" = 15 ]; then
+    ok "--json: one object with a number per row (15)"
 else
-    not_ok "--json: one object with a number per row (13, got $n)"
+    not_ok "--json: one object with a number per row (15, got $n)"
     show "$T/json"
 fi
 

@@ -240,6 +240,45 @@ static void test_a_failing_sink_ends_the_get(void)
     free(data);
 }
 
+/* ---- checkpoints --------------------------------------------------------- */
+
+static off_t file_size(const char *path)
+{
+    struct stat sb;
+
+    return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+/* A put's blocks reach data.db on the library's thread while the cluster
+ * stays open (SQLite's own checkpoint would wait for 64 MiB of WAL), and
+ * close leaves no WAL behind. */
+static void test_a_put_is_checkpointed_while_the_cluster_is_open(void)
+{
+    const size_t len = 4u << 20;
+    unsigned char *data = random_bytes(len);
+    keyhier_cluster *c = NULL;
+    keyhier_err e = { 0 };
+    char db[400], wal[420];
+    int tries = 0;
+
+    create_ok("ckpt", 1u << 20);
+    snprintf(db, sizeof(db), "%s/data-ckpt/data.db", scratch);
+    snprintf(wal, sizeof(wal), "%s-wal", db);
+    CU_ASSERT_EQUAL_FATAL(keyhier_open(keystore, "ckpt", &c, &e), KEYHIER_OK);
+    CU_ASSERT(file_size(db) < (off_t)len);
+    CU_ASSERT_EQUAL(keyhier_put_buffer(c, "four", data, len, &e), KEYHIER_OK);
+    while (file_size(db) < (off_t)len && tries++ < 100)
+        usleep(50 * 1000);
+    CU_ASSERT(file_size(db) >= (off_t)len);
+    expect_object(c, "four", data, len);
+    keyhier_close(c);
+    CU_ASSERT_EQUAL(file_size(wal), -1);
+    CU_ASSERT_EQUAL_FATAL(keyhier_open(keystore, "ckpt", &c, &e), KEYHIER_OK);
+    expect_object(c, "four", data, len);
+    keyhier_close(c);
+    free(data);
+}
+
 static void test_tampered_block_block_key_and_dek_are_refused(void)
 {
     unsigned char *data = random_bytes(20000);
@@ -823,6 +862,8 @@ int main(void)
                 test_life_cycle_through_the_api);
     CU_add_test(s, "a failing sink ends the get",
                 test_a_failing_sink_ends_the_get);
+    CU_add_test(s, "a put is checkpointed while the cluster is open",
+                test_a_put_is_checkpointed_while_the_cluster_is_open);
     CU_add_test(s, "tampered block, block key and DEK are refused",
                 test_tampered_block_block_key_and_dek_are_refused);
     CU_add_test(s, "rotation killed in each phase completes at boot",
