@@ -180,7 +180,9 @@ static void fault_fired(void *ctx, const char *call, const char *client,
                      .rv = v->rv,
                      .detail = v->what};
 
+    /* On disk before the fault acts: a crash rule kills the daemon next. */
     audit_write(a->audit, &e);
+    audit_flush(a->audit);
 }
 
 int appliance_start(const appliance_conf *c, appliance **out, char *err,
@@ -657,7 +659,9 @@ void appliance_free(appliance *a)
     if (a->listen_fd >= 0)
         close(a->listen_fd);
     if (busy) {
-        /* A call still runs on the engine: leave it to process exit. */
+        /* A call still runs on the engine: leave it to process exit, with
+         * the audit lines written so far on disk. */
+        audit_flush(a->audit);
         return;
     }
     clients_close(a->cs);

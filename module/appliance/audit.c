@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,23 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Lines wait here for the writer thread; a line that finds it full waits
+ * for room, so none is dropped. */
+#define QUEUE_CAP (256 * 1024)
+
 struct audit_log {
     char path[PATH_MAX];
-    pthread_rwlock_t lock; /* writers share it; a reopen takes it alone */
-    int fd;
+    int fd;      /* the writer's own */
+    int next_fd; /* a reopen's file, for the writer to take up; or -1 */
+    pthread_mutex_t mu;
+    pthread_cond_t work;  /* lines queued, or stopping */
+    pthread_cond_t moved; /* the writer took or wrote a batch */
+    char *queue, *spare;  /* QUEUE_CAP each; the writer swaps them */
+    size_t queued;
+    uint64_t taken, written; /* batches: taken from the queue, on disk */
+    int idle; /* the writer sleeps until woken (else it looks every ms) */
+    int stopping;
+    pthread_t writer;
 };
 
 static int open_file(const char *path)
@@ -27,8 +41,99 @@ static int open_file(const char *path)
     return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 }
 
+/* How long the writer waits for more lines after a batch before it sleeps
+ * until woken: while lines keep coming, nobody wakes it per line. */
+#define LINGER_NS 1000000L
+
+static void write_all(audit_log *a, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(a->fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            log_error("audit %s: write failed: %s", a->path,
+                      n < 0 ? strerror(errno) : "nothing written");
+            return;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+/* The writer: one write(2) per batch of whole lines, in queue order. */
+static void *writer_main(void *arg)
+{
+    audit_log *a = arg;
+    int lingering = 0;
+
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        char *batch;
+        size_t len;
+
+        if (a->queued == 0 && !a->stopping && a->next_fd < 0) {
+            if (lingering) {
+                struct timespec until;
+
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_nsec += LINGER_NS;
+                if (until.tv_nsec >= 1000000000L) {
+                    until.tv_sec++;
+                    until.tv_nsec -= 1000000000L;
+                }
+                (void)pthread_cond_timedwait(&a->work, &a->mu, &until);
+                lingering = 0;
+            } else {
+                a->idle = 1;
+                pthread_cond_wait(&a->work, &a->mu);
+                a->idle = 0;
+            }
+            continue;
+        }
+        if (a->next_fd >= 0) { /* between batches: no line is split */
+            close(a->fd);
+            a->fd = a->next_fd;
+            a->next_fd = -1;
+        }
+        if (a->queued == 0) {
+            if (a->stopping)
+                break;
+            continue;
+        }
+        batch = a->queue;
+        len = a->queued;
+        a->queue = a->spare;
+        a->spare = NULL;
+        a->queued = 0;
+        a->taken++;
+        lingering = 1;
+        pthread_cond_broadcast(&a->moved);
+        pthread_mutex_unlock(&a->mu);
+        write_all(a, batch, len);
+        pthread_mutex_lock(&a->mu);
+        a->spare = batch;
+        a->written++;
+        pthread_cond_broadcast(&a->moved);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+/* Under mu: until every line queued so far is written. */
+static void drain_inlock(audit_log *a)
+{
+    uint64_t want = a->taken + (a->queued > 0);
+
+    pthread_cond_signal(&a->work);
+    while (a->written < want)
+        pthread_cond_wait(&a->moved, &a->mu);
+}
+
 int audit_open(const char *path, audit_log **out, char *err, size_t err_len)
 {
+    pthread_condattr_t ca;
     audit_log *a;
 
     *out = NULL;
@@ -40,15 +145,46 @@ int audit_open(const char *path, audit_log **out, char *err, size_t err_len)
         return -1;
     }
     snprintf(a->path, sizeof(a->path), "%s", path);
+    a->queue = malloc(QUEUE_CAP);
+    a->spare = malloc(QUEUE_CAP);
+    a->next_fd = -1;
     a->fd = open_file(path);
-    if (a->fd < 0) {
-        snprintf(err, err_len, "audit %s: %s", path, strerror(errno));
-        free(a);
-        return -1;
+    if (a->fd < 0 || a->queue == NULL || a->spare == NULL) {
+        snprintf(err, err_len, "audit %s: %s", path,
+                 a->fd < 0 ? strerror(errno) : "out of memory");
+        goto fail;
     }
-    pthread_rwlock_init(&a->lock, NULL);
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->work, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&a->moved, NULL);
+    if (pthread_create(&a->writer, NULL, writer_main, a) != 0) {
+        snprintf(err, err_len, "audit %s: cannot start its writer", path);
+        pthread_cond_destroy(&a->moved);
+        pthread_cond_destroy(&a->work);
+        pthread_mutex_destroy(&a->mu);
+        goto fail;
+    }
     *out = a;
     return 0;
+fail:
+    if (a->fd >= 0)
+        close(a->fd);
+    free(a->queue);
+    free(a->spare);
+    free(a);
+    return -1;
+}
+
+void audit_flush(audit_log *a)
+{
+    if (a == NULL)
+        return;
+    pthread_mutex_lock(&a->mu);
+    drain_inlock(a);
+    pthread_mutex_unlock(&a->mu);
 }
 
 void audit_reopen(audit_log *a)
@@ -62,18 +198,31 @@ void audit_reopen(audit_log *a)
         log_error("audit %s: cannot reopen: %s", a->path, strerror(errno));
         return;
     }
-    pthread_rwlock_wrlock(&a->lock);
-    close(a->fd);
-    a->fd = fd;
-    pthread_rwlock_unlock(&a->lock);
+    /* The writer takes it up before its next batch: every line goes whole
+     * to the old file or the new one. */
+    pthread_mutex_lock(&a->mu);
+    if (a->next_fd >= 0)
+        close(a->next_fd);
+    a->next_fd = fd;
+    pthread_cond_signal(&a->work);
+    pthread_mutex_unlock(&a->mu);
 }
 
 void audit_close(audit_log *a)
 {
     if (a == NULL)
         return;
+    pthread_mutex_lock(&a->mu);
+    a->stopping = 1;
+    pthread_cond_signal(&a->work);
+    pthread_mutex_unlock(&a->mu);
+    pthread_join(a->writer, NULL); /* it writes what is queued first */
     close(a->fd);
-    pthread_rwlock_destroy(&a->lock);
+    pthread_cond_destroy(&a->moved);
+    pthread_cond_destroy(&a->work);
+    pthread_mutex_destroy(&a->mu);
+    free(a->queue);
+    free(a->spare);
     free(a);
 }
 
@@ -105,6 +254,39 @@ static void put(char *buf, size_t cap, size_t *len, const char *s, size_t n)
     memcpy(buf + *len, s, n);
     *len += n;
     buf[*len] = '\0';
+}
+
+/* A number member, `,"key":123`, without printf (a line has three). */
+static void number(char *buf, size_t cap, size_t *len, const char *key,
+                   unsigned long v)
+{
+    char digits[24];
+    size_t n = 0;
+
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    put(buf, cap, len, key, strlen(key));
+    while (n > 0)
+        put(buf, cap, len, &digits[--n], 1);
+}
+
+/* The result member, `,"rv":"0x000000A0"`: eight hex digits at least,
+ * as "%08lX" gives. */
+static void result(char *buf, size_t cap, size_t *len, unsigned long rv)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char v[2 * sizeof(rv)];
+    size_t n = 8;
+
+    while (n < sizeof(v) && (rv >> (4 * n)) != 0)
+        n++;
+    for (size_t i = n; i > 0; i--, rv >>= 4)
+        v[i - 1] = hex[rv & 15];
+    put(buf, cap, len, ",\"rv\":\"0x", 9);
+    put(buf, cap, len, v, n);
+    put(buf, cap, len, "\"", 1);
 }
 
 /* A JSON string member, escaped (cut short when the line is full); left
@@ -187,18 +369,23 @@ void audit_write(audit_log *a, const audit_event *e)
     member(buf, cap, &len, "partition", e->partition);
     member(buf, cap, &len, "call", e->call);
     if (e->session != 0)
-        add(buf, sizeof(buf) - 3, &len, ",\"session\":%lu", e->session);
+        number(buf, sizeof(buf) - 3, &len, ",\"session\":", e->session);
     if (e->object != 0)
-        add(buf, sizeof(buf) - 3, &len, ",\"object\":%lu", e->object);
+        number(buf, sizeof(buf) - 3, &len, ",\"object\":", e->object);
     member(buf, cap, &len, "label", e->label);
     member(buf, cap, &len, "id", e->id_hex);
     if (e->has_rv)
-        add(buf, sizeof(buf) - 3, &len, ",\"rv\":\"0x%08lX\"",
-            (unsigned long)e->rv);
+        result(buf, sizeof(buf) - 3, &len, (unsigned long)e->rv);
     member(buf, cap, &len, "detail", e->detail);
-    add(buf, sizeof(buf), &len, "}\n");
-    pthread_rwlock_rdlock(&a->lock);
-    if (write(a->fd, buf, len) != (ssize_t)len)
-        log_error("audit %s: write failed", a->path);
-    pthread_rwlock_unlock(&a->lock);
+    put(buf, sizeof(buf), &len, "}\n", 2);
+    pthread_mutex_lock(&a->mu);
+    while (a->queued + len > QUEUE_CAP) {
+        pthread_cond_signal(&a->work);
+        pthread_cond_wait(&a->moved, &a->mu);
+    }
+    memcpy(a->queue + a->queued, buf, len);
+    if (a->queued == 0 && a->idle)
+        pthread_cond_signal(&a->work);
+    a->queued += len;
+    pthread_mutex_unlock(&a->mu);
 }

@@ -7,10 +7,13 @@
 #include "pkcs11/hsmsim_pkcs11.h"
 
 /*
- * Appended with O_APPEND, one write() per line, so that lines of many
- * threads never interleave and a reader (hsmsim-admin audit --follow)
- * sees whole lines.  The file is made 0600.  Nothing secret is written:
- * no PIN, no key value, no data.
+ * A line is formatted on the caller's thread and queued; a writer thread
+ * appends what is queued (O_APPEND, one write() per batch of whole lines),
+ * so a call does not wait for the file, lines of many threads never
+ * interleave, and a reader (hsmsim-admin audit --follow) sees whole lines
+ * in the order they were queued.  A full queue (256 KiB) makes the caller
+ * wait: no line is dropped.  The file is made 0600.  Nothing secret is
+ * written: no PIN, no key value, no data.
  */
 typedef struct audit_log audit_log;
 
@@ -18,6 +21,9 @@ typedef struct audit_log audit_log;
 int audit_open(const char *path, audit_log **out, char *err, size_t err_len);
 /* SIGHUP: reopen the file (after a rotation). */
 void audit_reopen(audit_log *a);
+/* Return once every line queued so far is written. */
+void audit_flush(audit_log *a);
+/* Write what is queued, stop the writer, close the file. */
 void audit_close(audit_log *a);
 
 /* One event; NULL or empty fields are left out.  `rv` is written when

@@ -58,12 +58,18 @@ fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/hsmsim-bench.XXXXXX") ||
     die "cannot make a scratch directory"
 daemons=
-cleanup()
+# SIGTERM: each daemon writes its queued audit lines and stops.
+stop_daemons()
 {
     for pid in $daemons; do
         kill "$pid" 2>/dev/null || :
         wait "$pid" 2>/dev/null || :
     done
+    daemons=
+}
+cleanup()
+{
+    stop_daemons
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -155,6 +161,7 @@ rc=0
     --ratio hsmsim/SoftHSMv2 --ratio OpenSSL/hsmsim \
     --ratio hsmsim-net/hsmsim --ratio hsmsim-net/SoftHSMv2 \
     --ratio net+audit/hsmsim-net "$@" || rc=$?
+stop_daemons
 if [ -f "$T/audit/audit.log" ]; then
     n_init=$(grep -c '"call":"C_\*Init"' "$T/audit/audit.log" || :)
     echo "# net+audit: the audit log has $(wc -l <"$T/audit/audit.log")" \
