@@ -74,8 +74,8 @@ static int on_commit(void *arg, sqlite3 *db, const char *name, int frames)
     return SQLITE_OK;
 }
 
-keyhier_code kh_ckpt_attach(sqlite3 *db, const char *path,
-                            struct kh_ckpt **out, keyhier_err *err)
+keyhier_code kh_ckpt_attach(sqlite3 *db, const char *path, struct kh_ckpt **out,
+                            keyhier_err *err)
 {
     struct kh_ckpt *k = calloc(1, sizeof(*k));
 

@@ -25,8 +25,8 @@ struct kh_ckpt;
 /* Attach a checkpointer to db, the connection to path (data.db): turns
  * off SQLite's own auto-checkpoint on db.  The thread starts at the first
  * commit that needs it. */
-keyhier_code kh_ckpt_attach(sqlite3 *db, const char *path,
-                            struct kh_ckpt **out, keyhier_err *err);
+keyhier_code kh_ckpt_attach(sqlite3 *db, const char *path, struct kh_ckpt **out,
+                            keyhier_err *err);
 /* Wait for the checkpoint in progress, run a last one, stop the thread and
  * detach from db (before db is closed).  NULL is fine. */
 void kh_ckpt_stop(struct kh_ckpt *k);
