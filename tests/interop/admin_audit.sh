@@ -51,7 +51,6 @@ setup() {
 }
 ssl_fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//'; }
 # count PATTERN [FILE]: lines of FILE ($T/out) matching the ERE PATTERN.
-count() { grep -c -E -- "$1" "${2:-$T/out}" || true; }
 count_is() { [ "$(count "$2" "${3:-$T/out}")" -eq "$1" ]; }
 lines_is() { [ "$(wc -l <"${2:-$T/out}" | tr -d ' ')" -eq "$1" ]; }
 no_err() { [ ! -s "$T/err" ]; }
@@ -64,15 +63,6 @@ out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 log = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
 sys.exit(0 if eval(sys.argv[3]) else 1)
 EOF
-}
-# wait_for COUNT PATTERN FILE: up to 10 s for COUNT lines matching.
-wait_for() {
-    tries=0
-    while [ "$(count "$2" "$3")" -lt "$1" ]; do
-        tries=$((tries + 1))
-        [ "$tries" -le 200 ] || return 1
-        sleep 0.05
-    done
 }
 # stopped PID: the process ends within 5 s; sets $rc to its exit status.
 stopped() {

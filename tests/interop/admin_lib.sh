@@ -49,6 +49,22 @@ out_has() { grep -q -- "$1" "$T/out"; }
 one_err_line() {
     [ "$(wc -l <"$T/err" | tr -d ' ')" = 1 ] && grep -q '^hsmsim-admin: ' "$T/err"
 }
+# count PATTERN [FILE]: lines matching the extended regex (0 when the file
+# is not there yet).
+count() {
+    dl_n=$(grep -c -E -- "$1" "${2:-$T/out}" 2>/dev/null) || :
+    echo "${dl_n:-0}"
+}
+# wait_for COUNT PATTERN FILE: up to 10 s for COUNT lines matching (hsmsimd
+# appends its audit lines from a writer thread, about a millisecond late).
+wait_for() {
+    tries=0
+    while [ "$(count "$2" "$3")" -lt "$1" ]; do
+        tries=$((tries + 1))
+        [ "$tries" -le 200 ] || return 1
+        sleep 0.05
+    done
+}
 admin_finish() {
     echo "$pass passed, $fail failed"
     [ "$fail" -eq 0 ]

@@ -27,16 +27,6 @@ daemon() {
 one_daemon_line() {
     [ "$(wc -l <"$T/err" | tr -d ' ')" = 1 ] && grep -q '^hsmsimd: ' "$T/err"
 }
-# log_has PATTERN FILE: a line matches within 5 s (the daemon's audit
-# writer appends queued lines about a millisecond after the call).
-log_has() {
-    tries=0
-    until grep -q -- "$1" "$2" 2>/dev/null; do
-        tries=$((tries + 1))
-        [ "$tries" -le 100 ] || return 1
-        sleep 0.05
-    done
-}
 
 # ---- the identity -----------------------------------------------------------
 daemon --init --dir "$D"
@@ -172,7 +162,7 @@ check "a key generated inside the appliance" rc_is 0
 p11 --login --pin user-pin-1234 -O
 check "and listed" out_has 'label: *cek'
 check "the client keeps no store" sh -c "[ ! -e '$T/no-store-here' ]"
-check "the audit log records the key's generation" log_has \
+check "the audit log records the key's generation" wait_for 1 \
     '"call":"C_GenerateKey".*"label":"cek","id":"0a1bff"' "$T/audit.log"
 check "the audit log is 0600" sh -c "[ \$(stat -c %a '$T/audit.log') = 600 ]"
 
@@ -181,7 +171,7 @@ mv "$T/audit.log" "$T/audit.log.1"
 kill -HUP "$pid"
 sleep 0.5
 p11 --login --pin user-pin-1234 -O
-check "after SIGHUP a new audit log" log_has C_Login "$T/audit.log"
+check "after SIGHUP a new audit log" wait_for 1 C_Login "$T/audit.log"
 check "the old one stays whole" sh -c "grep -q C_GenerateKey '$T/audit.log.1'"
 kill -TERM "$pid"
 set +e
