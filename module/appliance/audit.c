@@ -256,39 +256,6 @@ static void put(char *buf, size_t cap, size_t *len, const char *s, size_t n)
     buf[*len] = '\0';
 }
 
-/* A number member, `,"key":123`, without printf (a line has three). */
-static void number(char *buf, size_t cap, size_t *len, const char *key,
-                   unsigned long v)
-{
-    char digits[24];
-    size_t n = 0;
-
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    put(buf, cap, len, key, strlen(key));
-    while (n > 0)
-        put(buf, cap, len, &digits[--n], 1);
-}
-
-/* The result member, `,"rv":"0x000000A0"`: eight hex digits at least,
- * as "%08lX" gives. */
-static void result(char *buf, size_t cap, size_t *len, unsigned long rv)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char v[2 * sizeof(rv)];
-    size_t n = 8;
-
-    while (n < sizeof(v) && (rv >> (4 * n)) != 0)
-        n++;
-    for (size_t i = n; i > 0; i--, rv >>= 4)
-        v[i - 1] = hex[rv & 15];
-    put(buf, cap, len, ",\"rv\":\"0x", 9);
-    put(buf, cap, len, v, n);
-    put(buf, cap, len, "\"", 1);
-}
-
 /* A JSON string member, escaped (cut short when the line is full); left
  * out when empty or when not even its name fits. */
 static void member(char *buf, size_t cap, size_t *len, const char *key,
@@ -369,15 +336,16 @@ void audit_write(audit_log *a, const audit_event *e)
     member(buf, cap, &len, "partition", e->partition);
     member(buf, cap, &len, "call", e->call);
     if (e->session != 0)
-        number(buf, sizeof(buf) - 3, &len, ",\"session\":", e->session);
+        add(buf, sizeof(buf) - 3, &len, ",\"session\":%lu", e->session);
     if (e->object != 0)
-        number(buf, sizeof(buf) - 3, &len, ",\"object\":", e->object);
+        add(buf, sizeof(buf) - 3, &len, ",\"object\":%lu", e->object);
     member(buf, cap, &len, "label", e->label);
     member(buf, cap, &len, "id", e->id_hex);
     if (e->has_rv)
-        result(buf, sizeof(buf) - 3, &len, (unsigned long)e->rv);
+        add(buf, sizeof(buf) - 3, &len, ",\"rv\":\"0x%08lX\"",
+            (unsigned long)e->rv);
     member(buf, cap, &len, "detail", e->detail);
-    put(buf, sizeof(buf), &len, "}\n", 2);
+    add(buf, sizeof(buf), &len, "}\n");
     pthread_mutex_lock(&a->mu);
     while (a->queued + len > QUEUE_CAP) {
         pthread_cond_signal(&a->work);
