@@ -30,7 +30,6 @@ static void *ckpt_main(void *arg)
 {
     struct kh_ckpt *k = arg;
     sqlite3 *own = NULL;
-    int last = 0;
 
     if (sqlite3_open_v2(k->path, &own, SQLITE_OPEN_READWRITE, NULL) !=
         SQLITE_OK) {
@@ -40,15 +39,20 @@ static void *ckpt_main(void *arg)
         sqlite3_busy_timeout(own, 30000);
         (void)sqlite3_exec(own, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
     }
-    while (!last) {
+    /* The last checkpoint is not ours: closing the cluster's connection,
+     * the last one to the file once ours is closed, runs it (SQLite does
+     * that for the last connection) and removes the WAL.  Without a
+     * connection of our own, that close does all of the work. */
+    for (;;) {
         pthread_mutex_lock(&k->mu);
         while (!k->pending && !k->stopping)
             pthread_cond_wait(&k->cv, &k->mu);
+        if (k->stopping) {
+            pthread_mutex_unlock(&k->mu);
+            break;
+        }
         k->pending = 0;
-        last = k->stopping;
         pthread_mutex_unlock(&k->mu);
-        /* Without a connection of our own, close's checkpoint does the
-         * work, as SQLite does for the last connection to a file. */
         if (own != NULL)
             checkpoint(own);
     }

@@ -6,8 +6,9 @@
  * second sync, which SQLite would otherwise do inside the commit that
  * fills the WAL.  With a checkpointer attached, a commit that leaves at
  * least KH_CKPT_FRAMES frames in the WAL wakes this thread, which runs a
- * PASSIVE checkpoint on its own connection while the caller goes on, and
- * kh_ckpt_stop runs the last one before the cluster closes.
+ * PASSIVE checkpoint on its own connection while the caller goes on.  The
+ * last one is the cluster connection's close (SQLite checkpoints when the
+ * last connection to a file closes, and removes the WAL).
  */
 #ifndef KH_CHECKPOINT_H
 #define KH_CHECKPOINT_H
@@ -27,8 +28,8 @@ struct kh_ckpt;
  * commit that needs it. */
 keyhier_code kh_ckpt_attach(sqlite3 *db, const char *path, struct kh_ckpt **out,
                             keyhier_err *err);
-/* Wait for the checkpoint in progress, run a last one, stop the thread and
- * detach from db (before db is closed).  NULL is fine. */
+/* Wait for the checkpoint in progress, stop the thread and detach from db;
+ * before db is closed, which runs the last checkpoint.  NULL is fine. */
 void kh_ckpt_stop(struct kh_ckpt *k);
 
 #endif
